@@ -1,0 +1,82 @@
+"""The `seq2seq` command: one entry point, one sub-command per stage of the pipeline.
+
+Each sub-command lives in the module that does its work; that module defines
+``add_arguments(parser)`` and ``run(args) -> int``. Only the chosen command's module is imported,
+so ``seq2seq --help`` answers at once without loading PyTorch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+
+from seq2seq import __version__
+from seq2seq.errors import Seq2SeqError
+
+# name -> (module, one-line help). Order is the order of the pipeline.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("seq2seq.demo", "train and translate a small synthetic task end to end (no download)"),
+    "download": ("seq2seq.data.download", "download a public parallel corpus (Multi30k)"),
+    "prepare": ("seq2seq.data.prepare", "clean parallel text and build vocabularies for training"),
+    "train": ("seq2seq.train.trainer", "train a model from a YAML config"),
+    "translate": ("seq2seq.decode.translator", "translate text with one checkpoint or an ensemble"),
+    "rescore": ("seq2seq.decode.rescore", "re-rank an external n-best list with trained models"),
+    "chat": ("seq2seq.decode.chat", "an interactive prompt: type a line, read the model's output"),
+}
+
+DESCRIPTION = """\
+Sequence-to-sequence learning with neural networks (Sutskever, Vinyals & Le, 2014)
+and its variants: GRU/RNN cells, bridge, concat, peeky and attention decoders.
+
+A typical run:
+  seq2seq prepare --src train.en.gz --tgt train.fr.gz --out data/en-fr
+  seq2seq train configs/small-cpu.yaml --set data.dir=data/en-fr
+  seq2seq translate --checkpoint runs/small-cpu/best.safetensors < input.en
+"""
+
+
+def _available() -> dict[str, tuple[str, str]]:
+    """Commands whose module ships in this installation (later stages may be absent)."""
+    found = {}
+    for name, (module, text) in COMMANDS.items():
+        if importlib.util.find_spec(module) is not None:
+            found[name] = (module, text)
+    return found
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="seq2seq", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"seq2seq {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="<command>", title="commands")
+    for name, (module, text) in _available().items():
+        child = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        if name == command:
+            importlib.import_module(module).add_arguments(child)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(command if command in COMMANDS else None)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    module = importlib.import_module(COMMANDS[args.command][0])
+    try:
+        return int(module.run(args) or 0)
+    except Seq2SeqError as err:
+        print(f"seq2seq {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"seq2seq {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,231 @@
+"""Typed, validated experiment configuration: one YAML file per experiment.
+
+A config has four sections, `data`, `model`, `train` and `decode`. Unknown keys, wrong types and
+impossible values raise `ConfigError` with one sentence naming the key and what is allowed.
+Any key can be overridden from the command line with ``--set section.key=value`` (the value is
+parsed as YAML, so ``--set model.layers=4`` gives an int and ``--set train.max_steps=null`` None).
+
+`configs/reference.yaml` documents every key with a comment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from seq2seq.errors import ConfigError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Section):
+    """Where the prepared data lives and how it is batched."""
+
+    dir: str = Field("data", description="data directory written by `seq2seq prepare`")
+    reverse_source: bool = Field(True, description="feed source tokens in reverse order (paper §3.3)")
+    batch_size: int = Field(128, gt=0, description="sentences per batch (paper: 128)")
+    batch_tokens: int | None = Field(
+        None, gt=0, description="token budget per batch (source or target, the larger); overrides batch_size"
+    )
+    bucket_size: int = Field(
+        100_000, gt=0, description="pairs read into memory at once and sorted by length (streaming chunk)"
+    )
+    max_valid_sentences: int | None = Field(
+        None, gt=0, description="validate BLEU on at most this many dev sentences"
+    )
+
+
+class ModelConfig(_Section):
+    """The encoder-decoder: cell, sizes and how the decoder receives the context."""
+
+    cell: Literal["lstm", "gru", "rnn"] = "lstm"
+    embedding_size: int = Field(256, gt=0)
+    hidden_size: int = Field(256, gt=0, description="encoder hidden size (per direction)")
+    decoder_hidden_size: int | None = Field(
+        None, gt=0, description="decoder hidden size; defaults to hidden_size (x2 if bidirectional)"
+    )
+    layers: int = Field(2, gt=0, description="encoder layers (paper: 4)")
+    decoder_layers: int | None = Field(None, gt=0, description="decoder layers; defaults to layers")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="dropout on embeddings and between layers")
+    bidirectional: bool = False
+    tie_embeddings: bool = Field(False, description="share decoder input embedding and output projection")
+    context: Literal["init", "bridge", "concat", "peeky", "attention"] = Field(
+        "init", description="how the decoder receives the encoder's summary"
+    )
+    attention: Literal["dot", "general", "bahdanau"] = Field(
+        "general", description="score function when context=attention (Luong dot/general, Bahdanau)"
+    )
+    input_feeding: bool = Field(True, description="feed the attentional vector to the next step")
+    init_range: float | None = Field(
+        0.08, gt=0.0, description="uniform init in [-r, r] (paper: 0.08); null keeps PyTorch's"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> ModelConfig:
+        dec = self.decoder_hidden_size
+        enc_out = self.hidden_size * (2 if self.bidirectional else 1)
+        if dec is not None and dec != enc_out and self.context in ("init",):
+            raise ValueError(
+                f"model.decoder_hidden_size={dec} differs from the encoder's {enc_out}; "
+                "context 'init' needs equal sizes, use context 'bridge' to map between them"
+            )
+        if self.decoder_layers is not None and self.decoder_layers != self.layers and self.context == "init":
+            raise ValueError(
+                f"model.decoder_layers={self.decoder_layers} differs from model.layers={self.layers}; "
+                "context 'init' copies state layer by layer, use context 'bridge'"
+            )
+        return self
+
+    @property
+    def dec_layers(self) -> int:
+        return self.decoder_layers or self.layers
+
+    @property
+    def dec_hidden(self) -> int:
+        return self.decoder_hidden_size or self.hidden_size * (2 if self.bidirectional else 1)
+
+
+class TrainConfig(_Section):
+    """Optimiser, schedule, clipping, validation, checkpoints and devices."""
+
+    out_dir: str = Field("runs/experiment", description="run directory: checkpoints, logs")
+    seed: int = 1
+    optimizer: Literal["sgd", "adam"] = Field("sgd", description="paper: plain SGD without momentum")
+    lr: float = Field(0.7, gt=0.0, description="learning rate (paper: 0.7)")
+    schedule: Literal["halving", "constant", "plateau"] = Field(
+        "halving", description="halving: the paper's; plateau: decay when dev perplexity stalls"
+    )
+    halve_after_epochs: float = Field(5.0, ge=0.0, description="paper: start halving after 5 epochs")
+    halve_every_epochs: float = Field(0.5, gt=0.0, description="paper: halve every half epoch")
+    warmup_steps: int = Field(0, ge=0, description="linear learning-rate warm-up steps")
+    plateau_factor: float = Field(0.5, gt=0.0, lt=1.0)
+    plateau_patience: int = Field(2, ge=0, description="validations without improvement before decay")
+    epochs: float = Field(7.5, gt=0.0, description="paper: 7.5 epochs")
+    max_steps: int | None = Field(None, gt=0)
+    max_minutes: float | None = Field(None, gt=0.0, description="stop after this much training time")
+    clip: float = Field(5.0, gt=0.0, description="gradient norm threshold (paper: 5)")
+    clip_mode: Literal["paper", "norm", "none"] = Field(
+        "paper", description="paper: clip ||g / batch_size|| to 5; norm: clip ||g|| (g of the mean loss)"
+    )
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
+    log_every: int = Field(50, gt=0, description="steps between log lines")
+    valid_every: int = Field(1000, gt=0, description="steps between validations")
+    valid_bleu: bool = Field(True, description="also decode the dev set greedily and report BLEU")
+    best_metric: Literal["ppl", "bleu"] = "ppl"
+    patience: int | None = Field(None, gt=0, description="early stop after this many validations without gain")
+    keep_last: int = Field(2, ge=1, description="keep this many latest checkpoints beside the best")
+    device: Literal["cpu", "cuda", "auto"] = "auto"
+    precision: Literal["fp32", "bf16"] = "fp32"
+    threads: int | None = Field(None, gt=0, description="CPU threads for PyTorch; default: all cores")
+    tensorboard: bool = Field(True, description="also write TensorBoard event files when installed")
+
+
+class DecodeConfig(_Section):
+    """Search settings used by validation, translate and evaluate unless overridden."""
+
+    beam_size: int = Field(5, gt=0, le=64)
+    batch_size: int = Field(64, gt=0, description="sentences per decoding batch")
+    max_len_ratio: float = Field(2.0, gt=0.0, description="max output length = ratio * src_len + offset")
+    max_len_offset: int = Field(10, ge=0)
+    length_penalty: float = Field(
+        1.0, ge=0.0, description="score / len**alpha when ranking finished hypotheses; 0 = raw log-prob"
+    )
+    n_best: int = Field(1, gt=0)
+
+
+class Config(_Section):
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    decode: DecodeConfig = DecodeConfig()
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading, overriding, and turning pydantic's reports into one sentence.
+
+
+def _describe(err: ValidationError) -> str:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"] if p != "__root__")
+    kind = first["type"]
+    given = first.get("input")
+    if kind == "extra_forbidden":
+        section, _, key = loc.rpartition(".")
+        allowed = _allowed_keys(section)
+        where = f"section '{section}'" if section else "the top level"
+        return f"unknown config key '{loc}'; {where} allows: {', '.join(allowed)}"
+    msg = first["msg"]
+    if msg.startswith("Value error, "):
+        return msg[len("Value error, ") :]
+    loc_txt = f"config key '{loc}'" if loc else "config"
+    return f"{loc_txt}: {msg[0].lower() + msg[1:]} (got {given!r})"
+
+
+def _allowed_keys(section: str) -> list[str]:
+    model: type[BaseModel] = Config
+    for part in filter(None, section.split(".")):
+        field = model.model_fields.get(part)
+        if field is None or not isinstance(field.annotation, type):
+            return []
+        model = field.annotation  # type: ignore[assignment]
+    return sorted(model.model_fields)
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """``"model.layers=4"`` -> (["model", "layers"], 4); the value is read as YAML."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override '{item}' must look like section.key=value")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    for item in overrides:
+        path, value = parse_override(item)
+        node = raw
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"override '{item}': '{part}' is a value, not a section")
+            node = child
+        node[path[-1]] = value
+    return raw
+
+
+def config_from_dict(raw: dict[str, Any]) -> Config:
+    if not isinstance(raw, dict):
+        raise ConfigError("a config must be a mapping of sections (data, model, train, decode)")
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(_describe(err)) from None
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> Config:
+    """Read a YAML config (or start from defaults when `path` is None) and apply overrides."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            raise ConfigError(f"config file {path} is not valid YAML{where}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"config file {path} is not UTF-8 text") from None
+    return config_from_dict(apply_overrides(raw, overrides or []))

@@ -1,0 +1,1 @@
+"""decode stage of the pipeline; see docs/ARCHITECTURE.md."""
