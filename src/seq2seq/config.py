@@ -27,13 +27,19 @@ class DataConfig(_Section):
     """Where the prepared data lives and how it is batched."""
 
     dir: str = Field("data", description="data directory written by `seq2seq prepare`")
-    reverse_source: bool = Field(True, description="feed source tokens in reverse order (paper §3.3)")
+    reverse_source: bool = Field(
+        True, description="feed source tokens in reverse order (paper §3.3)"
+    )
     batch_size: int = Field(128, gt=0, description="sentences per batch (paper: 128)")
     batch_tokens: int | None = Field(
-        None, gt=0, description="token budget per batch (source or target, the larger); overrides batch_size"
+        None,
+        gt=0,
+        description="token budget per batch (source or target, the larger); overrides batch_size",
     )
     bucket_size: int = Field(
-        100_000, gt=0, description="pairs read into memory at once and sorted by length (streaming chunk)"
+        100_000,
+        gt=0,
+        description="pairs read into memory at once and sorted by length (streaming chunk)",
     )
     max_valid_sentences: int | None = Field(
         None, gt=0, description="validate BLEU on at most this many dev sentences"
@@ -51,9 +57,13 @@ class ModelConfig(_Section):
     )
     layers: int = Field(2, gt=0, description="encoder layers (paper: 4)")
     decoder_layers: int | None = Field(None, gt=0, description="decoder layers; defaults to layers")
-    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="dropout on embeddings and between layers")
+    dropout: float = Field(
+        0.0, ge=0.0, lt=1.0, description="dropout on embeddings and between layers"
+    )
     bidirectional: bool = False
-    tie_embeddings: bool = Field(False, description="share decoder input embedding and output projection")
+    tie_embeddings: bool = Field(
+        False, description="share decoder input embedding and output projection"
+    )
     context: Literal["init", "bridge", "concat", "peeky", "attention"] = Field(
         "init", description="how the decoder receives the encoder's summary"
     )
@@ -74,7 +84,11 @@ class ModelConfig(_Section):
                 f"model.decoder_hidden_size={dec} differs from the encoder's {enc_out}; "
                 "context 'init' needs equal sizes, use context 'bridge' to map between them"
             )
-        if self.decoder_layers is not None and self.decoder_layers != self.layers and self.context == "init":
+        if (
+            self.decoder_layers is not None
+            and self.decoder_layers != self.layers
+            and self.context == "init"
+        ):
             raise ValueError(
                 f"model.decoder_layers={self.decoder_layers} differs from model.layers={self.layers}; "
                 "context 'init' copies state layer by layer, use context 'bridge'"
@@ -95,33 +109,52 @@ class TrainConfig(_Section):
 
     out_dir: str = Field("runs/experiment", description="run directory: checkpoints, logs")
     seed: int = 1
-    optimizer: Literal["sgd", "adam"] = Field("sgd", description="paper: plain SGD without momentum")
+    optimizer: Literal["sgd", "adam"] = Field(
+        "sgd", description="paper: plain SGD without momentum"
+    )
     lr: float = Field(0.7, gt=0.0, description="learning rate (paper: 0.7)")
     schedule: Literal["halving", "constant", "plateau"] = Field(
         "halving", description="halving: the paper's; plateau: decay when dev perplexity stalls"
     )
-    halve_after_epochs: float = Field(5.0, ge=0.0, description="paper: start halving after 5 epochs")
+    halve_after_epochs: float = Field(
+        5.0, ge=0.0, description="paper: start halving after 5 epochs"
+    )
     halve_every_epochs: float = Field(0.5, gt=0.0, description="paper: halve every half epoch")
     warmup_steps: int = Field(0, ge=0, description="linear learning-rate warm-up steps")
     plateau_factor: float = Field(0.5, gt=0.0, lt=1.0)
-    plateau_patience: int = Field(2, ge=0, description="validations without improvement before decay")
+    plateau_patience: int = Field(
+        2, ge=0, description="validations without improvement before decay"
+    )
     epochs: float = Field(7.5, gt=0.0, description="paper: 7.5 epochs")
     max_steps: int | None = Field(None, gt=0)
-    max_minutes: float | None = Field(None, gt=0.0, description="stop after this much training time")
+    max_minutes: float | None = Field(
+        None, gt=0.0, description="stop after this much training time"
+    )
     clip: float = Field(5.0, gt=0.0, description="gradient norm threshold (paper: 5)")
-    clip_mode: Literal["paper", "norm", "none"] = Field(
-        "paper", description="paper: clip ||g / batch_size|| to 5; norm: clip ||g|| (g of the mean loss)"
+    clip_mode: Literal["norm", "none"] = Field(
+        "norm", description="rescale the gradient when its norm > clip"
+    )
+    normalize: Literal["sentences", "tokens"] = Field(
+        "sentences",
+        description="divide the summed loss by the batch's sentences (paper §3.4: g / batch_size) or tokens",
     )
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
     log_every: int = Field(50, gt=0, description="steps between log lines")
     valid_every: int = Field(1000, gt=0, description="steps between validations")
     valid_bleu: bool = Field(True, description="also decode the dev set greedily and report BLEU")
     best_metric: Literal["ppl", "bleu"] = "ppl"
-    patience: int | None = Field(None, gt=0, description="early stop after this many validations without gain")
+    patience: int | None = Field(
+        None, gt=0, description="early stop after this many validations without gain"
+    )
+    save_every: int | None = Field(
+        None, gt=0, description="steps between checkpoints; default valid_every"
+    )
     keep_last: int = Field(2, ge=1, description="keep this many latest checkpoints beside the best")
     device: Literal["cpu", "cuda", "auto"] = "auto"
     precision: Literal["fp32", "bf16"] = "fp32"
-    threads: int | None = Field(None, gt=0, description="CPU threads for PyTorch; default: all cores")
+    threads: int | None = Field(
+        None, gt=0, description="CPU threads for PyTorch; default: all cores"
+    )
     tensorboard: bool = Field(True, description="also write TensorBoard event files when installed")
 
 
@@ -130,10 +163,14 @@ class DecodeConfig(_Section):
 
     beam_size: int = Field(5, gt=0, le=64)
     batch_size: int = Field(64, gt=0, description="sentences per decoding batch")
-    max_len_ratio: float = Field(2.0, gt=0.0, description="max output length = ratio * src_len + offset")
+    max_len_ratio: float = Field(
+        2.0, gt=0.0, description="max output length = ratio * src_len + offset"
+    )
     max_len_offset: int = Field(10, ge=0)
     length_penalty: float = Field(
-        1.0, ge=0.0, description="score / len**alpha when ranking finished hypotheses; 0 = raw log-prob"
+        1.0,
+        ge=0.0,
+        description="score / len**alpha when ranking finished hypotheses; 0 = raw log-prob",
     )
     n_best: int = Field(1, gt=0)
 

@@ -1,0 +1,44 @@
+"""The training objective: summed token cross-entropy of the target given the source.
+
+Wrapped as a module so that DistributedDataParallel sees one forward call per step. The output
+layer runs only on real (non-padding) target positions: with an 8k-word softmax it is most of a
+step's arithmetic, so padded positions are dropped before it, not masked after it.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class SequenceLoss(nn.Module):
+    """Returns (loss to optimise, summed negative log-likelihood), both summed over target tokens."""
+
+    def __init__(self, model: nn.Module, pad_id: int = 0, label_smoothing: float = 0.0):
+        super().__init__()
+        self.model = model
+        self.pad_id = pad_id
+        self.label_smoothing = label_smoothing
+
+    def forward(
+        self,
+        src: torch.Tensor,  # (B, S)
+        src_lengths: torch.Tensor,  # (B,)
+        tgt_in: torch.Tensor,  # (B, T)  <bos> y
+        tgt_out: torch.Tensor,  # (B, T)  y <eos>
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        model = self.model
+        state = model.init_state(model.encode(src, src_lengths))
+        features, _ = model.decode(tgt_in, state)  # (B, T, D)
+        real = tgt_out.ne(self.pad_id)
+        logits = model.generator(features[real]).float()  # (N, V), N real target tokens
+        gold = tgt_out[real]
+        if self.label_smoothing == 0.0:
+            nll = F.cross_entropy(logits, gold, reduction="sum")
+            return nll, nll.detach()
+        log_probs = logits.log_softmax(-1)
+        nll = -log_probs.gather(1, gold.unsqueeze(1)).sum()
+        uniform = -log_probs.mean(-1).sum()  # cross-entropy against the uniform distribution
+        eps = self.label_smoothing
+        return (1.0 - eps) * nll + eps * uniform, nll.detach()
