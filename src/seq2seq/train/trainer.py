@@ -94,13 +94,14 @@ class Trainer:
         self.log = MetricsLog(
             self.run.path, enabled=self.ctx.is_main, tensorboard=cfg.train.tensorboard
         )
+        self._improved = False
         self._window = {"loss": 0.0, "tokens": 0, "seconds": 0.0, "norm": 0.0, "steps": 0}
 
     # -----------------------------------------------------------------------------------------
     # The loop
 
     def fit(self) -> TrainState:
-        cfg, state = self.config.train, self.state
+        state = self.state
         if self.ctx.is_main:
             params = self.model.num_parameters()
             print(
@@ -280,7 +281,7 @@ class Trainer:
         state.last_save_step = state.step
         if not self.ctx.is_main:
             return
-        is_best = bool(getattr(self, "_improved", False)) and state.last_valid_step == state.step
+        is_best = self._improved and state.last_valid_step == state.step
         data = checkpoint_bytes(
             self.model,
             self.config,
