@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorsError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
@@ -134,11 +134,9 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
         tensors = st_load(path.read_bytes())
-        with open(path, "rb") as handle:
-            header_len = int.from_bytes(handle.read(8), "little")
-            header = json.loads(handle.read(header_len))
-        meta = header.get("__metadata__") or {}
-    except (SafetensorsError, ValueError, OSError, json.JSONDecodeError):
+        with safe_open(str(path), framework="pt") as handle:
+            meta = handle.metadata() or {}
+    except (SafetensorError, ValueError, OSError):
         raise CheckpointError(
             f"{path} is not a readable checkpoint (truncated or not safetensors)"
         ) from None
