@@ -266,3 +266,24 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         except UnicodeDecodeError:
             raise ConfigError(f"config file {path} is not UTF-8 text") from None
     return config_from_dict(apply_overrides(raw, overrides or []))
+
+
+def reference_yaml() -> str:
+    """Every key with its default and meaning: the text of configs/reference.yaml."""
+    lines = [
+        "# Every configuration key, its default, and what it means.",
+        "# Generated from seq2seq/config.py (tests check that it stays in sync).",
+    ]
+    for section, field in Config.model_fields.items():
+        lines += ["", f"{section}:"]
+        model = field.annotation
+        defaults = model().model_dump(mode="json")
+        for key, sub in model.model_fields.items():
+            value = yaml.safe_dump(defaults[key], default_flow_style=True).strip()
+            value = value.removesuffix("\n...").removesuffix("...").strip()
+            comment = sub.description or ""
+            choices = getattr(sub.annotation, "__args__", None)
+            if choices and all(isinstance(c, str) for c in choices):
+                comment = (comment + "; " if comment else "") + "one of " + " | ".join(choices)
+            lines.append(f"  {key}: {value}" + (f"  # {comment}" if comment else ""))
+    return "\n".join(lines) + "\n"

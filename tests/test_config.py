@@ -1,0 +1,85 @@
+"""Typed configuration: every shipped recipe loads; every mistake is one sentence naming the key."""
+
+from pathlib import Path
+
+import pytest
+
+from seq2seq.cli import main
+from seq2seq.config import load_config, reference_yaml
+from seq2seq.errors import ConfigError
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+@pytest.mark.parametrize("name", ["paper.yaml", "small-cpu.yaml", "reference.yaml"])
+def test_shipped_configs_load(name):
+    load_config(CONFIGS / name)
+
+
+def test_reference_config_documents_every_key():
+    assert (CONFIGS / "reference.yaml").read_text(encoding="utf-8") == reference_yaml()
+
+
+def test_paper_recipe_is_the_papers():
+    cfg = load_config(CONFIGS / "paper.yaml")
+    assert (cfg.model.layers, cfg.model.hidden_size, cfg.model.embedding_size) == (4, 1000, 1000)
+    assert cfg.model.cell == "lstm" and cfg.model.context == "init" and cfg.model.init_range == 0.08
+    assert (cfg.train.optimizer, cfg.train.lr, cfg.train.epochs) == ("sgd", 0.7, 7.5)
+    assert (cfg.train.halve_after_epochs, cfg.train.halve_every_epochs) == (5.0, 0.5)
+    assert (cfg.train.clip, cfg.train.normalize, cfg.data.batch_size) == (5.0, "sentences", 128)
+    assert cfg.data.reverse_source is True
+
+
+def test_overrides_are_typed():
+    cfg = load_config(
+        CONFIGS / "small-cpu.yaml", ["model.layers=4", "train.max_minutes=null", "model.cell=gru"]
+    )
+    assert cfg.model.layers == 4 and cfg.train.max_minutes is None and cfg.model.cell == "gru"
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        (
+            "model.cel=lstm",
+            "unknown config key 'model.cel'; section 'model' allows: attention, bidirectional",
+        ),
+        (
+            "model.cell=lsmt",
+            "config key 'model.cell': input should be 'lstm', 'gru' or 'rnn' (got 'lsmt')",
+        ),
+        ("train.lr=-1", "config key 'train.lr': input should be greater than 0"),
+        ("data.batch_size=many", "config key 'data.batch_size': input should be a valid integer"),
+        (
+            "optimiser.lr=1",
+            "unknown config key 'optimiser'; the top level allows: data, decode, model, train",
+        ),
+        (
+            "model.decoder_layers=3",
+            "context 'init' copies state layer by layer, use context 'bridge'",
+        ),
+        ("model.layers", "override 'model.layers' must look like section.key=value"),
+    ],
+)
+def test_mistakes_are_one_sentence(override, message):
+    with pytest.raises(ConfigError) as err:
+        load_config(None, [override])
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_bad_files(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model:\n  layers: [1\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"not valid YAML at line \d"):
+        load_config(bad)
+
+
+def test_cli_reports_config_errors_without_traceback(tmp_path, capsys):
+    code = main(["train", str(CONFIGS / "small-cpu.yaml"), "--set", "model.context=magic"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("seq2seq train: error: config key 'model.context'")
+    assert "Traceback" not in err and err.count("\n") == 1
