@@ -1,0 +1,143 @@
+"""Ensembles: several trained models that decode as one by averaging their predictions.
+
+The paper's best direct result came from "an ensemble of 5 deep LSTMs" (§3.6): each step's
+distribution is the mean of the members' probabilities, ``p(y) = 1/M * sum_m p_m(y)``, so an
+`Ensemble` exposes the same interface as one model (``encode``, ``init_state``, ``step``,
+``state.select``, ``forward``) and plugs into greedy search, beam search and rescoring unchanged.
+Members may differ in architecture (cell, depth, attention) but must read the same source
+vocabulary and predict over the same target vocabulary; `load_ensemble` checks that.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from seq2seq.errors import CheckpointError
+
+
+@dataclass
+class EnsembleState:
+    """The members' decoder states, reordered together."""
+
+    members: tuple[Any, ...]
+
+    def select(self, index: torch.Tensor) -> EnsembleState:
+        """Pick rows (index: (N',)) of every member's state."""
+        return EnsembleState(tuple(state.select(index) for state in self.members))
+
+    @property
+    def attention(self) -> torch.Tensor | None:
+        """Mean attention ``(N, S)`` of the members that attend (None when none does)."""
+        found = [getattr(s, "attention", None) for s in self.members]
+        found = [a for a in found if torch.is_tensor(a)]
+        if not found:
+            return None
+        return torch.stack(found).mean(dim=0)
+
+
+def mean_of_probs(log_probs: Sequence[torch.Tensor]) -> torch.Tensor:
+    """log(1/M * sum_m exp(log_probs_m)) over M tensors of equal shape (paper §3.6)."""
+    return torch.logsumexp(torch.stack(list(log_probs)), dim=0) - math.log(len(log_probs))
+
+
+class Ensemble(nn.Module):
+    """M models that predict as one: the log of the mean of their per-step probabilities."""
+
+    def __init__(self, models: Sequence[nn.Module]) -> None:
+        super().__init__()
+        if not models:
+            raise ValueError("an ensemble needs at least one model")
+        self.members = nn.ModuleList(models)
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> tuple[Any, ...]:
+        """Each member encodes the same source batch src (B, S), src_lengths (B,)."""
+        return tuple(m.encode(src, src_lengths) for m in self.members)
+
+    def init_state(self, encoded: tuple[Any, ...]) -> EnsembleState:
+        return EnsembleState(
+            tuple(m.init_state(e) for m, e in zip(self.members, encoded, strict=True))
+        )
+
+    def step(
+        self, tokens: torch.Tensor, state: EnsembleState
+    ) -> tuple[torch.Tensor, EnsembleState]:
+        """tokens (N,) -> averaged log-probabilities (N, V) and the members' new states."""
+        outputs = [m.step(tokens, s) for m, s in zip(self.members, state.members, strict=True)]
+        _check_sizes([lp.size(-1) for lp, _ in outputs])
+        log_probs = mean_of_probs([lp for lp, _ in outputs])
+        return log_probs, EnsembleState(tuple(s for _, s in outputs))
+
+    def member_log_probs(
+        self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor
+    ) -> list[torch.Tensor]:
+        """Teacher-forced log-probabilities of every member, each (B, T, V)."""
+        return [
+            torch.log_softmax(m(src, src_lengths, tgt_in).float(), dim=-1) for m in self.members
+        ]
+
+    def forward(
+        self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor
+    ) -> torch.Tensor:
+        """Teacher forcing: log of the mean probabilities (B, T, V); usable as logits."""
+        members = self.member_log_probs(src, src_lengths, tgt_in)
+        _check_sizes([lp.size(-1) for lp in members])
+        return mean_of_probs(members)
+
+
+def _check_sizes(sizes: list[int]) -> None:
+    if len(set(sizes)) > 1:
+        raise CheckpointError(
+            f"ensemble members predict over target vocabularies of different sizes "
+            f"({' vs '.join(map(str, sizes))}); an ensemble needs one shared target vocabulary"
+        )
+
+
+def check_vocabularies(
+    paths: Sequence[str | Path], src_vocabs: Sequence[Any], tgt_vocabs: Sequence[Any]
+) -> None:
+    """Raise CheckpointError naming the first two checkpoints whose vocabularies differ."""
+    for side, vocabs in (("target", tgt_vocabs), ("source", src_vocabs)):
+        first = vocabs[0].to_dict()
+        for path, vocab in zip(paths[1:], vocabs[1:], strict=True):
+            if vocab.to_dict() != first:
+                sizes = f"{len(vocabs[0])} vs {len(vocab)} entries"
+                raise CheckpointError(
+                    f"checkpoints {paths[0]} and {path} have different {side} vocabularies "
+                    f"({sizes}); ensemble members must share both vocabularies"
+                )
+
+
+def load_ensemble(paths: Sequence[str | Path], device: str | torch.device = "cpu"):
+    """Load one or more checkpoints as one model.
+
+    Returns ``(model, configs, src_vocab, tgt_vocab)``: a plain model for one path, an
+    `Ensemble` for several; `configs` lists each checkpoint's config.
+    """
+    from seq2seq.train.checkpoint import load_model
+
+    if not paths:
+        raise CheckpointError("no checkpoint given; pass at least one --checkpoint path")
+    loaded = [load_model(p, device=device) for p in paths]
+    models, configs, src_vocabs, tgt_vocabs = (list(x) for x in zip(*loaded, strict=True))
+    check_vocabularies(paths, src_vocabs, tgt_vocabs)
+    reverse = {c.data.reverse_source for c in configs}
+    if len(reverse) > 1:
+        flags = ", ".join(
+            f"{p}: {c.data.reverse_source}" for p, c in zip(paths, configs, strict=True)
+        )
+        raise CheckpointError(
+            f"ensemble members disagree on data.reverse_source ({flags}); "
+            "they must read the source in the same order"
+        )
+    model = models[0] if len(models) == 1 else Ensemble(models).to(device).eval()
+    return model, configs, src_vocabs[0], tgt_vocabs[0]

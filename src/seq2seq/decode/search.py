@@ -1,0 +1,287 @@
+"""Greedy and batched beam search: pure functions over any object with the model interface.
+
+The interface (docs/ARCHITECTURE.md) is ``encode(src, src_lengths)``, ``init_state(encoded)``,
+``step(tokens (N,), state) -> (log_probs (N, V), state)`` and ``state.select(index)``; a single
+`Seq2Seq` and an `Ensemble` both provide it. If the state carries an ``attention`` tensor
+``(N, S)`` after a step, the hypotheses keep it (one row per output token, EOS included).
+
+Beam search follows the paper (§3.2): a left-to-right beam of the ``K`` most likely prefixes; a
+hypothesis is complete when it emits EOS. All sentences and beams live in one tensor of
+``B * K`` rows; finished hypotheses are taken out with masks, and a sentence that has ``K``
+finished hypotheses (or reached its maximum length) leaves the batch, so later steps only pay for
+sentences still being searched. Both searches force EOS once a sentence reaches
+``floor(max_len_ratio * src_len + max_len_offset)`` output tokens, so every hypothesis ends with
+EOS and its log-probability includes it; with ``beam_size=1`` beam search returns exactly the
+greedy output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+NEG_INF = float("-inf")
+
+
+@dataclass
+class Hypothesis:
+    """One finished output sequence."""
+
+    tokens: list[int]  # output ids, without BOS and EOS
+    log_prob: float  # total log-probability of tokens + EOS under the model
+    score: float  # log_prob / (len(tokens) + 1) ** length_penalty, used for ranking
+    attention: torch.Tensor | None = None  # (len(tokens) + 1, src_len) when the model attends
+
+
+def normalise(log_prob: float, length: int, alpha: float) -> float:
+    """Length-normalised score: ``log_prob / length ** alpha`` (alpha = 0 gives the raw log-prob)."""
+    return log_prob if alpha == 0 else log_prob / float(length) ** alpha
+
+
+def max_output_lengths(src_lengths: torch.Tensor, ratio: float, offset: int) -> torch.Tensor:
+    """Per-sentence cap on output tokens before EOS is forced: ``floor(ratio * len + offset)``."""
+    return (src_lengths.double() * ratio + offset).floor().long()  # (B,)
+
+
+def _attention(state: Any) -> torch.Tensor | None:
+    """The attention weights of the last step, ``(N, S)``, when the model exposes them."""
+    attn = getattr(state, "attention", None)
+    return attn if torch.is_tensor(attn) else None
+
+
+def _restrict(
+    log_probs: torch.Tensor, force_eos: torch.Tensor, eos_id: int, banned: list[int]
+) -> torch.Tensor:
+    """Forbid `banned` tokens everywhere and everything but EOS on rows in `force_eos` (N,)."""
+    vocab = torch.arange(log_probs.size(-1), device=log_probs.device)
+    blocked = force_eos.unsqueeze(1) & (vocab != eos_id).unsqueeze(0)  # (N, V)
+    if banned:
+        never = torch.isin(vocab, torch.tensor(banned, device=vocab.device))  # (V,)
+        blocked = blocked | never.unsqueeze(0)
+    return log_probs.masked_fill(blocked, NEG_INF)
+
+
+def _banned(bos_id: int, pad_id: int | None, eos_id: int) -> list[int]:
+    return sorted({i for i in (bos_id, pad_id) if i is not None and i != eos_id})
+
+
+@torch.no_grad()
+def greedy_search(
+    model: Any,
+    src: torch.Tensor,
+    src_lengths: torch.Tensor,
+    bos_id: int,
+    eos_id: int,
+    max_len_ratio: float = 2.0,
+    max_len_offset: int = 10,
+    pad_id: int | None = None,
+    length_penalty: float = 0.0,
+) -> list[list[Hypothesis]]:
+    """Feed back the most likely token until EOS (§3.2 with a beam of one).
+
+    src: (B, S) token ids as the encoder expects them; src_lengths: (B,).
+    Returns one single-element list of hypotheses per sentence, in input order.
+    """
+    batch, device = src.size(0), src.device
+    state = model.init_state(model.encode(src, src_lengths))
+    max_lens = max_output_lengths(src_lengths, max_len_ratio, max_len_offset).to(device)
+    banned = _banned(bos_id, pad_id, eos_id)
+    alive = torch.arange(batch, device=device)  # original index of each row still decoding
+    scores = torch.zeros(batch, device=device)
+    tokens = torch.full((batch,), bos_id, dtype=torch.long, device=device)
+    history = torch.empty(batch, 0, dtype=torch.long, device=device)  # (n, t)
+    attention: torch.Tensor | None = None  # (n, t, S)
+    finished = _Finished(src_lengths, length_penalty)
+    step = 0
+    while alive.numel() > 0:
+        log_probs, state = model.step(tokens, state)  # (n, V)
+        log_probs = _restrict(log_probs, max_lens[alive] <= step, eos_id, banned)
+        # The same arithmetic as beam search, so that a beam of one gives exactly this output.
+        best, top = (scores.unsqueeze(1) + log_probs).topk(1, dim=1)
+        scores, tokens = best.squeeze(1), top.squeeze(1)
+        attention = _extend_attention(attention, _attention(state))
+        done = tokens == eos_id
+        if bool(done.any()):
+            rows = done.nonzero().flatten()
+            finished.add(alive[rows], history[rows], scores[rows], attention, rows)
+            keep = (~done).nonzero().flatten()
+            if keep.numel() == 0:
+                break
+            state = state.select(keep)
+            alive, scores, tokens, history = alive[keep], scores[keep], tokens[keep], history[keep]
+            attention = None if attention is None else attention[keep]
+        history = torch.cat([history, tokens.unsqueeze(1)], dim=1)
+        step += 1
+    return finished.ranked()
+
+
+def _extend_attention(
+    history: torch.Tensor | None, attn: torch.Tensor | None
+) -> torch.Tensor | None:
+    """Append this step's attention ``(N, S)`` to the per-row history ``(N, t, S)``."""
+    if attn is None:
+        return None
+    attn = attn.detach().unsqueeze(1)
+    return attn if history is None else torch.cat([history, attn], dim=1)
+
+
+class _Finished:
+    """Collects finished hypotheses per sentence (in input order)."""
+
+    def __init__(self, src_lengths: torch.Tensor, alpha: float, n_best: int = 1) -> None:
+        self.src_lengths = src_lengths.tolist()
+        self.alpha = alpha
+        self.n_best = n_best
+        self.hyps: list[list[Hypothesis]] = [[] for _ in self.src_lengths]
+
+    def add(
+        self,
+        sentences: torch.Tensor,
+        prefixes: torch.Tensor,
+        log_probs: torch.Tensor,
+        attention: torch.Tensor | None,
+        rows: torch.Tensor,
+    ) -> None:
+        """sentences (m,) original indices, prefixes (m, t) ids, log_probs (m,) totals with EOS;
+        `attention` (N, t + 1, S) is indexed by `rows` (m,) and its last row belongs to EOS."""
+        for i, (sent, prefix, total) in enumerate(
+            zip(sentences.tolist(), prefixes.tolist(), log_probs.tolist(), strict=True)
+        ):
+            attn = None
+            if attention is not None:
+                attn = attention[rows[i], :, : self.src_lengths[sent]].cpu()
+            score = normalise(total, len(prefix) + 1, self.alpha)
+            self.hyps[sent].append(Hypothesis(prefix, total, score, attn))
+
+    def ranked(self) -> list[list[Hypothesis]]:
+        """The `n_best` hypotheses of every sentence, best normalised score first."""
+        return [sorted(h, key=lambda x: x.score, reverse=True)[: self.n_best] for h in self.hyps]
+
+
+@dataclass
+class _Beams:
+    """The live part of a beam search: ``n`` sentences still searching, ``K`` rows each."""
+
+    alive: torch.Tensor  # (n,) original sentence index
+    scores: torch.Tensor  # (n, K) total log-prob of each live prefix
+    tokens: torch.Tensor  # (n * K,) last token of each prefix
+    history: torch.Tensor  # (n * K, t) the prefixes, BOS excluded
+    attention: torch.Tensor | None  # (n * K, t, S) attention rows of the prefixes
+    n_finished: torch.Tensor  # (n,) finished hypotheses collected per sentence
+    best: torch.Tensor  # (n,) best normalised score among them (-inf before the first)
+
+    @classmethod
+    def start(cls, batch: int, beam_size: int, bos_id: int, device: torch.device) -> _Beams:
+        scores = torch.full((batch, beam_size), NEG_INF, device=device)
+        scores[:, 0] = 0.0  # all beams hold the same BOS prefix: keep only one of them alive
+        return cls(
+            alive=torch.arange(batch, device=device),
+            scores=scores,
+            tokens=torch.full((batch * beam_size,), bos_id, dtype=torch.long, device=device),
+            history=torch.empty(batch * beam_size, 0, dtype=torch.long, device=device),
+            attention=None,
+            n_finished=torch.zeros(batch, dtype=torch.long, device=device),
+            best=torch.full((batch,), NEG_INF, device=device),
+        )
+
+
+@torch.no_grad()
+def beam_search(
+    model: Any,
+    src: torch.Tensor,
+    src_lengths: torch.Tensor,
+    beam_size: int,
+    bos_id: int,
+    eos_id: int,
+    max_len_ratio: float = 2.0,
+    max_len_offset: int = 10,
+    n_best: int = 1,
+    length_penalty: float = 1.0,
+    pad_id: int | None = None,
+) -> list[list[Hypothesis]]:
+    """Batched left-to-right beam search (paper §3.2), sentences x beams in one tensor.
+
+    src: (B, S) token ids as the encoder expects them; src_lengths: (B,).
+    Returns for each sentence its `n_best` hypotheses, best normalised score first.
+    A sentence is complete when `beam_size` hypotheses have emitted EOS or it reached its
+    maximum length (then every live beam is closed with a forced EOS).
+    """
+    if not 1 <= n_best <= beam_size:
+        raise ValueError(f"n_best={n_best} must be between 1 and beam_size={beam_size}")
+    batch, device = src.size(0), src.device
+    state = model.init_state(model.encode(src, src_lengths))
+    state = state.select(torch.arange(batch, device=device).repeat_interleave(beam_size))
+    max_lens = max_output_lengths(src_lengths, max_len_ratio, max_len_offset).to(device)
+    banned = _banned(bos_id, pad_id, eos_id)
+    beams = _Beams.start(batch, beam_size, bos_id, device)
+    finished = _Finished(src_lengths, length_penalty, n_best)
+    step = 0
+    while beams.alive.numel() > 0:
+        log_probs, state = model.step(beams.tokens, state)  # (n * K, V)
+        force = max_lens[beams.alive] <= step  # (n,)
+        log_probs = _restrict(log_probs, force.repeat_interleave(beam_size), eos_id, banned)
+        beams, keep_rows = _advance(beams, log_probs, _attention(state), force, eos_id, finished)
+        if beams.alive.numel() > 0:
+            state = state.select(keep_rows)
+        step += 1
+    return finished.ranked()
+
+
+def _advance(
+    beams: _Beams,
+    log_probs: torch.Tensor,
+    attn: torch.Tensor | None,
+    force: torch.Tensor,
+    eos_id: int,
+    finished: _Finished,
+) -> tuple[_Beams, torch.Tensor]:
+    """One beam step: rank candidates, close those ending in EOS, keep the best K open ones.
+
+    Returns the new beams and the rows of the current state that the next step continues from.
+    """
+    n, k = beams.scores.shape
+    vocab = log_probs.size(-1)
+    cand = (beams.scores.unsqueeze(-1) + log_probs.view(n, k, vocab)).view(n, k * vocab)
+    # 2K candidates: each beam has one EOS, so at least K of them continue.
+    top_scores, top_idx = cand.topk(2 * k, dim=1)  # (n, 2K)
+    origin = torch.arange(n, device=cand.device).unsqueeze(1) * k + top_idx // vocab  # rows
+    token = top_idx % vocab
+    is_eos = token == eos_id
+    closing = is_eos & torch.isfinite(top_scores)
+    closing[:, k:] = False  # an EOS counts only when it ranks among the K best
+    attention = _extend_attention(beams.attention, attn)  # (n * K, t + 1, S)
+    if bool(closing.any()):
+        slot, rank = closing.nonzero().unbind(1)
+        rows = origin[slot, rank]
+        prefixes, scores = beams.history[rows], top_scores[slot, rank]
+        finished.add(beams.alive[slot], prefixes, scores, attention, rows)
+
+    # The K best candidates that do not end in EOS, in rank order (stable sort keeps ranks).
+    pick = is_eos.to(torch.int8).argsort(dim=1, stable=True)[:, :k]  # (n, K)
+    scores = top_scores.gather(1, pick)  # (n, K)
+    # Every prefix now has t + 1 tokens: the same length normalisation for all of them.
+    length_norm = float(beams.history.size(1) + 1) ** finished.alpha
+    n_finished = beams.n_finished + closing.sum(dim=1)
+    best = torch.maximum(
+        beams.best, top_scores.masked_fill(~closing, NEG_INF).amax(1) / length_norm
+    )
+    # Done when no open prefix, were it to end now, would beat the best finished hypothesis.
+    # With length_penalty 0 this bound is exact: log-probabilities only fall as a prefix grows.
+    bound = scores[:, 0] / length_norm
+    done = force | ((n_finished >= finished.n_best) & (best >= bound))  # (n,)
+    keep = (~done).nonzero().flatten()
+    rows = origin.gather(1, pick)[keep].flatten()  # (n' * K,)
+    new_tokens = token.gather(1, pick)[keep].flatten()
+    history = torch.cat([beams.history[rows], new_tokens.unsqueeze(1)], dim=1)
+    next_beams = _Beams(
+        alive=beams.alive[keep],
+        scores=scores[keep],
+        tokens=new_tokens,
+        history=history,
+        attention=None if attention is None else attention[rows],
+        n_finished=n_finished[keep],
+        best=best[keep],
+    )
+    return next_beams, rows
