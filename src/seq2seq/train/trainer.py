@@ -235,26 +235,19 @@ class Trainer:
     # Validation
 
     def validate(self, bar: tqdm | None = None) -> dict[str, float]:
-        """Dev perplexity (and BLEU); keeps the best score and counts validations without gain."""
+        """Dev perplexity (and BLEU); keeps the best score and counts validations without gain.
+
+        Rank 0 computes the metrics; every rank takes part in sharing its verdict.
+        """
         state, cfg = self.state, self.config.train
         state.last_valid_step = state.step
-        metrics: dict[str, float] = {}
-        if self.ctx.is_main and self.valid_batches is not None:
-            from seq2seq.train.validation import dev_bleu, dev_perplexity
-
-            self.model.eval()
-            metrics["ppl"] = dev_perplexity(
-                self.model, self.valid_batches, self.tgt_vocab.pad_id, self.ctx.device
-            )
-            if cfg.valid_bleu:
-                metrics["bleu"] = dev_bleu(self.model, self.data, self.config, self.ctx.device)
-            self.model.train()
-        if not metrics:
-            return metrics
-        key = cfg.best_metric if cfg.best_metric in metrics else "ppl"
-        value = metrics[key]
-        improved = state.best is None or (
-            value > state.best if key == "bleu" else value < state.best
+        if self.valid_batches is None:
+            return {}
+        metrics = self._dev_metrics() if self.ctx.is_main else {}
+        key = "bleu" if "bleu" in metrics and cfg.best_metric == "bleu" else "ppl"
+        value = metrics.get(key)
+        improved = value is not None and (
+            state.best is None or (value > state.best if key == "bleu" else value < state.best)
         )
         improved = distributed.broadcast_flag(improved, self.ctx)
         if improved:
@@ -265,12 +258,27 @@ class Trainer:
         self._improved = improved
         self.schedule.validated(improved)
         self.schedule.scale = distributed.broadcast_float(self.schedule.scale, self.ctx)
-        self.log.write(
-            "valid", state.step, epoch=round(state.step / self.steps_per_epoch, 4), **metrics
-        )
-        text = ", ".join(f"{k} {v:.2f}" for k, v in metrics.items())
-        message = f"step {state.step}: dev {text}" + (" (best)" if improved else "")
-        (bar.write if bar is not None else print)(message, file=sys.stderr)
+        if self.ctx.is_main:
+            self.log.write(
+                "valid", state.step, epoch=round(state.step / self.steps_per_epoch, 4), **metrics
+            )
+            text = ", ".join(f"{k} {v:.2f}" for k, v in metrics.items())
+            message = f"step {state.step}: dev {text}" + (" (best)" if improved else "")
+            (bar.write if bar is not None else print)(message, file=sys.stderr)
+        return metrics
+
+    def _dev_metrics(self) -> dict[str, float]:
+        from seq2seq.train.validation import dev_bleu, dev_perplexity
+
+        self.model.eval()
+        metrics = {
+            "ppl": dev_perplexity(
+                self.model, self.valid_batches, self.tgt_vocab.pad_id, self.ctx.device
+            )
+        }
+        if self.config.train.valid_bleu:
+            metrics["bleu"] = dev_bleu(self.model, self.data, self.config, self.ctx.device)
+        self.model.train()
         return metrics
 
     # -----------------------------------------------------------------------------------------

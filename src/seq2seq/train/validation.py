@@ -37,7 +37,11 @@ def dev_bleu(model, data, config: Config, device: torch.device) -> float:
     tgt_vocab = data.tgt_vocab
     hypotheses: dict[int, str] = {}
     for batch in batches.iter_epoch(0):
-        rows = torch.arange(len(batch)) if limit is None else (batch.indices < limit).nonzero().flatten()
+        rows = (
+            torch.arange(len(batch))
+            if limit is None
+            else (batch.indices < limit).nonzero().flatten()
+        )
         if rows.numel() == 0:
             continue
         results = greedy_search(
