@@ -78,10 +78,10 @@ class RNNState:
     hidden: torch.Tensor  # (N, H)
     memory: torch.Tensor  # (N, S, H)
     mask: torch.Tensor  # (N, S) True on real source positions
-    attention: torch.Tensor | None = None  # (N, S)
+    attn: torch.Tensor | None = None  # (N, 1, S) attention of the last step
 
     def select(self, index: torch.Tensor) -> RNNState:
-        attn = None if self.attention is None else self.attention[index]
+        attn = None if self.attn is None else self.attn[index]
         return RNNState(self.hidden[index], self.memory[index], self.mask[index], attn)
 
 
@@ -130,7 +130,7 @@ class TinyRNNModel(torch.nn.Module):
         context = torch.einsum("ns,nsh->nh", attention, state.memory)
         features = torch.tanh(hidden + context @ self.w_ctx)
         log_probs = torch.log_softmax(features @ self.out + self.bias, dim=-1)
-        return log_probs, RNNState(hidden, state.memory, state.mask, attention)
+        return log_probs, RNNState(hidden, state.memory, state.mask, attention.unsqueeze(1))
 
     def forward(
         self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor

@@ -33,9 +33,9 @@ class EnsembleState:
         return EnsembleState(tuple(state.select(index) for state in self.members))
 
     @property
-    def attention(self) -> torch.Tensor | None:
-        """Mean attention ``(N, S)`` of the members that attend (None when none does)."""
-        found = [getattr(s, "attention", None) for s in self.members]
+    def attn(self) -> torch.Tensor | None:
+        """Mean attention ``(N, T, S)`` of the members that attend (None when none does)."""
+        found = [getattr(s, "attn", None) for s in self.members]
         found = [a for a in found if torch.is_tensor(a)]
         if not found:
             return None

@@ -2,8 +2,8 @@
 
 The interface (docs/ARCHITECTURE.md) is ``encode(src, src_lengths)``, ``init_state(encoded)``,
 ``step(tokens (N,), state) -> (log_probs (N, V), state)`` and ``state.select(index)``; a single
-`Seq2Seq` and an `Ensemble` both provide it. If the state carries an ``attention`` tensor
-``(N, S)`` after a step, the hypotheses keep it (one row per output token, EOS included).
+`Seq2Seq` and an `Ensemble` both provide it. If the state carries attention weights ``attn``
+``(N, 1, S)`` after a step, the hypotheses keep them (one row per output token, EOS included).
 
 Beam search follows the paper (§3.2): a left-to-right beam of the ``K`` most likely prefixes; a
 hypothesis is complete when it emits EOS. All sentences and beams live in one tensor of
@@ -46,9 +46,14 @@ def max_output_lengths(src_lengths: torch.Tensor, ratio: float, offset: int) -> 
 
 
 def _attention(state: Any) -> torch.Tensor | None:
-    """The attention weights of the last step, ``(N, S)``, when the model exposes them."""
-    attn = getattr(state, "attention", None)
-    return attn if torch.is_tensor(attn) else None
+    """The attention weights of the last step, ``(N, S)``, when the model exposes them.
+
+    A `DecoderState` keeps ``attn (N, T, S)`` from its last decode call (T = 1 in search).
+    """
+    attn = getattr(state, "attn", None)
+    if not torch.is_tensor(attn):
+        return None
+    return attn[:, -1] if attn.dim() == 3 else attn
 
 
 def _restrict(
