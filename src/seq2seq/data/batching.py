@@ -1,0 +1,390 @@
+"""Batches for training and decoding: length-bucketed, token-budgeted, streamed and sharded.
+
+The paper made sure that "all sentences in a minibatch are roughly of the same length, yielding a
+2x speedup" (Sutskever et al. 2014, §3.4). Here a corpus is read in buckets of `bucket_size`
+pairs (the only pairs held in memory at once); each bucket is sorted by length and cut into batches
+of `batch_size` sentences or of at most `batch_tokens` padded tokens. With shuffling, the order of
+the buckets and of the batches inside each bucket is drawn from ``(seed, epoch)``, and pairs of
+equal lengths are shuffled too, so batch contents vary between epochs while the cuts (and so the
+number of batches) do not. That makes resuming cheap: `iter_epoch(epoch, skip=k)` passes over whole
+buckets without reading them when it knows their batch counts, and never builds a skipped batch.
+
+For data-parallel training every rank builds the same global batch and keeps the rows
+``[rank::world_size]``; the global sentence and token counts travel on the `Batch` so the loss can
+be normalised by the global count.
+
+Source reversal (paper §3.3) is applied here, when a batch is built, never in the files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from seq2seq.data.io import count_lines, open_binary
+from seq2seq.data.vocab import BOS_ID, EOS_ID, PAD_ID, Vocab
+from seq2seq.errors import DataError
+
+if TYPE_CHECKING:
+    from seq2seq.config import DataConfig
+    from seq2seq.data.prepare import PreparedData
+
+# One encoded pair: (corpus index, source ids, target ids), no BOS/EOS.
+EncodedPair = tuple[int, list[int], list[int]]
+
+
+@dataclass
+class Batch:
+    """One batch of the contract in docs/ARCHITECTURE.md."""
+
+    src: torch.Tensor  # (B, S) int64, padded with 0, reversed when reverse_source is on
+    src_lengths: torch.Tensor  # (B,) int64
+    tgt_in: torch.Tensor  # (B, T) int64: <bos> y, padded with 0
+    tgt_out: torch.Tensor  # (B, T) int64: y <eos>, padded with 0
+    n_tgt_tokens: int  # non-pad positions of tgt_out in these rows
+    indices: torch.Tensor  # (B,) int64 corpus line numbers (0-based); stays on the CPU
+    n_src_tokens: int = 0
+    global_sentences: int = 0  # rows of the global batch (all ranks together)
+    global_tgt_tokens: int = 0  # target tokens of the global batch
+    position: int = 0  # number of this batch within its epoch, skipped batches included
+
+    def __len__(self) -> int:
+        return int(self.src.shape[0])
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
+        """A copy with the model's tensors on `device` (`indices` stays on the CPU)."""
+
+        def move(t: torch.Tensor) -> torch.Tensor:
+            return t.to(device, non_blocking=non_blocking)
+
+        return dataclasses.replace(
+            self,
+            src=move(self.src),
+            src_lengths=move(self.src_lengths),
+            tgt_in=move(self.tgt_in),
+            tgt_out=move(self.tgt_out),
+        )
+
+
+def make_source_batch(
+    id_lists: Sequence[Sequence[int]], pad_id: int = PAD_ID, reverse: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pad source id lists into ``src (B, S)`` and ``lengths (B,)``; reverse each row's tokens
+    (not its padding) when `reverse` is on (paper §3.3). Row order is kept."""
+    lengths = [len(ids) for ids in id_lists]
+    width = max(lengths, default=0)
+    rows = [[*(ids[::-1] if reverse else ids), *[pad_id] * (width - len(ids))] for ids in id_lists]
+    src = torch.tensor(rows, dtype=torch.long).reshape(len(id_lists), width)
+    return src, torch.tensor(lengths, dtype=torch.long)
+
+
+def make_target_batch(id_lists: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``tgt_in (B, T)`` = <bos> y and ``tgt_out (B, T)`` = y <eos>, with T = max len(y) + 1."""
+    width = max((len(ids) for ids in id_lists), default=0) + 1
+    tgt_in = [[BOS_ID, *ids, *[PAD_ID] * (width - 1 - len(ids))] for ids in id_lists]
+    tgt_out = [[*ids, EOS_ID, *[PAD_ID] * (width - 1 - len(ids))] for ids in id_lists]
+    shape = (len(id_lists), width)
+    return (
+        torch.tensor(tgt_in, dtype=torch.long).reshape(shape),
+        torch.tensor(tgt_out, dtype=torch.long).reshape(shape),
+    )
+
+
+def build_batch(pairs: Sequence[EncodedPair], reverse_source: bool) -> Batch:
+    """A `Batch` of these pairs, longest source first; global counts default to this batch's."""
+    pairs = sorted(pairs, key=lambda p: -len(p[1]))
+    src, src_lengths = make_source_batch([p[1] for p in pairs], PAD_ID, reverse_source)
+    tgt_in, tgt_out = make_target_batch([p[2] for p in pairs])
+    n_tgt = sum(len(p[2]) + 1 for p in pairs)
+    return Batch(
+        src=src,
+        src_lengths=src_lengths,
+        tgt_in=tgt_in,
+        tgt_out=tgt_out,
+        n_tgt_tokens=n_tgt,
+        indices=torch.tensor([p[0] for p in pairs], dtype=torch.long),
+        n_src_tokens=int(src_lengths.sum()),
+        global_sentences=len(pairs),
+        global_tgt_tokens=n_tgt,
+    )
+
+
+class ParallelCorpus:
+    """Encoded pairs of one split, read bucket by bucket from two aligned text files (or lists).
+
+    Files are the cleaned, uncompressed ones written by `seq2seq prepare`: the first pass records
+    the byte offset of every bucket, so any bucket can be read later without the ones before it.
+    """
+
+    def __init__(
+        self, src_path: str | Path, tgt_path: str | Path, src_vocab: Vocab, tgt_vocab: Vocab
+    ):
+        self.paths: tuple[Path, Path] | None = (Path(src_path), Path(tgt_path))
+        self._lines: tuple[list[str], list[str]] | None = None
+        self.src_vocab, self.tgt_vocab = src_vocab, tgt_vocab
+        self._size: int | None = None
+        self._offsets: dict[int, list[tuple[int, int]]] = {}  # bucket_size -> (src, tgt) offsets
+
+    @classmethod
+    def from_lists(
+        cls, src_lines: Sequence[str], tgt_lines: Sequence[str], src_vocab: Vocab, tgt_vocab: Vocab
+    ) -> ParallelCorpus:
+        """An in-memory corpus (tests, the demo, small data)."""
+        if len(src_lines) != len(tgt_lines):
+            raise DataError(
+                f"the source list has {len(src_lines)} sentences but the target list has {len(tgt_lines)}"
+            )
+        corpus = cls.__new__(cls)
+        corpus.paths = None
+        corpus._lines = (list(src_lines), list(tgt_lines))
+        corpus.src_vocab, corpus.tgt_vocab = src_vocab, tgt_vocab
+        corpus._size, corpus._offsets = len(src_lines), {}
+        return corpus
+
+    def __len__(self) -> int:
+        if self._size is None:
+            src, tgt = self.paths  # type: ignore[misc]
+            n_src, n_tgt = count_lines(src), count_lines(tgt)
+            if n_src != n_tgt:
+                raise DataError(
+                    f"source {src} has {n_src} lines but target {tgt} has {n_tgt}; they must be aligned"
+                )
+            self._size = n_src
+        return self._size
+
+    def num_buckets(self, bucket_size: int) -> int:
+        return max(1, math.ceil(len(self) / bucket_size))
+
+    def bucket_len(self, bucket: int, bucket_size: int) -> int:
+        return min(bucket_size, len(self) - bucket * bucket_size)
+
+    def read_bucket(self, bucket: int, bucket_size: int) -> list[EncodedPair]:
+        """Encode the pairs of bucket `bucket` (lines ``[bucket*bucket_size, ...)``)."""
+        first = bucket * bucket_size
+        if self._lines is not None:
+            src_text = self._lines[0][first : first + bucket_size]
+            tgt_text = self._lines[1][first : first + bucket_size]
+        else:
+            src_text, tgt_text = self._read_files(bucket, bucket_size)
+        src_ids = self.src_vocab.encode_batch(src_text)
+        tgt_ids = self.tgt_vocab.encode_batch(tgt_text)
+        for i, ids in enumerate(src_ids):
+            if not ids:
+                where = (
+                    f"{self.paths[0]}:{first + i + 1}"
+                    if self.paths
+                    else f"source sentence {first + i}"
+                )
+                raise DataError(
+                    f"{where}: empty source sentence; run `seq2seq prepare` to clean the data"
+                )
+        return [(first + i, s, t) for i, (s, t) in enumerate(zip(src_ids, tgt_ids))]
+
+    def _read_files(self, bucket: int, bucket_size: int) -> tuple[list[str], list[str]]:
+        offsets = self._bucket_offsets(bucket_size)[bucket]
+        count = self.bucket_len(bucket, bucket_size)
+        sides = []
+        for path, offset in zip(self.paths, offsets):  # type: ignore[arg-type]
+            with open_binary(path) as handle:
+                handle.seek(offset)
+                lines = []
+                for k in range(count):
+                    raw = handle.readline()
+                    try:
+                        lines.append(raw.decode("utf-8").rstrip("\r\n"))
+                    except UnicodeDecodeError:
+                        line = bucket * bucket_size + k + 1
+                        raise DataError(
+                            f"{path}:{line}: invalid UTF-8 in a prepared file"
+                        ) from None
+            sides.append(lines)
+        return sides[0], sides[1]
+
+    def _bucket_offsets(self, bucket_size: int) -> list[tuple[int, int]]:
+        if bucket_size not in self._offsets:
+            src_off = _line_offsets(self.paths[0], bucket_size)  # type: ignore[index]
+            tgt_off = _line_offsets(self.paths[1], bucket_size)  # type: ignore[index]
+            if len(src_off) != len(tgt_off):
+                raise DataError(
+                    f"source {self.paths[0]} and target {self.paths[1]} differ in line count"
+                )
+            self._offsets[bucket_size] = list(zip(src_off, tgt_off))
+        return self._offsets[bucket_size]
+
+
+def _line_offsets(path: Path, every: int) -> list[int]:
+    """Byte offsets of lines 0, every, 2*every, ... (of the decompressed text for a .gz file,
+    which works but makes every seek decompress from the start)."""
+    offsets, offset = [], 0
+    with open_binary(path) as handle:
+        for i, raw in enumerate(handle):
+            if i % every == 0:
+                offsets.append(offset)
+            offset += len(raw)
+    return offsets or [0]
+
+
+class BatchIterator:
+    """Length-bucketed batches over a `ParallelCorpus`, deterministic for ``(seed, epoch)``.
+
+    `batch_tokens`, when set, replaces `batch_size`: a batch then holds as many rows as fit in
+    ``rows * max(longest source, longest target + 1) <= batch_tokens`` (one over-long pair still
+    makes a batch of its own).
+    """
+
+    def __init__(
+        self,
+        corpus: ParallelCorpus,
+        *,
+        batch_size: int = 128,
+        batch_tokens: int | None = None,
+        bucket_size: int = 100_000,
+        shuffle: bool = True,
+        seed: int = 1,
+        reverse_source: bool = True,
+    ) -> None:
+        if batch_size < 1 or bucket_size < 1 or (batch_tokens is not None and batch_tokens < 1):
+            raise DataError("batch_size, batch_tokens and bucket_size must be positive")
+        self.corpus = corpus
+        self.batch_size, self.batch_tokens, self.bucket_size = batch_size, batch_tokens, bucket_size
+        self.shuffle, self.seed, self.reverse_source = shuffle, seed, reverse_source
+        self._counts: dict[tuple[int, int], int] = {}  # (bucket, world_size) -> batches
+        self._cached: list[EncodedPair] | None = None  # the whole corpus, when it is one bucket
+
+    def __iter__(self) -> Iterator[Batch]:
+        return self.iter_epoch(0)
+
+    def __len__(self) -> int:
+        return self.num_batches()
+
+    def num_batches(self, world_size: int = 1) -> int:
+        """Batches per epoch (the same every epoch); token budgets cost one pass the first time."""
+        total = 0
+        for bucket in range(self.corpus.num_buckets(self.bucket_size)):
+            count = self._known_count(bucket, world_size)
+            if count is None:
+                count = len(self._plan(self._load(bucket), bucket, 0, world_size))
+            total += count
+        return total
+
+    def iter_epoch(
+        self, epoch: int = 0, skip: int = 0, rank: int = 0, world_size: int = 1
+    ) -> Iterator[Batch]:
+        """Yield the batches of `epoch` after the first `skip`, each cut to this rank's rows.
+
+        With ``world_size > 1`` a global batch with fewer rows than ranks is left out on every rank.
+        """
+        if not 0 <= rank < world_size:
+            raise DataError(f"rank {rank} is outside world size {world_size}")
+        position = 0
+        for bucket in self._bucket_order(epoch):
+            count = self._known_count(bucket, world_size)
+            if count is not None and skip >= position + count:
+                position += count  # resume: pass the whole bucket without reading it
+                continue
+            pairs = self._load(bucket)
+            plan = self._plan(pairs, bucket, epoch, world_size)
+            for rows in plan:
+                if position >= skip:
+                    yield self._shard([pairs[i] for i in rows], rank, world_size, position)
+                position += 1
+
+    def _bucket_order(self, epoch: int) -> list[int]:
+        order = list(range(self.corpus.num_buckets(self.bucket_size)))
+        if self.shuffle:
+            random.Random(f"buckets:{self.seed}:{epoch}").shuffle(order)
+        return order
+
+    def _known_count(self, bucket: int, world_size: int) -> int | None:
+        if (bucket, world_size) in self._counts:
+            return self._counts[(bucket, world_size)]
+        if self.batch_tokens is None:  # by sentence count: known without reading the bucket
+            n = self.corpus.bucket_len(bucket, self.bucket_size)
+            full, rest = divmod(n, self.batch_size)
+            count = (full if self.batch_size >= world_size else 0) + (
+                rest >= world_size and rest > 0
+            )
+            self._counts[(bucket, world_size)] = int(count)
+            return int(count)
+        return None
+
+    def _load(self, bucket: int) -> list[EncodedPair]:
+        if self._cached is not None:
+            return self._cached
+        pairs = self.corpus.read_bucket(bucket, self.bucket_size)
+        if self.corpus.num_buckets(self.bucket_size) == 1:
+            self._cached = pairs  # the corpus fits in one bucket: encode it once for all epochs
+        return pairs
+
+    def _plan(
+        self, pairs: list[EncodedPair], bucket: int, epoch: int, world_size: int
+    ) -> list[list[int]]:
+        """Row positions of each batch of a bucket, in the order they are yielded."""
+        if self.shuffle:
+            rng = random.Random(f"batches:{self.seed}:{epoch}:{bucket}")
+            ties = [rng.random() for _ in pairs]
+        else:
+            ties = list(range(len(pairs)))
+        order = sorted(
+            range(len(pairs)), key=lambda i: (len(pairs[i][1]), len(pairs[i][2]), ties[i])
+        )
+        batches = [rows for rows in self._cut(order, pairs) if len(rows) >= world_size]
+        self._counts[(bucket, world_size)] = len(batches)
+        if self.shuffle:
+            rng.shuffle(batches)
+        return batches
+
+    def _cut(self, order: list[int], pairs: list[EncodedPair]) -> list[list[int]]:
+        if self.batch_tokens is None:
+            return [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        batches: list[list[int]] = []
+        rows: list[int] = []
+        longest = 0
+        for i in order:
+            need = max(longest, len(pairs[i][1]), len(pairs[i][2]) + 1)
+            if rows and need * (len(rows) + 1) > self.batch_tokens:
+                batches.append(rows)
+                rows, need = [], max(len(pairs[i][1]), len(pairs[i][2]) + 1)
+            rows.append(i)
+            longest = need
+        if rows:
+            batches.append(rows)
+        return batches
+
+    def _shard(self, pairs: list[EncodedPair], rank: int, world_size: int, position: int) -> Batch:
+        pairs.sort(key=lambda p: (-len(p[1]), p[0]))  # the same row order on every rank
+        mine = pairs[rank::world_size]
+        batch = build_batch(mine, self.reverse_source)
+        batch.global_sentences = len(pairs)
+        batch.global_tgt_tokens = sum(len(p[2]) + 1 for p in pairs)
+        batch.position = position
+        return batch
+
+
+def make_batches(
+    prepared: PreparedData, split: str, data_cfg: DataConfig, *, shuffle: bool, seed: int = 1
+) -> BatchIterator:
+    """The batch iterator of one split of a prepared data directory, as `config.data` asks.
+
+    Training: ``make_batches(prepared, "train", cfg.data, shuffle=True, seed=cfg.train.seed)``;
+    validation: ``make_batches(prepared, "valid", cfg.data, shuffle=False)`` (length-sorted batches;
+    `Batch.indices` give each row's line in the split, to restore the file order).
+    """
+    src_path, tgt_path = prepared.split_paths(split)
+    corpus = ParallelCorpus(src_path, tgt_path, prepared.src_vocab, prepared.tgt_vocab)
+    return BatchIterator(
+        corpus,
+        batch_size=data_cfg.batch_size,
+        batch_tokens=data_cfg.batch_tokens,
+        bucket_size=data_cfg.bucket_size,
+        shuffle=shuffle,
+        seed=seed,
+        reverse_source=data_cfg.reverse_source,
+    )

@@ -1,0 +1,291 @@
+"""Reading parallel text: plain or gzipped files, line-aligned pairs or TSV, with file:line errors.
+
+Everything here streams: a corpus is read one line at a time, never loaded whole. Lines are decoded
+as strict UTF-8 (an invalid byte is reported with its file and line), whitespace is normalised
+(runs of spaces and tabs become one space, the ends are stripped), and each pair passes two filters
+whose effect is counted in a `ReadStats`:
+
+- empty lines: a pair with an empty side is skipped and counted (``empty_lines="skip"``) or stops
+  the read with the file and line (``empty_lines="error"``);
+- over-long lines: a pair with more than ``max_tokens`` whitespace tokens on either side is dropped
+  and counted.
+
+A source and target file of different lengths is reported at the end of the streaming pass, with
+both file names and both line counts.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import tempfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+from seq2seq.errors import DataError
+
+EmptyPolicy = Literal["skip", "error"]
+EMPTY_POLICIES: tuple[str, ...] = ("skip", "error")
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass
+class ReadStats:
+    """What a read saw: pairs examined, yielded, and dropped by each filter."""
+
+    lines: int = 0  # pairs (or TSV lines) examined
+    pairs: int = 0  # pairs yielded
+    empty: int = 0  # skipped because a side was empty
+    too_long: int = 0  # dropped by the max_tokens filter
+
+
+def clean_line(text: str) -> str:
+    """Collapse every run of whitespace to one space and strip both ends."""
+    return " ".join(text.split())
+
+
+def open_binary(path: str | Path) -> BinaryIO:
+    """Open a plain or gzipped file for binary reading; gzip is recognised by its magic bytes."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"file {path} does not exist")
+    if not path.is_file():
+        raise DataError(f"{path} is not a regular file")
+    try:
+        with open(path, "rb") as probe:
+            magic = probe.read(2)
+        if magic == _GZIP_MAGIC:
+            return gzip.open(path, "rb")  # type: ignore[return-value]
+        return open(path, "rb")
+    except OSError as err:
+        raise DataError(f"cannot open {path}: {err.strerror or err}") from None
+
+
+def iter_lines(path: str | Path) -> Iterator[str]:
+    """Yield the lines of a plain or .gz UTF-8 file, without their line break, one at a time."""
+    lineno = 0
+    with open_binary(path) as handle:
+        try:
+            for lineno, raw in enumerate(handle, 1):
+                yield _decode(raw, path, lineno)
+        except (OSError, EOFError, zlib.error) as err:
+            reason = str(err) or type(err).__name__
+            raise DataError(
+                f"{path}: cannot read past line {lineno} ({reason}); the file may be truncated or corrupt"
+            ) from None
+
+
+def _decode(raw: bytes, path: str | Path, lineno: int) -> str:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        bad = raw[err.start]
+        raise DataError(
+            f"{path}:{lineno}: invalid UTF-8 (byte 0x{bad:02x} at byte {err.start + 1} of the line); "
+            "the file must be UTF-8 text"
+        ) from None
+    if lineno == 1 and text.startswith("\ufeff"):
+        text = text[1:]  # a byte-order mark is not part of the first sentence
+    return text.rstrip("\r\n")
+
+
+def count_lines(path: str | Path) -> int:
+    """Count lines cheaply (newline bytes, plus a last line without one); no decoding."""
+    count, last = 0, b"\n"
+    with open_binary(path) as handle:
+        try:
+            while chunk := handle.read(1 << 20):
+                count += chunk.count(b"\n")
+                last = chunk[-1:]
+        except (OSError, EOFError, zlib.error) as err:
+            raise DataError(
+                f"{path}: cannot read it to the end ({err}); the file may be corrupt"
+            ) from None
+    return count + (last != b"\n")
+
+
+def _check_policy(empty_lines: str) -> None:
+    if empty_lines not in EMPTY_POLICIES:
+        raise DataError(
+            f"empty_lines must be one of {', '.join(EMPTY_POLICIES)}, not '{empty_lines}'"
+        )
+
+
+def _keep(
+    src: str,
+    tgt: str,
+    where: tuple[str, str],
+    empty_lines: str,
+    max_tokens: int | None,
+    stats: ReadStats,
+) -> bool:
+    """Apply the empty-line and length filters to one cleaned pair; `where` names each side."""
+    stats.lines += 1
+    if not src or not tgt:
+        if empty_lines == "error":
+            side = where[0] if not src else where[1]
+            raise DataError(f"{side}: empty line (use empty_lines=skip to drop such pairs)")
+        stats.empty += 1
+        return False
+    if max_tokens is not None and (len(src.split()) > max_tokens or len(tgt.split()) > max_tokens):
+        stats.too_long += 1
+        return False
+    stats.pairs += 1
+    return True
+
+
+def read_parallel(
+    src: str | Path,
+    tgt: str | Path,
+    *,
+    empty_lines: EmptyPolicy = "skip",
+    max_tokens: int | None = None,
+    stats: ReadStats | None = None,
+) -> Iterator[tuple[str, str]]:
+    """Yield cleaned (source, target) pairs from two line-aligned files, lazily.
+
+    Raises DataError for a missing or unreadable file, invalid UTF-8 (file:line), an empty line
+    when ``empty_lines="error"`` (file:line), and files of different lengths (both names and counts,
+    found when the shorter file ends).
+    """
+    _check_policy(empty_lines)
+    stats = stats if stats is not None else ReadStats()
+    src_lines, tgt_lines = iter_lines(src), iter_lines(tgt)
+    lineno = 0
+    while True:
+        s, t = next(src_lines, None), next(tgt_lines, None)
+        if s is None or t is None:
+            if s is not None or t is not None:
+                _raise_misaligned(src, tgt, lineno, s is None, src_lines, tgt_lines)
+            return
+        lineno += 1
+        s, t = clean_line(s), clean_line(t)
+        if _keep(s, t, (f"{src}:{lineno}", f"{tgt}:{lineno}"), empty_lines, max_tokens, stats):
+            yield s, t
+
+
+def _raise_misaligned(src, tgt, done: int, src_ended: bool, src_lines, tgt_lines) -> None:
+    rest = tgt_lines if src_ended else src_lines
+    longer = done + 1 + sum(1 for _ in rest)
+    n_src, n_tgt = (done, longer) if src_ended else (longer, done)
+    raise DataError(
+        f"source {src} has {n_src} lines but target {tgt} has {n_tgt}; "
+        "the two files must be aligned line by line"
+    )
+
+
+def read_tsv(
+    path: str | Path,
+    *,
+    empty_lines: EmptyPolicy = "skip",
+    max_tokens: int | None = None,
+    stats: ReadStats | None = None,
+) -> Iterator[tuple[str, str]]:
+    """Yield cleaned (source, target) pairs from ``source<TAB>target`` lines, lazily.
+
+    Columns after the second (e.g. an attribution) are ignored. A line without a tab is a DataError
+    naming file:line; a blank line, or a line with an empty field, follows ``empty_lines``.
+    """
+    _check_policy(empty_lines)
+    stats = stats if stats is not None else ReadStats()
+    for lineno, line in enumerate(iter_lines(path), 1):
+        where = f"{path}:{lineno}"
+        if "\t" not in line:
+            if line.strip():
+                raise DataError(
+                    f"{where}: no tab between source and target (expected 'source<TAB>target')"
+                )
+            s, t = "", ""
+        else:
+            s, t = line.split("\t", 2)[:2]
+        s, t = clean_line(s), clean_line(t)
+        if _keep(
+            s,
+            t,
+            (f"{where} (source field)", f"{where} (target field)"),
+            empty_lines,
+            max_tokens,
+            stats,
+        ):
+            yield s, t
+
+
+@dataclass(frozen=True)
+class ParallelSource:
+    """Where one split's pairs come from: two aligned files (`src`, `tgt`) or one TSV file."""
+
+    src: Path | None = None
+    tgt: Path | None = None
+    tsv: Path | None = None
+
+    def __post_init__(self) -> None:
+        files = self.src is not None or self.tgt is not None
+        if self.tsv is not None and files:
+            raise DataError("give either a TSV file or a source and a target file, not both")
+        if self.tsv is None and (self.src is None or self.tgt is None):
+            raise DataError(
+                "a parallel corpus needs both a source and a target file (or one TSV file)"
+            )
+
+    def pairs(
+        self,
+        *,
+        empty_lines: EmptyPolicy = "skip",
+        max_tokens: int | None = None,
+        stats: ReadStats | None = None,
+    ) -> Iterator[tuple[str, str]]:
+        """Stream the cleaned pairs of this source (see `read_parallel` and `read_tsv`)."""
+        kwargs = {"empty_lines": empty_lines, "max_tokens": max_tokens, "stats": stats}
+        if self.tsv is not None:
+            return read_tsv(self.tsv, **kwargs)
+        return read_parallel(self.src, self.tgt, **kwargs)  # type: ignore[arg-type]
+
+    def paths(self) -> list[str]:
+        """The input files, as strings, for the manifest."""
+        return [str(p) for p in (self.src, self.tgt, self.tsv) if p is not None]
+
+
+_LANG_SUFFIX = re.compile(r"\.([a-z]{2,3})(?:\.gz)?$", re.IGNORECASE)
+
+
+def guess_language(path: str | Path | None) -> str | None:
+    """The language code a file name ends with: ``train.en.gz`` -> ``en``; None if there is none."""
+    if path is None:
+        return None
+    match = _LANG_SUFFIX.search(Path(path).name)
+    if match is None or match.group(1).lower() in {"txt", "tsv", "gz", "src", "tgt"}:
+        return None
+    return match.group(1).lower()
+
+
+class AtomicTextFile:
+    """A UTF-8 text file written under a temporary name and renamed into place only on success,
+    so an interrupted write never leaves a file that looks complete."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def __enter__(self):
+        fd, self.tmp = tempfile.mkstemp(
+            dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
+        )
+        os.chmod(self.tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
+        self.handle = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+        return self.handle
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.handle.close()
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        else:
+            Path(self.tmp).unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -1,0 +1,600 @@
+"""`seq2seq prepare`: turn raw parallel text into a data directory ready for training.
+
+    seq2seq prepare --src train.en.gz --tgt train.fr.gz \\
+        --valid-src val.en.gz --valid-tgt val.fr.gz --out data/en-fr
+    seq2seq prepare --tsv pairs.tsv --vocab bpe --src-vocab-size 8000 --joint --out data/chat
+
+The directory holds, for each split (train, and optionally valid and test), the cleaned text as
+``<split>.src`` / ``<split>.tgt`` (UTF-8, one sentence per line, whitespace normalised, empty pairs
+skipped), the vocabularies ``src.vocab.json`` / ``tgt.vocab.json``, and ``manifest.json``:
+languages, counts kept and dropped, lengths in tokens and the out-of-vocabulary rate of each side.
+
+Word vocabularies follow the paper (§3.1: the 160,000 most frequent source words and 80,000 target
+words, the rest <unk>). ``--max-len`` drops training pairs with more tokens than that on either side,
+counted in the vocabulary's own tokens (words or subword pieces); dev and test sets are never
+length-filtered, so scores stay comparable. Source reversal is not applied here (it happens when
+batches are built).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from seq2seq.data.io import (
+    EMPTY_POLICIES,
+    AtomicTextFile,
+    ParallelSource,
+    ReadStats,
+    guess_language,
+    iter_lines,
+)
+from seq2seq.data.vocab import UNK_ID, SentencePieceVocab, Vocab, WordVocab
+from seq2seq.errors import DataError
+
+MANIFEST = "manifest.json"
+FORMAT = "seq2seq-prepared"
+VERSION = 1
+VOCAB_KINDS = ("word", "bpe", "unigram")
+DEFAULT_SIZES = {"word": (160_000, 80_000), "bpe": (8_000, 8_000), "unigram": (8_000, 8_000)}
+SPLITS = ("train", "valid", "test")
+_ENCODE_CHUNK = 10_000
+
+
+# ---------------------------------------------------------------------------------------------
+# The prepared directory, as the trainer and translator see it.
+
+
+@dataclass
+class PreparedData:
+    """A data directory written by `prepare`: its manifest, vocabularies and split files."""
+
+    dir: Path
+    manifest: dict[str, Any]
+    src_vocab: Vocab
+    tgt_vocab: Vocab
+
+    @property
+    def splits(self) -> list[str]:
+        return list(self.manifest["splits"])
+
+    @property
+    def src_lang(self) -> str | None:
+        return self.manifest.get("src_lang")
+
+    @property
+    def tgt_lang(self) -> str | None:
+        return self.manifest.get("tgt_lang")
+
+    def split_paths(self, split: str) -> tuple[Path, Path]:
+        """(source file, target file) of a split; DataError if the split or a file is missing."""
+        info = self.manifest["splits"].get(split)
+        if info is None:
+            have = ", ".join(self.splits)
+            raise DataError(f"data directory {self.dir} has no '{split}' split (it has: {have})")
+        paths = (self.dir / info["src"], self.dir / info["tgt"])
+        for path in paths:
+            if not path.is_file():
+                raise DataError(
+                    f"data directory {self.dir} lists {path.name} but the file is missing"
+                )
+        return paths
+
+
+def load_prepared(directory: str | Path) -> PreparedData:
+    """Open a data directory written by `prepare`; a missing or corrupt manifest is a DataError."""
+    directory = Path(directory)
+    path = directory / MANIFEST
+    if not directory.is_dir():
+        raise DataError(
+            f"data directory {directory} does not exist; create it with `seq2seq prepare`"
+        )
+    if not path.is_file():
+        raise DataError(
+            f"{directory} has no {MANIFEST}; create it with `seq2seq prepare --out {directory}`"
+        )
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise DataError(
+            f"{path}:{err.lineno}: corrupt manifest ({err.msg}); run `seq2seq prepare` again"
+        ) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataError(f"cannot read {path} ({err}); run `seq2seq prepare` again") from None
+    _check_manifest(manifest, path)
+    vocab = manifest["vocab"]
+    src_vocab = Vocab.load(directory / vocab["src_file"])
+    tgt_vocab = Vocab.load(directory / vocab["tgt_file"])
+    return PreparedData(directory, manifest, src_vocab, tgt_vocab)
+
+
+def _check_manifest(manifest: Any, path: Path) -> None:
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise DataError(f"{path} is not a manifest written by `seq2seq prepare`")
+    if manifest.get("version") != VERSION:
+        raise DataError(
+            f"{path} has manifest version {manifest.get('version')}, this toolkit reads {VERSION}"
+        )
+    vocab, splits = manifest.get("vocab"), manifest.get("splits")
+    if not isinstance(vocab, dict) or not {"src_file", "tgt_file"} <= vocab.keys():
+        raise DataError(f"{path} lacks the vocabulary entries (vocab.src_file, vocab.tgt_file)")
+    if not isinstance(splits, dict) or "train" not in splits:
+        raise DataError(f"{path} lacks the 'train' split entry")
+    for name, info in splits.items():
+        if not isinstance(info, dict) or not {"src", "tgt"} <= info.keys():
+            raise DataError(f"{path}: split '{name}' lacks its file names (src, tgt)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Preparing.
+
+
+@dataclass
+class _SideStats:
+    tokens: int = 0
+    unk: int = 0
+    longest: int = 0
+
+    def add(self, ids: list[int]) -> None:
+        self.tokens += len(ids)
+        self.unk += ids.count(UNK_ID)
+        self.longest = max(self.longest, len(ids))
+
+    def report(self, prefix: str, pairs: int) -> dict[str, Any]:
+        return {
+            f"{prefix}_tokens": self.tokens,
+            f"{prefix}_len_mean": round(self.tokens / pairs, 3) if pairs else 0.0,
+            f"{prefix}_len_max": self.longest,
+            f"{prefix}_oov_rate": round(self.unk / self.tokens, 6) if self.tokens else 0.0,
+        }
+
+
+@dataclass
+class _Options:
+    vocab: str
+    src_size: int
+    tgt_size: int
+    joint: bool
+    lowercase: bool
+    max_len: int | None
+    empty_lines: str
+    sp_sample: int
+    character_coverage: float
+    seed: int
+    progress: bool
+    counts: dict[str, Counter[str]] = field(
+        default_factory=lambda: {"src": Counter(), "tgt": Counter()}
+    )
+
+
+def prepare(
+    out_dir: str | Path,
+    train: ParallelSource,
+    valid: ParallelSource | None = None,
+    test: ParallelSource | None = None,
+    *,
+    src_lang: str | None = None,
+    tgt_lang: str | None = None,
+    vocab: str = "word",
+    src_vocab_size: int | None = None,
+    tgt_vocab_size: int | None = None,
+    joint: bool = False,
+    lowercase: bool = False,
+    max_len: int | None = None,
+    empty_lines: str = "skip",
+    sp_sample: int = 1_000_000,
+    character_coverage: float = 1.0,
+    seed: int = 1,
+    progress: bool = True,
+) -> PreparedData:
+    """Clean the splits, build the vocabularies from train, write `out_dir`; see the module doc."""
+    opts = _options(
+        vocab,
+        src_vocab_size,
+        tgt_vocab_size,
+        joint,
+        lowercase,
+        max_len,
+        empty_lines,
+        sp_sample,
+        character_coverage,
+        seed,
+        progress,
+    )
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataError(
+            f"cannot create the output directory {out} ({err.strerror or err})"
+        ) from None
+    sources = {name: s for name, s in zip(SPLITS, (train, valid, test)) if s is not None}
+    parts: list[Path] = []
+    try:
+        read = {name: _clean_split(name, src, out, opts, parts) for name, src in sources.items()}
+        src_vocab, tgt_vocab = _build_vocabs(out, opts)
+        splits = {
+            name: _finish_split(name, out, src_vocab, tgt_vocab, read[name], sources[name], opts)
+            for name in sources
+        }
+    finally:
+        for part in parts:
+            part.unlink(missing_ok=True)
+    src_vocab.save(out / "src.vocab.json")
+    tgt_vocab.save(out / "tgt.vocab.json")
+    manifest = _manifest(train, src_lang, tgt_lang, src_vocab, tgt_vocab, splits, opts)
+    _write_json(out / MANIFEST, manifest)
+    return PreparedData(out, manifest, src_vocab, tgt_vocab)
+
+
+def _options(
+    vocab,
+    src_size,
+    tgt_size,
+    joint,
+    lowercase,
+    max_len,
+    empty_lines,
+    sp_sample,
+    character_coverage,
+    seed,
+    progress,
+) -> _Options:
+    if vocab not in VOCAB_KINDS:
+        raise DataError(f"vocabulary kind must be one of {', '.join(VOCAB_KINDS)}, not '{vocab}'")
+    if empty_lines not in EMPTY_POLICIES:
+        raise DataError(
+            f"empty-lines policy must be one of {', '.join(EMPTY_POLICIES)}, not '{empty_lines}'"
+        )
+    if joint and src_size is not None and tgt_size is not None and src_size != tgt_size:
+        raise DataError(
+            f"a joint vocabulary has one size, but the source size is {src_size} and the target {tgt_size}"
+        )
+    default_src, default_tgt = DEFAULT_SIZES[vocab]
+    src_size = src_size or (tgt_size if joint else None) or default_src
+    tgt_size = src_size if joint else (tgt_size or default_tgt)
+    for name, value in (
+        ("source vocabulary size", src_size),
+        ("target vocabulary size", tgt_size),
+        ("max-len", max_len),
+        ("SentencePiece sample size", sp_sample),
+    ):
+        if value is not None and value < 1:
+            raise DataError(f"{name} must be a positive number, not {value}")
+    return _Options(
+        vocab,
+        src_size,
+        tgt_size,
+        joint,
+        lowercase,
+        max_len,
+        empty_lines,
+        sp_sample,
+        character_coverage,
+        seed,
+        progress,
+    )
+
+
+def _progress(items: Iterable, opts: _Options, desc: str) -> Iterable:
+    return tqdm(
+        items,
+        desc=desc,
+        unit=" pairs",
+        file=sys.stderr,
+        leave=False,
+        disable=None if opts.progress else True,
+    )
+
+
+def _clean_split(
+    name: str, source: ParallelSource, out: Path, opts: _Options, parts: list[Path]
+) -> ReadStats:
+    """Pass 1: read, validate and clean a split into ``<split>.src.part`` / ``.tgt.part``; for a
+    word vocabulary, count training words (after the length filter, which is in words then)."""
+    stats = ReadStats()
+    word_filter = opts.max_len if (name == "train" and opts.vocab == "word") else None
+    src_part, tgt_part = out / f"{name}.src.part", out / f"{name}.tgt.part"
+    parts += [src_part, tgt_part]
+    counting = name == "train" and opts.vocab == "word"
+    lower = opts.lowercase
+    pairs = source.pairs(empty_lines=opts.empty_lines, max_tokens=word_filter, stats=stats)  # type: ignore[arg-type]
+    with open(src_part, "w", encoding="utf-8") as fs, open(tgt_part, "w", encoding="utf-8") as ft:
+        for s, t in _progress(pairs, opts, f"reading {name}"):
+            fs.write(s + "\n")
+            ft.write(t + "\n")
+            if counting:
+                opts.counts["src"].update((s.lower() if lower else s).split())
+                opts.counts["tgt"].update((t.lower() if lower else t).split())
+    if name == "train" and stats.pairs == 0:
+        raise DataError(f"the training data {', '.join(source.paths())} holds no usable pair")
+    return stats
+
+
+def _build_vocabs(out: Path, opts: _Options) -> tuple[Vocab, Vocab]:
+    if opts.vocab == "word":
+        if opts.joint:
+            shared = WordVocab.build(
+                opts.counts["src"] + opts.counts["tgt"], opts.src_size, opts.lowercase
+            )
+            return shared, shared
+        return (
+            WordVocab.build(opts.counts["src"], opts.src_size, opts.lowercase),
+            WordVocab.build(opts.counts["tgt"], opts.tgt_size, opts.lowercase),
+        )
+    src_lines = lambda: iter_lines(out / "train.src.part")  # noqa: E731
+    tgt_lines = lambda: iter_lines(out / "train.tgt.part")  # noqa: E731
+    if opts.joint:
+        shared = _train_sp(_chain(src_lines(), tgt_lines()), opts.src_size, opts, "joint")
+        return shared, shared
+    return _train_sp(src_lines(), opts.src_size, opts, "source"), _train_sp(
+        tgt_lines(), opts.tgt_size, opts, "target"
+    )
+
+
+def _chain(*iterators: Iterator[str]) -> Iterator[str]:
+    for it in iterators:
+        yield from it
+
+
+def _train_sp(lines: Iterator[str], size: int, opts: _Options, side: str) -> SentencePieceVocab:
+    print(
+        f"training the {side} SentencePiece {opts.vocab} model ({size} pieces)...", file=sys.stderr
+    )
+    try:
+        return SentencePieceVocab.train(
+            lines,
+            size,
+            model_type=opts.vocab,
+            lowercase=opts.lowercase,  # type: ignore[arg-type]
+            character_coverage=opts.character_coverage,
+            sample_size=opts.sp_sample,
+            seed=opts.seed,
+        )
+    except DataError as err:
+        raise DataError(f"{side} vocabulary: {err}") from None
+
+
+def _finish_split(
+    name: str,
+    out: Path,
+    src_vocab: Vocab,
+    tgt_vocab: Vocab,
+    read: ReadStats,
+    source: ParallelSource,
+    opts: _Options,
+) -> dict[str, Any]:
+    """Pass 2: encode the cleaned split, apply the length filter in vocabulary tokens (train only),
+    write the final files and measure lengths and unknown-token rates."""
+    limit = opts.max_len if name == "train" else None
+    src_stats, tgt_stats = _SideStats(), _SideStats()
+    too_long = read.too_long
+    kept = 0
+    src_file, tgt_file = f"{name}.src", f"{name}.tgt"
+    with AtomicTextFile(out / src_file) as fs, AtomicTextFile(out / tgt_file) as ft:
+        chunks = _chunks(iter_lines(out / f"{name}.src.part"), iter_lines(out / f"{name}.tgt.part"))
+        for src_text, tgt_text in chunks:
+            for s, t, s_ids, t_ids in zip(
+                src_text,
+                tgt_text,
+                src_vocab.encode_batch(src_text),
+                tgt_vocab.encode_batch(tgt_text),
+            ):
+                if limit is not None and (len(s_ids) > limit or len(t_ids) > limit):
+                    too_long += 1
+                    continue
+                fs.write(s + "\n")
+                ft.write(t + "\n")
+                src_stats.add(s_ids)
+                tgt_stats.add(t_ids)
+                kept += 1
+    if name == "train" and kept == 0:
+        raise DataError(f"every training pair is longer than --max-len {opts.max_len} tokens")
+    return {
+        "src": src_file,
+        "tgt": tgt_file,
+        "inputs": source.paths(),
+        "lines_read": read.lines,
+        "pairs": kept,
+        "empty": read.empty,
+        "too_long": too_long,
+        **src_stats.report("src", kept),
+        **tgt_stats.report("tgt", kept),
+    }
+
+
+def _chunks(src: Iterator[str], tgt: Iterator[str]) -> Iterator[tuple[list[str], list[str]]]:
+    """Aligned chunks of both cleaned sides, so subword encoding runs in batches."""
+    src_chunk: list[str] = []
+    tgt_chunk: list[str] = []
+    for s, t in zip(src, tgt, strict=True):
+        src_chunk.append(s)
+        tgt_chunk.append(t)
+        if len(src_chunk) == _ENCODE_CHUNK:
+            yield src_chunk, tgt_chunk
+            src_chunk, tgt_chunk = [], []
+    if src_chunk:
+        yield src_chunk, tgt_chunk
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    with AtomicTextFile(path) as handle:
+        json.dump(data, handle, indent=2, ensure_ascii=False)
+        handle.write("\n")
+
+
+def _manifest(
+    train, src_lang, tgt_lang, src_vocab, tgt_vocab, splits, opts: _Options
+) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "src_lang": src_lang or guess_language(train.src),
+        "tgt_lang": tgt_lang or guess_language(train.tgt),
+        "vocab": {
+            "kind": opts.vocab,
+            "joint": opts.joint,
+            "lowercase": opts.lowercase,
+            "src_size": len(src_vocab),
+            "tgt_size": len(tgt_vocab),
+            "requested_src_size": opts.src_size,
+            "requested_tgt_size": opts.tgt_size,
+            "src_file": "src.vocab.json",
+            "tgt_file": "tgt.vocab.json",
+        },
+        "max_len": opts.max_len,
+        "empty_lines": opts.empty_lines,
+        "splits": splits,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Report and command line.
+
+
+def summary_table(manifest: dict[str, Any]) -> str:
+    """A plain-text table of the manifest's numbers, one row per split."""
+    v = manifest["vocab"]
+    langs = f"{manifest.get('src_lang') or 'src'} -> {manifest.get('tgt_lang') or 'tgt'}"
+    head = (
+        f"{langs}: {v['kind']} vocabulary{' (joint)' if v['joint'] else ''}, "
+        f"source {v['src_size']:,} / target {v['tgt_size']:,} entries"
+    )
+    cols = ["split", "pairs", "empty", "too long", "src len", "tgt len", "src OOV", "tgt OOV"]
+    rows = [cols]
+    for name, s in manifest["splits"].items():
+        rows.append(
+            [
+                name,
+                f"{s['pairs']:,}",
+                f"{s['empty']:,}",
+                f"{s['too_long']:,}",
+                f"{s['src_len_mean']:.1f} / {s['src_len_max']}",
+                f"{s['tgt_len_mean']:.1f} / {s['tgt_len_max']}",
+                f"{100 * s['src_oov_rate']:.2f}%",
+                f"{100 * s['tgt_oov_rate']:.2f}%",
+            ]
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(cols))]
+    lines = [
+        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+        for r in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join([head, *lines, "(lengths in tokens: mean / max)"])
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    io_group = parser.add_argument_group("input and output")
+    io_group.add_argument(
+        "--src", type=Path, help="training source file (plain or .gz, one sentence a line)"
+    )
+    io_group.add_argument(
+        "--tgt", type=Path, help="training target file, aligned line by line with --src"
+    )
+    io_group.add_argument(
+        "--tsv",
+        type=Path,
+        help="training pairs as source<TAB>target lines (instead of --src/--tgt)",
+    )
+    for split in ("valid", "test"):
+        io_group.add_argument(f"--{split}-src", type=Path, help=f"{split} source file (optional)")
+        io_group.add_argument(f"--{split}-tgt", type=Path, help=f"{split} target file")
+        io_group.add_argument(f"--{split}-tsv", type=Path, help=f"{split} pairs as a TSV file")
+    io_group.add_argument("--out", type=Path, required=True, help="data directory to write")
+    io_group.add_argument("--src-lang", help="source language code (default: from the file name)")
+    io_group.add_argument("--tgt-lang", help="target language code (default: from the file name)")
+    vg = parser.add_argument_group("vocabulary")
+    vg.add_argument(
+        "--vocab",
+        choices=VOCAB_KINDS,
+        default="word",
+        help="word: top-K words + <unk> (the paper); bpe / unigram: SentencePiece subwords",
+    )
+    vg.add_argument(
+        "--src-vocab-size", type=int, help="source words kept (word: 160000) or pieces (8000)"
+    )
+    vg.add_argument(
+        "--tgt-vocab-size", type=int, help="target words kept (word: 80000) or pieces (8000)"
+    )
+    vg.add_argument(
+        "--joint", action="store_true", help="one vocabulary shared by source and target"
+    )
+    vg.add_argument(
+        "--lowercase",
+        action="store_true",
+        help="lowercase text when encoding (stored in the vocabulary)",
+    )
+    vg.add_argument(
+        "--sp-sample",
+        type=int,
+        default=1_000_000,
+        help="SentencePiece trains on at most this many sentences",
+    )
+    vg.add_argument(
+        "--character-coverage", type=float, default=1.0, help="SentencePiece character coverage"
+    )
+    vg.add_argument("--seed", type=int, default=1, help="seed of the SentencePiece sentence sample")
+    fg = parser.add_argument_group("filters")
+    fg.add_argument(
+        "--max-len",
+        type=int,
+        help="drop training pairs longer than this many tokens on either side",
+    )
+    fg.add_argument(
+        "--empty-lines",
+        choices=EMPTY_POLICIES,
+        default="skip",
+        help="skip pairs with an empty side (counted), or stop with file:line",
+    )
+
+
+def _source(args: argparse.Namespace, split: str) -> ParallelSource | None:
+    prefix = "" if split == "train" else f"{split}_"
+    flag = "--" if split == "train" else f"--{split}-"
+    src, tgt, tsv = (getattr(args, f"{prefix}{k}") for k in ("src", "tgt", "tsv"))
+    if src is None and tgt is None and tsv is None:
+        if split == "train":
+            raise DataError("give the training data as --src FILE --tgt FILE, or as --tsv FILE")
+        return None
+    if tsv is not None and (src is not None or tgt is not None):
+        raise DataError(f"give either {flag}tsv or {flag}src/{flag}tgt, not both")
+    if tsv is None and (src is None or tgt is None):
+        raise DataError(f"{flag}src and {flag}tgt go together: give both")
+    return ParallelSource(src=src, tgt=tgt, tsv=tsv)
+
+
+def run(args: argparse.Namespace) -> int:
+    prepared = prepare(
+        args.out,
+        _source(args, "train"),  # type: ignore[arg-type]
+        _source(args, "valid"),
+        _source(args, "test"),
+        src_lang=args.src_lang,
+        tgt_lang=args.tgt_lang,
+        vocab=args.vocab,
+        src_vocab_size=args.src_vocab_size,
+        tgt_vocab_size=args.tgt_vocab_size,
+        joint=args.joint,
+        lowercase=args.lowercase,
+        max_len=args.max_len,
+        empty_lines=args.empty_lines,
+        sp_sample=args.sp_sample,
+        character_coverage=args.character_coverage,
+        seed=args.seed,
+    )
+    print(summary_table(prepared.manifest))
+    print(
+        f"wrote {prepared.dir}/ ({MANIFEST}, src.vocab.json, tgt.vocab.json, "
+        + ", ".join(f"{s}.src/.tgt" for s in prepared.splits)
+        + ")"
+    )
+    return 0
