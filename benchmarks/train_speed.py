@@ -58,17 +58,17 @@ def forward_flops(shape: dict, vocab: int, src_tokens: float, tgt_tokens: float)
 
 
 def prepare_data(work: Path) -> Path:
+    from seq2seq.data.io import ParallelSource
     from seq2seq.data.prepare import prepare
 
     out = work / "multi30k-en-fr"
     prepare(
-        src=MULTI30K / "train.en.gz",
-        tgt=MULTI30K / "train.fr.gz",
-        out=out,
+        out,
+        ParallelSource(MULTI30K / "train.en.gz", MULTI30K / "train.fr.gz"),
         vocab="bpe",
         joint=True,
         src_vocab_size=8000,
-        quiet=True,
+        progress=False,
     )
     return out
 
@@ -129,7 +129,9 @@ def _first_batches(trainer, steps: int):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--shapes", nargs="+", default=list(SHAPES), choices=list(SHAPES))

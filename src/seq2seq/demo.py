@@ -67,6 +67,7 @@ def run_demo(
     work: Path, minutes: float = 2.5, seed: int = 1, examples: int = 5
 ) -> dict[str, float]:
     """The whole pipeline in `work`; returns exact-match accuracy and BLEU on the test split."""
+    from seq2seq.data.io import ParallelSource
     from seq2seq.data.prepare import prepare
     from seq2seq.decode.translator import Translator
     from seq2seq.train.trainer import Trainer
@@ -78,13 +79,11 @@ def run_demo(
         file=sys.stderr,
     )
     prepare(
-        src=corpus["train"][0],
-        tgt=corpus["train"][1],
-        out=work / "data",
-        valid_src=corpus["valid"][0],
-        valid_tgt=corpus["valid"][1],
+        work / "data",
+        ParallelSource(*corpus["train"]),
+        valid=ParallelSource(*corpus["valid"]),
         vocab="word",
-        quiet=True,
+        progress=False,
     )
     print("[2/3] train: LSTM encoder-decoder, reversed source (paper §3.3)", file=sys.stderr)
     config = demo_config(work / "data", work / "run", minutes, seed)

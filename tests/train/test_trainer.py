@@ -33,6 +33,7 @@ def _head(path: Path, n: int, skip: int = 0) -> list[str]:
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> Path:
     """The first 1,500 Multi30k EN->FR training pairs and 100 dev pairs, word vocabularies."""
+    from seq2seq.data.io import ParallelSource
     from seq2seq.data.prepare import prepare
 
     tmp = tmp_path_factory.mktemp("m30k")
@@ -46,16 +47,14 @@ def data_dir(tmp_path_factory) -> Path:
             files[split, lang] = path
     out = tmp / "data"
     prepare(
-        src=files["train", "en"],
-        tgt=files["train", "fr"],
-        valid_src=files["valid", "en"],
-        valid_tgt=files["valid", "fr"],
-        out=out,
+        out,
+        ParallelSource(files["train", "en"], files["train", "fr"]),
+        valid=ParallelSource(files["valid", "en"], files["valid", "fr"]),
         vocab="word",
         src_vocab_size=2000,
         tgt_vocab_size=2000,
         lowercase=True,
-        quiet=True,
+        progress=False,
     )
     return out
 

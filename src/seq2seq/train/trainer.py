@@ -66,7 +66,7 @@ class Trainer:
         )
         self.valid_batches = (
             make_batches(self.data, "valid", cfg.data, shuffle=False, seed=cfg.train.seed)
-            if self.data.has_split("valid")
+            if "valid" in self.data.splits
             else None
         )
         self.steps_per_epoch = self.train_batches.num_batches()
