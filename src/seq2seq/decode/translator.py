@@ -1,0 +1,433 @@
+"""Translator: checkpoint(s) in, text out; and the `seq2seq translate` command.
+
+A `Translator` holds a model (or an `Ensemble` of several, paper §3.6), its vocabularies and its
+config. `translate` encodes lines with the source vocabulary, reverses them when the checkpoint
+was trained so (``data.reverse_source``, paper §3.3), sorts them by length so that each batch
+pads little, searches (greedy for a beam of one, batched beam search otherwise, §3.2), restores
+the input order and detokenises with the target vocabulary. An empty line, or one longer than
+``max_src_len`` tokens, gets an empty output and a warning on stderr: never a crash or a shifted
+line.
+
+Command line::
+
+    seq2seq translate --checkpoint best.safetensors < input.en > output.fr
+    seq2seq translate --checkpoint a.safetensors b.safetensors --beam-size 12 --input test.en
+    seq2seq translate --checkpoint best.safetensors --n-best 5 --input test.en --output test.nbest
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import torch
+from pydantic import ValidationError
+
+from seq2seq.config import Config, DecodeConfig
+from seq2seq.decode.ensemble import Ensemble, load_ensemble
+from seq2seq.decode.rescore import NBestEntry, format_features, score_pairs
+from seq2seq.decode.search import Hypothesis, beam_search, greedy_search
+from seq2seq.errors import ConfigError, DataError
+
+DEFAULT_MAX_SRC_LEN = 400
+CHUNK_LINES = 4096  # lines read, sorted and translated together by the command
+
+
+@dataclass
+class Translation:
+    """One output of a translated line."""
+
+    text: str
+    tokens: list[int]  # target ids, without BOS/EOS
+    log_prob: float  # total log-probability, EOS included
+    score: float  # the length-normalised score the search ranked by
+    features: dict[str, float] = field(default_factory=dict)  # for n-best lists
+    attention: torch.Tensor | None = None  # (len(tokens) + 1, src_len), model (reversed) order
+
+
+def resolve_device(name: str) -> torch.device:
+    """'cpu', 'cuda', 'cuda:1' or 'auto' -> a device, with one sentence when CUDA is missing."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(
+            f"--device '{name}' is not a device; use cpu, cuda, cuda:N or auto"
+        ) from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {name} was asked for, but PyTorch sees no CUDA GPU here")
+    return device
+
+
+class Translator:
+    """Translate lines of text with one model or an ensemble loaded from checkpoints."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        configs: Sequence[Config],
+        src_vocab: Any,
+        tgt_vocab: Any,
+        device: str | torch.device = "cpu",
+        max_src_len: int = DEFAULT_MAX_SRC_LEN,
+        names: Sequence[str] | None = None,
+    ) -> None:
+        self.model = model.eval()
+        self.configs = list(configs)
+        self.config = self.configs[0]
+        self.src_vocab, self.tgt_vocab = src_vocab, tgt_vocab
+        self.device = torch.device(device)
+        self.max_src_len = max_src_len
+        self.names = list(names or [f"model{i}" for i in range(len(self.configs))])
+        self.reverse_source = self.config.data.reverse_source
+        self.warn: Callable[[str], None] = _print_warning
+
+    @classmethod
+    def load(
+        cls,
+        paths: str | Path | Sequence[str | Path],
+        device: str | torch.device = "cpu",
+        max_src_len: int = DEFAULT_MAX_SRC_LEN,
+    ) -> Translator:
+        """One checkpoint path, or a list of them for an ensemble (same vocabularies)."""
+        paths = [paths] if isinstance(paths, str | Path) else list(paths)
+        device = resolve_device(device) if isinstance(device, str) else device
+        model, configs, src_vocab, tgt_vocab = load_ensemble(paths, device=device)
+        return cls(
+            model, configs, src_vocab, tgt_vocab, device, max_src_len, [str(p) for p in paths]
+        )
+
+    @property
+    def has_attention(self) -> bool:
+        return any(c.model.context == "attention" for c in self.configs)
+
+    def settings(self, **overrides: Any) -> DecodeConfig:
+        """The checkpoint's decode section with the given (non-None) keys replaced, validated."""
+        merged = {
+            **self.config.decode.model_dump(),
+            **{k: v for k, v in overrides.items() if v is not None},
+        }
+        try:
+            decode = DecodeConfig.model_validate(merged)
+        except ValidationError as err:
+            first = err.errors()[0]
+            key = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(
+                f"decode setting '{key}': {first['msg'].lower()} (got {first.get('input')!r})"
+            ) from None
+        if decode.n_best > decode.beam_size:
+            raise ConfigError(f"n_best={decode.n_best} cannot exceed beam_size={decode.beam_size}")
+        return decode
+
+    # --- translating ----------------------------------------------------------------------------
+
+    def translate(
+        self,
+        lines: Sequence[str],
+        beam_size: int | None = None,
+        n_best: int | None = None,
+        batch_size: int | None = None,
+        length_penalty: float | None = None,
+        max_len_ratio: float | None = None,
+        max_len_offset: int | None = None,
+        replace_unk: bool = False,
+    ) -> list[str] | list[list[str]]:
+        """Translate `lines`; one string per line, or (n_best > 1) a list of n_best strings.
+
+        Settings left at None come from the checkpoint's ``decode`` config section.
+        """
+        settings = self.settings(
+            beam_size=beam_size,
+            n_best=n_best,
+            batch_size=batch_size,
+            length_penalty=length_penalty,
+            max_len_ratio=max_len_ratio,
+            max_len_offset=max_len_offset,
+        )
+        results = self.translate_hypotheses(lines, settings, replace_unk=replace_unk)
+        if settings.n_best == 1:
+            return [hyps[0].text if hyps else "" for hyps in results]
+        return [[h.text for h in hyps] for hyps in results]
+
+    @torch.inference_mode()
+    def translate_hypotheses(
+        self,
+        lines: Sequence[str],
+        settings: DecodeConfig | None = None,
+        replace_unk: bool = False,
+        features: bool = False,
+        first_line: int = 1,
+        progress: Callable[[int], Any] | None = None,
+    ) -> list[list[Translation]]:
+        """The n-best `Translation`s of every line, in input order ([] for a skipped line).
+
+        `first_line` numbers the lines in warnings; `progress(n)` is called as batches finish.
+        """
+        settings = settings or self.settings()
+        if replace_unk and not self.has_attention:
+            raise ConfigError(
+                f"--replace-unk needs a model with attention, but {self.names[0]} has "
+                f"model.context='{self.config.model.context}'"
+            )
+        encoded = self._encode(lines, first_line)
+        order = sorted(encoded, key=lambda i: -len(encoded[i]))  # longest first: little padding
+        results: list[list[Translation]] = [[] for _ in lines]
+        if progress is not None and len(lines) > len(order):
+            progress(len(lines) - len(order))
+        for start in range(0, len(order), settings.batch_size):
+            rows = order[start : start + settings.batch_size]
+            hyps = self._search([encoded[i] for i in rows], settings)
+            for row, row_hyps in zip(rows, hyps, strict=True):
+                words = self.src_vocab.tokenize(lines[row]) if replace_unk else None
+                results[row] = [self._translation(h, words) for h in row_hyps]
+            if features:
+                self._add_features([encoded[i] for i in rows], [results[i] for i in rows])
+            if progress is not None:
+                progress(len(rows))
+        return results
+
+    def score(
+        self, sources: Sequence[str], targets: Sequence[str], batch_size: int = 64
+    ) -> list[float]:
+        """log p(target <eos> | source) under the model (ensemble: mean of probabilities)."""
+        src_ids = self.src_vocab.encode_batch(list(sources))
+        tgt_ids = self.tgt_vocab.encode_batch(list(targets))
+        for i, ids in enumerate(src_ids):
+            if not ids:
+                raise DataError(f"source sentence {i + 1} is empty; it cannot be scored")
+        with torch.inference_mode():
+            return score_pairs(
+                self.model, src_ids, tgt_ids, self.reverse_source, batch_size, self.device
+            )
+
+    # --- the steps ------------------------------------------------------------------------------
+
+    def _encode(self, lines: Sequence[str], first_line: int) -> dict[int, list[int]]:
+        """{line index: source ids} for the lines that can be translated; warn about the rest."""
+        encoded = {}
+        for i, ids in enumerate(self.src_vocab.encode_batch(list(lines))):
+            if not ids:
+                self.warn(f"input line {first_line + i} is empty; its output is empty")
+            elif len(ids) > self.max_src_len:
+                self.warn(
+                    f"input line {first_line + i} has {len(ids)} tokens, more than the maximum "
+                    f"source length {self.max_src_len}; its output is empty"
+                )
+            else:
+                encoded[i] = ids
+        return encoded
+
+    def _search(self, id_lists: list[list[int]], settings: DecodeConfig) -> list[list[Hypothesis]]:
+        from seq2seq.data.batching import make_source_batch
+
+        src, lengths = make_source_batch(id_lists, self.src_vocab.pad_id, self.reverse_source)
+        src, lengths = src.to(self.device), lengths.to(self.device)
+        common = dict(
+            bos_id=self.tgt_vocab.bos_id,
+            eos_id=self.tgt_vocab.eos_id,
+            pad_id=self.tgt_vocab.pad_id,
+            max_len_ratio=settings.max_len_ratio,
+            max_len_offset=settings.max_len_offset,
+            length_penalty=settings.length_penalty,
+        )
+        if settings.beam_size == 1:
+            return greedy_search(self.model, src, lengths, **common)
+        return beam_search(
+            self.model, src, lengths, settings.beam_size, n_best=settings.n_best, **common
+        )
+
+    def _translation(self, hyp: Hypothesis, src_words: list[str] | None) -> Translation:
+        if src_words is None or self.tgt_vocab.unk_id not in hyp.tokens or hyp.attention is None:
+            text = self.tgt_vocab.decode(hyp.tokens)
+        else:
+            text = self._replace_unk(hyp, src_words)
+        features = {"logprob": hyp.log_prob}
+        return Translation(text, hyp.tokens, hyp.log_prob, hyp.score, features, hyp.attention)
+
+    def _replace_unk(self, hyp: Hypothesis, src_words: list[str]) -> str:
+        """Each <unk> becomes the source word its attention weight points at (Luong et al. 2015)."""
+        parts: list[str] = []
+        run: list[int] = []
+        for t, token in enumerate(hyp.tokens):
+            if token != self.tgt_vocab.unk_id:
+                run.append(token)
+                continue
+            if run:
+                parts.append(self.tgt_vocab.decode(run))
+                run = []
+            parts.append(self._aligned_word(hyp.attention[t], src_words))
+        if run:
+            parts.append(self.tgt_vocab.decode(run))
+        return " ".join(p for p in parts if p)
+
+    def _aligned_word(self, weights: torch.Tensor, src_words: list[str]) -> str:
+        """weights (src_len,) over the model's input order -> the original source word."""
+        position = int(weights.argmax())
+        if len(src_words) != weights.numel():  # tokenisation disagrees: keep <unk> visible
+            return self.tgt_vocab.decode([self.tgt_vocab.unk_id])
+        if self.reverse_source:  # the model read the words last to first (paper §3.3)
+            position = len(src_words) - 1 - position
+        return src_words[position].lstrip("\u2581") or src_words[position]
+
+    def _add_features(self, id_lists: list[list[int]], results: list[list[Translation]]) -> None:
+        """Per-member log-probabilities (model0=, model1=, ...) of an ensemble's hypotheses."""
+        if not isinstance(self.model, Ensemble):
+            return
+        flat = [(ids, t) for ids, hyps in zip(id_lists, results, strict=True) for t in hyps]
+        src = [ids for ids, _ in flat]
+        tgt = [t.tokens for _, t in flat]
+        per_member = [
+            score_pairs(m, src, tgt, self.reverse_source, len(flat), self.device)
+            for m in self.model.members
+        ]
+        for k, (_, translation) in enumerate(flat):
+            features = {f"model{m}": scores[k] for m, scores in enumerate(per_member)}
+            translation.features = {**features, "logprob": translation.log_prob}
+
+
+def _print_warning(message: str) -> None:
+    print(f"seq2seq: warning: {message}", file=sys.stderr)
+
+
+def format_nbest(sentence: int, translation: Translation) -> str:
+    """One Moses n-best line: ``id ||| text ||| features ||| score``."""
+    entry = NBestEntry(
+        sentence, translation.text, format_features(translation.features), translation.score
+    )
+    return entry.format()
+
+
+# ---------------------------------------------------------------------------------------------
+# The command
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--checkpoint",
+        nargs="+",
+        required=True,
+        metavar="CKPT",
+        help="one checkpoint, or several for an ensemble",
+    )
+    parser.add_argument(
+        "--input", type=Path, default=None, help="source file, plain or .gz (default: stdin)"
+    )
+    parser.add_argument("--output", type=Path, default=None, help="output file (default: stdout)")
+    parser.add_argument(
+        "--beam-size", type=int, default=None, help="beam width; 1 = greedy (default: config)"
+    )
+    parser.add_argument(
+        "--n-best", type=int, default=None, help="write K hypotheses per line, Moses format"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="sentences per batch (default: config)"
+    )
+    parser.add_argument(
+        "--length-penalty", type=float, default=None, help="rank by logprob / len**A"
+    )
+    parser.add_argument(
+        "--max-len-ratio", type=float, default=None, help="output length <= R * src_len + offset"
+    )
+    parser.add_argument("--max-len-offset", type=int, default=None)
+    parser.add_argument(
+        "--max-src-len",
+        type=int,
+        default=DEFAULT_MAX_SRC_LEN,
+        help="longer lines get an empty output",
+    )
+    parser.add_argument(
+        "--replace-unk", action="store_true", help="copy the attended source word for <unk>"
+    )
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _read_chunks(path: Path | None) -> Iterator[list[str]]:
+    """Lines of the input file (or stdin), CHUNK_LINES at a time."""
+    from seq2seq.data.io import iter_lines
+
+    lines = iter_lines(path) if path is not None else _stdin_lines()
+    chunk: list[str] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) == CHUNK_LINES:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _stdin_lines() -> Iterator[str]:
+    for lineno, raw in enumerate(sys.stdin.buffer, 1):
+        try:
+            yield raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            raise DataError(f"standard input line {lineno} is not valid UTF-8") from None
+
+
+@contextmanager
+def _output(path: Path | None) -> Iterator[TextIO]:
+    """stdout, or a file that appears complete or not at all."""
+    from seq2seq.data.io import AtomicTextFile
+
+    if path is None:
+        yield sys.stdout
+    else:
+        with AtomicTextFile(path) as handle:
+            yield handle
+
+
+def _settings_from_args(translator: Translator, args: argparse.Namespace) -> DecodeConfig:
+    beam_size = args.beam_size
+    if beam_size is None and args.n_best is not None:  # widen the beam to hold n_best
+        beam_size = max(translator.config.decode.beam_size, args.n_best)
+    return translator.settings(
+        beam_size=beam_size,
+        n_best=args.n_best,
+        batch_size=args.batch_size,
+        length_penalty=args.length_penalty,
+        max_len_ratio=args.max_len_ratio,
+        max_len_offset=args.max_len_offset,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from seq2seq.data.io import count_lines
+
+    if args.max_src_len < 1:
+        raise ConfigError(f"--max-src-len must be at least 1, got {args.max_src_len}")
+    translator = Translator.load(args.checkpoint, device=args.device, max_src_len=args.max_src_len)
+    settings = _settings_from_args(translator, args)
+    nbest = settings.n_best > 1
+    total = count_lines(args.input) if args.input is not None else None
+    quiet = args.quiet or args.input is None
+    with (
+        tqdm(total=total, unit="sent", file=sys.stderr, disable=quiet) as bar,
+        _output(args.output) as out,
+    ):
+        sentence = 0
+        for chunk in _read_chunks(args.input):
+            results = translator.translate_hypotheses(
+                chunk,
+                settings,
+                args.replace_unk,
+                nbest,
+                first_line=sentence + 1,
+                progress=bar.update,
+            )
+            for hyps in results:
+                if nbest:
+                    out.writelines(format_nbest(sentence, h) + "\n" for h in hyps)
+                else:
+                    out.write((hyps[0].text if hyps else "") + "\n")
+                sentence += 1
+            out.flush()
+    return 0
