@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 
 from seq2seq.data.io import count_lines, open_binary
@@ -79,22 +80,24 @@ def make_source_batch(
     """Pad source id lists into ``src (B, S)`` and ``lengths (B,)``; reverse each row's tokens
     (not its padding) when `reverse` is on (paper §3.3). Row order is kept."""
     lengths = [len(ids) for ids in id_lists]
-    width = max(lengths, default=0)
-    rows = [[*(ids[::-1] if reverse else ids), *[pad_id] * (width - len(ids))] for ids in id_lists]
-    src = torch.tensor(rows, dtype=torch.long).reshape(len(id_lists), width)
-    return src, torch.tensor(lengths, dtype=torch.long)
+    src = np.full((len(id_lists), max(lengths, default=0)), pad_id, dtype=np.int64)
+    for row, ids in enumerate(id_lists):
+        src[row, : len(ids)] = ids[::-1] if reverse else ids
+    return torch.from_numpy(src), torch.tensor(lengths, dtype=torch.long)
 
 
 def make_target_batch(id_lists: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     """``tgt_in (B, T)`` = <bos> y and ``tgt_out (B, T)`` = y <eos>, with T = max len(y) + 1."""
     width = max((len(ids) for ids in id_lists), default=0) + 1
-    tgt_in = [[BOS_ID, *ids, *[PAD_ID] * (width - 1 - len(ids))] for ids in id_lists]
-    tgt_out = [[*ids, EOS_ID, *[PAD_ID] * (width - 1 - len(ids))] for ids in id_lists]
-    shape = (len(id_lists), width)
-    return (
-        torch.tensor(tgt_in, dtype=torch.long).reshape(shape),
-        torch.tensor(tgt_out, dtype=torch.long).reshape(shape),
-    )
+    tgt_in = np.full((len(id_lists), width), PAD_ID, dtype=np.int64)
+    tgt_out = np.full((len(id_lists), width), PAD_ID, dtype=np.int64)
+    tgt_in[:, 0] = BOS_ID
+    for row, ids in enumerate(id_lists):
+        n = len(ids)
+        tgt_in[row, 1 : n + 1] = ids
+        tgt_out[row, :n] = ids
+        tgt_out[row, n] = EOS_ID
+    return torch.from_numpy(tgt_in), torch.from_numpy(tgt_out)
 
 
 def build_batch(pairs: Sequence[EncodedPair], reverse_source: bool) -> Batch:

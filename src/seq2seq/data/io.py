@@ -98,7 +98,7 @@ def count_lines(path: str | Path) -> int:
     count, last = 0, b"\n"
     with open_binary(path) as handle:
         try:
-            while chunk := handle.read(1 << 20):
+            while chunk := handle.read(1 << 16):
                 count += chunk.count(b"\n")
                 last = chunk[-1:]
         except (OSError, EOFError, zlib.error) as err:
