@@ -116,6 +116,7 @@ class Trainer:
             desc="train",
             unit="step",
             dynamic_ncols=True,
+            mininterval=0.5 if sys.stderr.isatty() else 30.0,  # a log file gets a line every 30 s
         )
         previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
         try:
