@@ -1,4 +1,4 @@
-"""Search and ensembles with the real Seq2Seq (random weights: search invariants need no training)."""
+"""Search and ensembles with the real Seq2Seq; random weights, as search invariants need no training."""
 
 from __future__ import annotations
 

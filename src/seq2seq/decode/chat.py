@@ -111,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
     session = ChatSession(translator, args.beam_size, args.n_best, args.replace_unk)
     if sys.stdin.isatty():
         print(
-            f"seq2seq chat: {', '.join(translator.names)}; type a line, :help for commands, Ctrl-D to leave"
+            f"seq2seq chat: {', '.join(translator.names)}; "
+            "type a line, :help for commands, Ctrl-D to leave"
         )
     return chat_loop(session, sys.stdin, sys.stdout)

@@ -7,12 +7,17 @@ The interface (docs/ARCHITECTURE.md) is ``encode(src, src_lengths)``, ``init_sta
 
 Beam search follows the paper (§3.2): a left-to-right beam of the ``K`` most likely prefixes; a
 hypothesis is complete when it emits EOS. All sentences and beams live in one tensor of
-``B * K`` rows; finished hypotheses are taken out with masks, and a sentence that has ``K``
-finished hypotheses (or reached its maximum length) leaves the batch, so later steps only pay for
-sentences still being searched. Both searches force EOS once a sentence reaches
+``B * K`` rows; finished hypotheses are taken out with masks. A sentence is done, and leaves the
+batch (so later steps pay only for sentences still searching), once it has `n_best` finished
+hypotheses and none of its open prefixes could beat the best of them: for ``length_penalty=0``
+this test is exact (a prefix's log-probability only falls as it grows), otherwise it compares
+each prefix as if it ended now. Both searches force EOS once a sentence reaches
 ``floor(max_len_ratio * src_len + max_len_offset)`` output tokens, so every hypothesis ends with
 EOS and its log-probability includes it; with ``beam_size=1`` beam search returns exactly the
-greedy output.
+greedy output. Ranking uses ``log_prob / (len + 1) ** length_penalty`` (the +1 counts EOS).
+
+The searches write into the log-probabilities a step returns (banned tokens, adding the prefix
+scores): `step` must hand back a fresh tensor, as a log-softmax does.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ class Hypothesis:
 
 
 def normalise(log_prob: float, length: int, alpha: float) -> float:
-    """Length-normalised score: ``log_prob / length ** alpha`` (alpha = 0 gives the raw log-prob)."""
+    """Length-normalised score ``log_prob / length ** alpha``; alpha = 0 gives the raw log-prob."""
     return log_prob if alpha == 0 else log_prob / float(length) ** alpha
 
 
@@ -56,20 +61,30 @@ def _attention(state: Any) -> torch.Tensor | None:
     return attn[:, -1] if attn.dim() == 3 else attn
 
 
-def _restrict(
-    log_probs: torch.Tensor, force_eos: torch.Tensor, eos_id: int, banned: list[int]
-) -> torch.Tensor:
-    """Forbid `banned` tokens everywhere and everything but EOS on rows in `force_eos` (N,)."""
-    vocab = torch.arange(log_probs.size(-1), device=log_probs.device)
-    blocked = force_eos.unsqueeze(1) & (vocab != eos_id).unsqueeze(0)  # (N, V)
-    if banned:
-        never = torch.isin(vocab, torch.tensor(banned, device=vocab.device))  # (V,)
-        blocked = blocked | never.unsqueeze(0)
-    return log_probs.masked_fill(blocked, NEG_INF)
+class _Restrictions:
+    """Which tokens a step may emit: never BOS or PAD; only EOS once a sentence is at its limit.
 
+    Works in place on the fresh log-probabilities of a step, touching only the banned columns
+    and the forced rows: a pass over the whole (N, V) matrix would cost as much as the softmax.
+    """
 
-def _banned(bos_id: int, pad_id: int | None, eos_id: int) -> list[int]:
-    return sorted({i for i in (bos_id, pad_id) if i is not None and i != eos_id})
+    def __init__(self, bos_id: int, eos_id: int, pad_id: int | None) -> None:
+        self.eos_id = eos_id
+        self.banned = sorted({i for i in (bos_id, pad_id) if i is not None and i != eos_id})
+        self.index: torch.Tensor | None = None
+
+    def __call__(self, log_probs: torch.Tensor, force_eos: torch.Tensor) -> torch.Tensor:
+        """log_probs (N, V), force_eos (N,) bool -> the same tensor, restricted."""
+        if self.banned:
+            if self.index is None:
+                self.index = torch.tensor(self.banned, device=log_probs.device)
+            log_probs.index_fill_(1, self.index, NEG_INF)
+        if bool(force_eos.any()):
+            rows = force_eos.nonzero().flatten()
+            eos = log_probs[rows, self.eos_id]
+            log_probs[rows] = NEG_INF
+            log_probs[rows, self.eos_id] = eos
+        return log_probs
 
 
 @torch.no_grad()
@@ -92,7 +107,7 @@ def greedy_search(
     batch, device = src.size(0), src.device
     state = model.init_state(model.encode(src, src_lengths))
     max_lens = max_output_lengths(src_lengths, max_len_ratio, max_len_offset).to(device)
-    banned = _banned(bos_id, pad_id, eos_id)
+    restrict = _Restrictions(bos_id, eos_id, pad_id)
     alive = torch.arange(batch, device=device)  # original index of each row still decoding
     scores = torch.zeros(batch, device=device)
     tokens = torch.full((batch,), bos_id, dtype=torch.long, device=device)
@@ -102,9 +117,9 @@ def greedy_search(
     step = 0
     while alive.numel() > 0:
         log_probs, state = model.step(tokens, state)  # (n, V)
-        log_probs = _restrict(log_probs, max_lens[alive] <= step, eos_id, banned)
+        log_probs = restrict(log_probs, max_lens[alive] <= step)
         # The same arithmetic as beam search, so that a beam of one gives exactly this output.
-        best, top = (scores.unsqueeze(1) + log_probs).topk(1, dim=1)
+        best, top = log_probs.add_(scores.unsqueeze(1)).topk(1, dim=1)
         scores, tokens = best.squeeze(1), top.squeeze(1)
         attention = _extend_attention(attention, _attention(state))
         done = tokens == eos_id
@@ -219,14 +234,14 @@ def beam_search(
     state = model.init_state(model.encode(src, src_lengths))
     state = state.select(torch.arange(batch, device=device).repeat_interleave(beam_size))
     max_lens = max_output_lengths(src_lengths, max_len_ratio, max_len_offset).to(device)
-    banned = _banned(bos_id, pad_id, eos_id)
+    restrict = _Restrictions(bos_id, eos_id, pad_id)
     beams = _Beams.start(batch, beam_size, bos_id, device)
     finished = _Finished(src_lengths, length_penalty, n_best)
     step = 0
     while beams.alive.numel() > 0:
         log_probs, state = model.step(beams.tokens, state)  # (n * K, V)
         force = max_lens[beams.alive] <= step  # (n,)
-        log_probs = _restrict(log_probs, force.repeat_interleave(beam_size), eos_id, banned)
+        log_probs = restrict(log_probs, force.repeat_interleave(beam_size))
         beams, keep_rows = _advance(beams, log_probs, _attention(state), force, eos_id, finished)
         if beams.alive.numel() > 0:
             state = state.select(keep_rows)
@@ -248,7 +263,7 @@ def _advance(
     """
     n, k = beams.scores.shape
     vocab = log_probs.size(-1)
-    cand = (beams.scores.unsqueeze(-1) + log_probs.view(n, k, vocab)).view(n, k * vocab)
+    cand = log_probs.view(n, k, vocab).add_(beams.scores.unsqueeze(-1)).view(n, k * vocab)
     # 2K candidates: each beam has one EOS, so at least K of them continue.
     top_scores, top_idx = cand.topk(2 * k, dim=1)  # (n, 2K)
     origin = torch.arange(n, device=cand.device).unsqueeze(1) * k + top_idx // vocab  # rows
