@@ -228,3 +228,18 @@ def test_memory_is_bounded_by_the_bucket(tmp_path):
 
     small, large = peak(5_000), peak(50_000)
     assert large < 1.3 * small, (small, large)
+
+
+def test_shards_drop_global_batches_smaller_than_the_world():
+    _, _, corpus = small_corpus()
+    it = BatchIterator(corpus, batch_size=4, shuffle=False)
+    assert [len(b) for b in it.iter_epoch(0)] == [4, 2]
+    assert it.num_batches(world_size=3) == 1  # the batch of 2 rows cannot feed 3 ranks
+    parts = [list(it.iter_epoch(0, rank=r, world_size=3)) for r in range(3)]
+    assert [[len(b) for b in p] for p in parts] == [[2], [1], [1]]
+    assert sum(p[0].n_tgt_tokens for p in parts) == parts[0][0].global_tgt_tokens
+
+
+def test_resume_on_one_rank(train_iter):
+    shard = list(train_iter.iter_epoch(4, rank=1, world_size=2))
+    assert same_batches(list(train_iter.iter_epoch(4, skip=17, rank=1, world_size=2)), shard[17:])

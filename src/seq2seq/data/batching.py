@@ -309,13 +309,10 @@ class BatchIterator:
         if (bucket, world_size) in self._counts:
             return self._counts[(bucket, world_size)]
         if self.batch_tokens is None:  # by sentence count: known without reading the bucket
-            n = self.corpus.bucket_len(bucket, self.bucket_size)
-            full, rest = divmod(n, self.batch_size)
-            count = (full if self.batch_size >= world_size else 0) + (
-                rest >= world_size and rest > 0
-            )
-            self._counts[(bucket, world_size)] = int(count)
-            return int(count)
+            full, rest = divmod(self.corpus.bucket_len(bucket, self.bucket_size), self.batch_size)
+            count = full * (self.batch_size >= world_size) + (rest >= max(world_size, 1))
+            self._counts[(bucket, world_size)] = count
+            return count
         return None
 
     def _load(self, bucket: int) -> list[EncodedPair]:

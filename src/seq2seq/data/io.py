@@ -168,7 +168,15 @@ def read_parallel(
             yield s, t
 
 
-def _raise_misaligned(src, tgt, done: int, src_ended: bool, src_lines, tgt_lines) -> None:
+def _raise_misaligned(
+    src: str | Path,
+    tgt: str | Path,
+    done: int,
+    src_ended: bool,
+    src_lines: Iterator[str],
+    tgt_lines: Iterator[str],
+) -> None:
+    """One side ended after `done` pairs: count the rest of the other and report both counts."""
     rest = tgt_lines if src_ended else src_lines
     longer = done + 1 + sum(1 for _ in rest)
     n_src, n_tgt = (done, longer) if src_ended else (longer, done)

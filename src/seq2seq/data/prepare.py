@@ -19,11 +19,12 @@ batches are built).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -158,21 +159,47 @@ class _SideStats:
 
 
 @dataclass
-class _Options:
-    vocab: str
-    src_size: int
-    tgt_size: int
-    joint: bool
-    lowercase: bool
-    max_len: int | None
-    empty_lines: str
-    sp_sample: int
-    character_coverage: float
-    seed: int
-    progress: bool
-    counts: dict[str, Counter[str]] = field(
-        default_factory=lambda: {"src": Counter(), "tgt": Counter()}
-    )
+class PrepareOptions:
+    """How `prepare` builds vocabularies and filters pairs (the CLI flags, validated)."""
+
+    vocab: str = "word"  # word | bpe | unigram
+    src_vocab_size: int | None = None  # None: 160,000 words (paper) or 8,000 pieces
+    tgt_vocab_size: int | None = None  # None: 80,000 words (paper) or 8,000 pieces
+    joint: bool = False  # one vocabulary for both sides (its size: src_vocab_size)
+    lowercase: bool = False
+    max_len: int | None = None  # drop training pairs longer than this, in vocabulary tokens
+    empty_lines: str = "skip"  # skip | error
+    sp_sample: int = 1_000_000  # SentencePiece trains on at most this many sentences
+    character_coverage: float = 1.0
+    seed: int = 1
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.vocab not in VOCAB_KINDS:
+            raise DataError(
+                f"vocabulary kind must be one of {', '.join(VOCAB_KINDS)}, not '{self.vocab}'"
+            )
+        if self.empty_lines not in EMPTY_POLICIES:
+            allowed = ", ".join(EMPTY_POLICIES)
+            raise DataError(
+                f"empty-lines policy must be one of {allowed}, not '{self.empty_lines}'"
+            )
+        src, tgt = self.src_vocab_size, self.tgt_vocab_size
+        if self.joint and src is not None and tgt is not None and src != tgt:
+            raise DataError(
+                f"a joint vocabulary has one size, but the source size is {src} and the target {tgt}"
+            )
+        default_src, default_tgt = DEFAULT_SIZES[self.vocab]
+        self.src_vocab_size = src or (tgt if self.joint else None) or default_src
+        self.tgt_vocab_size = self.src_vocab_size if self.joint else (tgt or default_tgt)
+        for name, value in (
+            ("source vocabulary size", self.src_vocab_size),
+            ("target vocabulary size", self.tgt_vocab_size),
+            ("max-len", self.max_len),
+            ("SentencePiece sample size", self.sp_sample),
+        ):
+            if value is not None and value < 1:
+                raise DataError(f"{name} must be a positive number, not {value}")
 
 
 def prepare(
@@ -183,32 +210,11 @@ def prepare(
     *,
     src_lang: str | None = None,
     tgt_lang: str | None = None,
-    vocab: str = "word",
-    src_vocab_size: int | None = None,
-    tgt_vocab_size: int | None = None,
-    joint: bool = False,
-    lowercase: bool = False,
-    max_len: int | None = None,
-    empty_lines: str = "skip",
-    sp_sample: int = 1_000_000,
-    character_coverage: float = 1.0,
-    seed: int = 1,
-    progress: bool = True,
+    **options: Any,
 ) -> PreparedData:
-    """Clean the splits, build the vocabularies from train, write `out_dir`; see the module doc."""
-    opts = _options(
-        vocab,
-        src_vocab_size,
-        tgt_vocab_size,
-        joint,
-        lowercase,
-        max_len,
-        empty_lines,
-        sp_sample,
-        character_coverage,
-        seed,
-        progress,
-    )
+    """Clean the splits, build the vocabularies from train and write `out_dir` (see the module
+    doc); `options` are the fields of `PrepareOptions` (vocab, src_vocab_size, max_len, ...)."""
+    opts = PrepareOptions(**options)
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -217,10 +223,13 @@ def prepare(
             f"cannot create the output directory {out} ({err.strerror or err})"
         ) from None
     sources = {name: s for name, s in zip(SPLITS, (train, valid, test)) if s is not None}
+    counts: dict[str, Counter[str]] = {"src": Counter(), "tgt": Counter()}
     parts: list[Path] = []
     try:
-        read = {name: _clean_split(name, src, out, opts, parts) for name, src in sources.items()}
-        src_vocab, tgt_vocab = _build_vocabs(out, opts)
+        read = {
+            name: _clean_split(name, src, out, opts, counts, parts) for name, src in sources.items()
+        }
+        src_vocab, tgt_vocab = _build_vocabs(out, opts, counts)
         splits = {
             name: _finish_split(name, out, src_vocab, tgt_vocab, read[name], sources[name], opts)
             for name in sources
@@ -235,56 +244,7 @@ def prepare(
     return PreparedData(out, manifest, src_vocab, tgt_vocab)
 
 
-def _options(
-    vocab,
-    src_size,
-    tgt_size,
-    joint,
-    lowercase,
-    max_len,
-    empty_lines,
-    sp_sample,
-    character_coverage,
-    seed,
-    progress,
-) -> _Options:
-    if vocab not in VOCAB_KINDS:
-        raise DataError(f"vocabulary kind must be one of {', '.join(VOCAB_KINDS)}, not '{vocab}'")
-    if empty_lines not in EMPTY_POLICIES:
-        raise DataError(
-            f"empty-lines policy must be one of {', '.join(EMPTY_POLICIES)}, not '{empty_lines}'"
-        )
-    if joint and src_size is not None and tgt_size is not None and src_size != tgt_size:
-        raise DataError(
-            f"a joint vocabulary has one size, but the source size is {src_size} and the target {tgt_size}"
-        )
-    default_src, default_tgt = DEFAULT_SIZES[vocab]
-    src_size = src_size or (tgt_size if joint else None) or default_src
-    tgt_size = src_size if joint else (tgt_size or default_tgt)
-    for name, value in (
-        ("source vocabulary size", src_size),
-        ("target vocabulary size", tgt_size),
-        ("max-len", max_len),
-        ("SentencePiece sample size", sp_sample),
-    ):
-        if value is not None and value < 1:
-            raise DataError(f"{name} must be a positive number, not {value}")
-    return _Options(
-        vocab,
-        src_size,
-        tgt_size,
-        joint,
-        lowercase,
-        max_len,
-        empty_lines,
-        sp_sample,
-        character_coverage,
-        seed,
-        progress,
-    )
-
-
-def _progress(items: Iterable, opts: _Options, desc: str) -> Iterable:
+def _progress(items: Iterable, opts: PrepareOptions, desc: str) -> Iterable:
     return tqdm(
         items,
         desc=desc,
@@ -296,7 +256,12 @@ def _progress(items: Iterable, opts: _Options, desc: str) -> Iterable:
 
 
 def _clean_split(
-    name: str, source: ParallelSource, out: Path, opts: _Options, parts: list[Path]
+    name: str,
+    source: ParallelSource,
+    out: Path,
+    opts: PrepareOptions,
+    counts: dict[str, Counter[str]],
+    parts: list[Path],
 ) -> ReadStats:
     """Pass 1: read, validate and clean a split into ``<split>.src.part`` / ``.tgt.part``; for a
     word vocabulary, count training words (after the length filter, which is in words then)."""
@@ -312,40 +277,38 @@ def _clean_split(
             fs.write(s + "\n")
             ft.write(t + "\n")
             if counting:
-                opts.counts["src"].update((s.lower() if lower else s).split())
-                opts.counts["tgt"].update((t.lower() if lower else t).split())
+                counts["src"].update((s.lower() if lower else s).split())
+                counts["tgt"].update((t.lower() if lower else t).split())
     if name == "train" and stats.pairs == 0:
         raise DataError(f"the training data {', '.join(source.paths())} holds no usable pair")
     return stats
 
 
-def _build_vocabs(out: Path, opts: _Options) -> tuple[Vocab, Vocab]:
+def _build_vocabs(
+    out: Path, opts: PrepareOptions, counts: dict[str, Counter[str]]
+) -> tuple[Vocab, Vocab]:
     if opts.vocab == "word":
         if opts.joint:
             shared = WordVocab.build(
-                opts.counts["src"] + opts.counts["tgt"], opts.src_size, opts.lowercase
+                counts["src"] + counts["tgt"], opts.src_vocab_size, opts.lowercase
             )
             return shared, shared
         return (
-            WordVocab.build(opts.counts["src"], opts.src_size, opts.lowercase),
-            WordVocab.build(opts.counts["tgt"], opts.tgt_size, opts.lowercase),
+            WordVocab.build(counts["src"], opts.src_vocab_size, opts.lowercase),
+            WordVocab.build(counts["tgt"], opts.tgt_vocab_size, opts.lowercase),
         )
-    src_lines = lambda: iter_lines(out / "train.src.part")  # noqa: E731
-    tgt_lines = lambda: iter_lines(out / "train.tgt.part")  # noqa: E731
+    src_part, tgt_part = out / "train.src.part", out / "train.tgt.part"
     if opts.joint:
-        shared = _train_sp(_chain(src_lines(), tgt_lines()), opts.src_size, opts, "joint")
+        both = itertools.chain(iter_lines(src_part), iter_lines(tgt_part))
+        shared = _train_sp(both, opts.src_vocab_size, opts, "joint")
         return shared, shared
-    return _train_sp(src_lines(), opts.src_size, opts, "source"), _train_sp(
-        tgt_lines(), opts.tgt_size, opts, "target"
-    )
+    src_vocab = _train_sp(iter_lines(src_part), opts.src_vocab_size, opts, "source")
+    return src_vocab, _train_sp(iter_lines(tgt_part), opts.tgt_vocab_size, opts, "target")
 
 
-def _chain(*iterators: Iterator[str]) -> Iterator[str]:
-    for it in iterators:
-        yield from it
-
-
-def _train_sp(lines: Iterator[str], size: int, opts: _Options, side: str) -> SentencePieceVocab:
+def _train_sp(
+    lines: Iterator[str], size: int, opts: PrepareOptions, side: str
+) -> SentencePieceVocab:
     print(
         f"training the {side} SentencePiece {opts.vocab} model ({size} pieces)...", file=sys.stderr
     )
@@ -353,8 +316,8 @@ def _train_sp(lines: Iterator[str], size: int, opts: _Options, side: str) -> Sen
         return SentencePieceVocab.train(
             lines,
             size,
-            model_type=opts.vocab,
-            lowercase=opts.lowercase,  # type: ignore[arg-type]
+            model_type=opts.vocab,  # type: ignore[arg-type]
+            lowercase=opts.lowercase,
             character_coverage=opts.character_coverage,
             sample_size=opts.sp_sample,
             seed=opts.seed,
@@ -370,7 +333,7 @@ def _finish_split(
     tgt_vocab: Vocab,
     read: ReadStats,
     source: ParallelSource,
-    opts: _Options,
+    opts: PrepareOptions,
 ) -> dict[str, Any]:
     """Pass 2: encode the cleaned split, apply the length filter in vocabulary tokens (train only),
     write the final files and measure lengths and unknown-token rates."""
@@ -432,7 +395,7 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def _manifest(
-    train, src_lang, tgt_lang, src_vocab, tgt_vocab, splits, opts: _Options
+    train, src_lang, tgt_lang, src_vocab, tgt_vocab, splits, opts: PrepareOptions
 ) -> dict[str, Any]:
     return {
         "format": FORMAT,
@@ -445,8 +408,8 @@ def _manifest(
             "lowercase": opts.lowercase,
             "src_size": len(src_vocab),
             "tgt_size": len(tgt_vocab),
-            "requested_src_size": opts.src_size,
-            "requested_tgt_size": opts.tgt_size,
+            "requested_src_size": opts.src_vocab_size,
+            "requested_tgt_size": opts.tgt_vocab_size,
             "src_file": "src.vocab.json",
             "tgt_file": "tgt.vocab.json",
         },
