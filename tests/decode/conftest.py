@@ -87,16 +87,26 @@ def copy_checkpoint(tmp_path_factory) -> Path:
 def random_checkpoints(tmp_path_factory) -> dict[str, Path]:
     """Untrained checkpoints of different architectures and vocabularies (no learning needed)."""
     folder = tmp_path_factory.mktemp("random")
-    paths = {}
-    variants = {
-        "gru": (dict(cell="gru", context="init", input_feeding=True), TARGET_WORDS),
-        "lstm": (dict(cell="lstm", context="bridge", decoder_hidden_size=48), TARGET_WORDS),
-        "wide-target": (dict(cell="lstm", context="init"), WORDS),
+    variants = {  # name: (model section, source words, target words, reverse_source)
+        "gru": (dict(cell="gru", context="init", input_feeding=True), WORDS, TARGET_WORDS, True),
+        "lstm": (
+            dict(cell="lstm", context="bridge", decoder_hidden_size=48),
+            WORDS,
+            TARGET_WORDS,
+            True,
+        ),
+        "wide-target": (dict(cell="lstm", context="init"), WORDS, WORDS, True),
+        "other-source": (dict(cell="lstm", context="init"), WORDS[:18], TARGET_WORDS, True),
+        "forward": (dict(cell="lstm", context="init"), WORDS, TARGET_WORDS, False),
     }
-    for seed, (name, (model_cfg, target_words)) in enumerate(variants.items()):
+    paths = {}
+    for seed, (name, (model_cfg, source_words, target_words, reverse)) in enumerate(
+        variants.items()
+    ):
         torch.manual_seed(seed)
         config = copy_config(**model_cfg)
-        src_vocab, tgt_vocab = WordVocab(WORDS), WordVocab(target_words)
+        config.data.reverse_source = reverse
+        src_vocab, tgt_vocab = WordVocab(source_words), WordVocab(target_words)
         model = Seq2Seq(config.model, len(src_vocab), len(tgt_vocab))
         paths[name] = save(folder / f"{name}.safetensors", model, config, src_vocab, tgt_vocab)
     return paths

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 from conftest import TARGET_WORDS, copy_sentences
@@ -79,6 +81,19 @@ def test_ensemble_with_another_target_vocabulary_is_refused(random_checkpoints):
     message = str(err.value)
     assert str(a) in message and str(b) in message and "different target vocabularies" in message
     assert "(19 vs 24 entries)" in message
+
+
+@pytest.mark.parametrize(
+    ("other", "problem"),
+    [
+        ("other-source", "different source vocabularies (24 vs 22 entries)"),
+        ("forward", "disagree on data.reverse_source"),
+    ],
+)
+def test_ensemble_members_must_read_the_same_source(random_checkpoints, other, problem):
+    with pytest.raises(CheckpointError, match=re.escape(problem)) as err:
+        Translator.load([random_checkpoints["gru"], random_checkpoints[other]])
+    assert str(random_checkpoints[other]) in str(err.value)
 
 
 def test_bad_settings_are_one_sentence(copy_checkpoint, random_checkpoints):

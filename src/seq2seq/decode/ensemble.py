@@ -111,6 +111,8 @@ def check_vocabularies(
         for path, vocab in zip(paths[1:], vocabs[1:], strict=True):
             if vocab.to_dict() != first:
                 sizes = f"{len(vocabs[0])} vs {len(vocab)} entries"
+                if len(vocabs[0]) == len(vocab):
+                    sizes = f"{len(vocab)} entries each, not the same ones"
                 raise CheckpointError(
                     f"checkpoints {paths[0]} and {path} have different {side} vocabularies "
                     f"({sizes}); ensemble members must share both vocabularies"
