@@ -1,16 +1,30 @@
-"""Hand-written stand-ins with the model interface (encode / init_state / step / state.select).
+"""Stand-in models and a toy task for the decoding tests.
 
 `TableModel` has fixed, known next-token distributions keyed by the output prefix, so search
 results can be checked against hand-computed values. `TinyRNNModel` is a small vectorised
-recurrent model with random weights and attention, for invariants over many sentences.
+recurrent model with random weights and attention, for invariants over many sentences. Both have
+the model interface (encode / init_state / step / state.select).
+
+The copy task copies 3-7 words of a 20-word source language; the target vocabulary lacks the last
+five words, so a trained model writes ``<unk>`` exactly where the source has one of them.
+`train_copy_model` learns it with the real Seq2Seq in a few seconds.
 """
 
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
+import torch.nn.functional as F
+
+from seq2seq.config import Config
+from seq2seq.data.batching import make_source_batch, make_target_batch
+from seq2seq.data.vocab import WordVocab
+from seq2seq.model.seq2seq import Seq2Seq
+from seq2seq.train.checkpoint import checkpoint_bytes, write_atomic
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
 
@@ -151,3 +165,58 @@ def random_batch(n: int, vocab: int, max_len: int, seed: int) -> tuple[torch.Ten
     src = torch.randint(4, vocab, (n, max_len), generator=gen)
     src = src.masked_fill(torch.arange(max_len).unsqueeze(0) >= lengths.unsqueeze(1), PAD)
     return src, lengths
+
+
+# ---------------------------------------------------------------------------------------------
+# The copy task
+
+WORDS = [f"w{i}" for i in range(20)]
+TARGET_WORDS = WORDS[:15]  # w15 .. w19 are <unk> on the target side
+
+
+def copy_sentences(n: int, seed: int, min_len: int = 3, max_len: int = 7) -> list[str]:
+    rng = random.Random(seed)
+    return [" ".join(rng.choices(WORDS, k=rng.randint(min_len, max_len))) for _ in range(n)]
+
+
+def copy_config(**model: object) -> Config:
+    model_cfg = dict(
+        cell="lstm",
+        embedding_size=32,
+        hidden_size=64,
+        layers=1,
+        context="attention",
+        input_feeding=False,
+    )
+    model_cfg.update(model)
+    return Config.model_validate(
+        {
+            "data": {"reverse_source": True},
+            "model": model_cfg,
+            "decode": {"beam_size": 3, "batch_size": 16},
+        }
+    )
+
+
+def train_copy_model(
+    config: Config, steps: int, seed: int = 0
+) -> tuple[Seq2Seq, WordVocab, WordVocab]:
+    torch.manual_seed(seed)
+    src_vocab, tgt_vocab = WordVocab(WORDS), WordVocab(TARGET_WORDS)
+    model = Seq2Seq(config.model, len(src_vocab), len(tgt_vocab))
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    for step in range(steps):
+        lines = copy_sentences(64, seed=1000 * seed + step)
+        src, lengths = make_source_batch([src_vocab.encode(s) for s in lines], 0, True)
+        tgt_in, tgt_out = make_target_batch([tgt_vocab.encode(s) for s in lines])
+        logits = model(src, lengths, tgt_in)
+        loss = F.cross_entropy(logits.flatten(0, 1), tgt_out.flatten(), ignore_index=0)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model.eval(), src_vocab, tgt_vocab
+
+
+def save(path: Path, model: Seq2Seq, config: Config, src_vocab, tgt_vocab) -> Path:
+    write_atomic(path, checkpoint_bytes(model, config, src_vocab, tgt_vocab))
+    return path

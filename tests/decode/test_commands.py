@@ -9,7 +9,7 @@ import sys
 
 import pytest
 import torch
-from conftest import copy_sentences
+from decode_standins import copy_sentences
 
 from seq2seq.cli import main
 from seq2seq.decode.rescore import NBestEntry, parse_nbest_line, read_nbest

@@ -6,7 +6,7 @@ import re
 
 import pytest
 import torch
-from conftest import TARGET_WORDS, copy_sentences
+from decode_standins import TARGET_WORDS, copy_sentences
 
 from seq2seq import Translator
 from seq2seq.decode.ensemble import Ensemble
