@@ -23,6 +23,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("seq2seq.train.trainer", "train a model from a YAML config"),
     "translate": ("seq2seq.decode.translator", "translate text with one checkpoint or an ensemble"),
     "rescore": ("seq2seq.decode.rescore", "re-rank an external n-best list with trained models"),
+    "evaluate": ("seq2seq.evaluate.evaluate", "score translations: BLEU, chrF and perplexity"),
+    "analyze": ("seq2seq.evaluate.analyze", "the paper's analyses as plots and CSV (length, PCA...)"),
+    "report": ("seq2seq.evaluate.report", "one self-contained HTML page about a training run"),
     "chat": ("seq2seq.decode.chat", "an interactive prompt: type a line, read the model's output"),
 }
 
