@@ -74,7 +74,12 @@ class _Restrictions:
         self.index: torch.Tensor | None = None
 
     def __call__(self, log_probs: torch.Tensor, force_eos: torch.Tensor) -> torch.Tensor:
-        """log_probs (N, V), force_eos (N,) bool -> the same tensor, restricted."""
+        """log_probs (N, V), force_eos (N,) bool -> the same tensor, restricted.
+
+        Half-precision log-probabilities are widened first: prefix scores add up in float32.
+        """
+        if log_probs.dtype in (torch.float16, torch.bfloat16):
+            log_probs = log_probs.float()
         if self.banned:
             if self.index is None:
                 self.index = torch.tensor(self.banned, device=log_probs.device)
