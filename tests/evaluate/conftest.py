@@ -115,3 +115,23 @@ def attention_run(data_dir, tmp_path_factory) -> Path:
         data_dir, tmp_path_factory.mktemp("attn") / "run", 60, context="attention"
     )
     return _train(config)
+
+
+def degrade(reference: str) -> str:
+    """A stand-in system whose quality falls with length: the first 8 words kept, then every
+    other one; each 4th sentence (by its length) also loses its first word."""
+    words = reference.split()
+    kept = words[:8] + words[8::2]
+    if len(words) % 4 == 0:
+        kept = kept[1:]
+    return " ".join(kept)
+
+
+@pytest.fixture(scope="session")
+def degraded_hyp(test_set, tmp_path_factory) -> Path:
+    """Hypotheses of the stand-in system `degrade` for the test set."""
+    _, ref = test_set
+    path = tmp_path_factory.mktemp("hyp") / "degraded.fr"
+    lines = ref.read_text("utf-8").splitlines()
+    path.write_text("\n".join(degrade(line) for line in lines) + "\n", "utf-8")
+    return path

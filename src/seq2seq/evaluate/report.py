@@ -118,16 +118,15 @@ def _number(value: Any, digits: int = 2) -> str:
 
 
 def html_table(rows: list[list[Any]], header: list[str] | None = None) -> str:
-    """A table; cells that do not parse as numbers are left-aligned."""
+    """A table; numbers are right-aligned, anything else left-aligned."""
 
     def cell(tag: str, value: Any) -> str:
         text = str(value)
         try:
             float(text.replace(",", ""))
-            cls = ""
         except ValueError:
-            cls = ' class="text"'
-        return f"<{tag}{cls}>{_esc(text)}</{tag}>"
+            return f'<{tag} class="text">{_esc(text)}</{tag}>'
+        return f"<{tag}>{_esc(text)}</{tag}>"
 
     parts = ['<div class="scroll"><table>']
     if header:
@@ -135,6 +134,17 @@ def html_table(rows: list[list[Any]], header: list[str] | None = None) -> str:
     parts += ["<tr>" + "".join(cell("td", v) for v in row) + "</tr>" for row in rows]
     parts.append("</table></div>")
     return "\n".join(parts)
+
+
+def _short(text: str) -> str:
+    """A CSV decimal (6 places) shortened for reading: 89.630935 -> 89.63, 0.0012345 -> 0.001234."""
+    if "." not in text:
+        return text
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return f"{number:.2f}" if abs(number) >= 1 else f"{number:.4g}"
 
 
 def _figure(data_uri: str, alt: str) -> str:
@@ -227,7 +237,7 @@ def analyses_section(directory: Path) -> str:
         if table.is_file():
             rows = read_csv(table)
             if rows:
-                shown = rows[1 : MAX_TABLE_ROWS + 1]
+                shown = [[_short(v) for v in row] for row in rows[1 : MAX_TABLE_ROWS + 1]]
                 parts.append(html_table(shown, rows[0]))
                 if len(rows) - 1 > len(shown):
                     parts.append(
