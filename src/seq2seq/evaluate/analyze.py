@@ -110,7 +110,7 @@ def parse_named(item: str, flag: str) -> tuple[str, Path]:
 
 
 def load_systems(args: argparse.Namespace, sources: list[str]) -> tuple[dict[str, list[str]], Any]:
-    """{name: hypotheses} for every --system and --checkpoint, in the order given.
+    """{name: hypotheses}: every --system, then every --checkpoint (translated here).
 
     Also returns the first checkpoint's Translator (None without one), for its vocabulary.
     """

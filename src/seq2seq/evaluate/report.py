@@ -33,9 +33,9 @@ MAX_TABLE_ROWS = 200
 TITLES = {
     "bleu_by_length": "BLEU by sentence length (paper Fig. 3, left)",
     "bleu_by_rarity": "BLEU by average word-frequency rank (paper Fig. 3, right)",
+    "beams": "Beam size: BLEU and speed (paper §3.6)",
     "pca": "Sentence vectors, 2-D PCA (paper Fig. 2)",
     "attention": "Attention weights",
-    "beams": "Beam size: BLEU and speed (paper §3.6)",
 }
 
 STYLE = """
@@ -88,6 +88,8 @@ def read_evaluations(path: Path) -> list[dict[str, Any]]:
                 items.append(json.loads(line))
             except json.JSONDecodeError as err:
                 raise DataError(f"{path}:{lineno}: not JSON ({err.msg})") from None
+    if not items:
+        raise DataError(f"evaluation file {path} is empty")
     for item in items:
         if not isinstance(item, dict) or "bleu" not in item:
             raise DataError(f"{path} does not hold `seq2seq evaluate --json` results")
@@ -225,7 +227,9 @@ def evaluation_section(evaluations: list[dict[str, Any]]) -> str:
 def analyses_section(directory: Path) -> str:
     if not directory.is_dir():
         raise DataError(f"analyses directory {directory} does not exist")
-    stems = sorted({p.stem for p in directory.iterdir() if p.suffix in (".png", ".csv")})
+    found = {p.stem for p in directory.iterdir() if p.suffix in (".png", ".csv")}
+    known = list(TITLES)  # the paper's analyses first, in the order of TITLES, then the rest
+    stems = sorted(found, key=lambda s: (known.index(s) if s in known else len(known), s))
     if not stems:
         return f"<h2>Analyses</h2><p>No PNG or CSV files in {_esc(directory)}.</p>"
     parts = ["<h2>Analyses</h2>"]
