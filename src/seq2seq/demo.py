@@ -8,6 +8,7 @@ starts from the encoder's final state, fed the source in reverse (§3.3), decode
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -21,7 +22,9 @@ from seq2seq.demo_task import make_splits
 SIZES = {"train": 12000, "valid": 200, "test": 300}
 
 
-def demo_config(data_dir: Path, run_dir: Path, minutes: float, seed: int) -> Config:
+def demo_config(
+    data_dir: Path, run_dir: Path, minutes: float, seed: int, max_steps: int | None = None
+) -> Config:
     """A small paper-style model that learns the demo task in about two minutes on 2 cores."""
     return Config.model_validate(
         {
@@ -37,16 +40,18 @@ def demo_config(data_dir: Path, run_dir: Path, minutes: float, seed: int) -> Con
                 "out_dir": str(run_dir),
                 "seed": seed,
                 "optimizer": "adam",
-                "lr": 0.003,
+                "lr": 0.005,
                 "schedule": "constant",
                 "normalize": "tokens",
-                "epochs": 12,
+                "epochs": 8,
                 "max_minutes": minutes,
+                "max_steps": max_steps,
                 "valid_every": 250,
                 "log_every": 25,
                 "valid_bleu": True,
                 "best_metric": "bleu",
                 "tensorboard": False,
+                "threads": min(2, os.cpu_count() or 1),
             },
         }
     )
@@ -64,7 +69,7 @@ def write_corpus(folder: Path, seed: int) -> dict[str, tuple[Path, Path]]:
 
 
 def run_demo(
-    work: Path, minutes: float = 2.5, seed: int = 1, examples: int = 5
+    work: Path, minutes: float = 2.0, seed: int = 1, examples: int = 5, max_steps: int | None = None
 ) -> dict[str, float]:
     """The whole pipeline in `work`; returns exact-match accuracy and BLEU on the test split."""
     from seq2seq.data.io import ParallelSource
@@ -86,7 +91,7 @@ def run_demo(
         progress=False,
     )
     print("[2/3] train: LSTM encoder-decoder, reversed source (paper §3.3)", file=sys.stderr)
-    config = demo_config(work / "data", work / "run", minutes, seed)
+    config = demo_config(work / "data", work / "run", minutes, seed, max_steps)
     Trainer(config, overwrite=True).fit()
 
     print("[3/3] translate the held-out test sentences (greedy)", file=sys.stderr)
