@@ -3,7 +3,6 @@ exactly, and two DDP processes match one process on the same global batch."""
 
 from __future__ import annotations
 
-import gzip
 import os
 import signal
 import subprocess
@@ -19,44 +18,6 @@ from seq2seq.config import Config
 from seq2seq.train.checkpoint import read_checkpoint
 from seq2seq.train.metrics_log import read_log
 from seq2seq.train.trainer import Trainer
-
-ROOT = Path(__file__).resolve().parents[2]
-MULTI30K = ROOT.parent / "shared" / "data" / "multi30k"
-pytestmark = pytest.mark.skipif(not MULTI30K.is_dir(), reason=f"Multi30k not found at {MULTI30K}")
-
-
-def _head(path: Path, n: int, skip: int = 0) -> list[str]:
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        return [line.rstrip("\n") for _, line in zip(range(skip + n), handle)][skip:]
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> Path:
-    """The first 1,500 Multi30k EN->FR training pairs and 100 dev pairs, word vocabularies."""
-    from seq2seq.data.io import ParallelSource
-    from seq2seq.data.prepare import prepare
-
-    tmp = tmp_path_factory.mktemp("m30k")
-    files = {}
-    for split, name, n in (("train", "train", 1500), ("valid", "val", 100)):
-        for lang in ("en", "fr"):
-            path = tmp / f"{split}.{lang}"
-            path.write_text(
-                "\n".join(_head(MULTI30K / f"{name}.{lang}.gz", n)) + "\n", encoding="utf-8"
-            )
-            files[split, lang] = path
-    out = tmp / "data"
-    prepare(
-        out,
-        ParallelSource(files["train", "en"], files["train", "fr"]),
-        valid=ParallelSource(files["valid", "en"], files["valid", "fr"]),
-        vocab="word",
-        src_vocab_size=2000,
-        tgt_vocab_size=2000,
-        lowercase=True,
-        progress=False,
-    )
-    return out
 
 
 def _config(data_dir: Path, out_dir: Path, **model) -> Config:
