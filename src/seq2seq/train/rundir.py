@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import yaml
@@ -59,6 +60,7 @@ class RunDir:
                 file.unlink()
             for file in (self.best, self.last, self.log):
                 file.unlink(missing_ok=True)
+            shutil.rmtree(self.path / "tensorboard", ignore_errors=True)
         self.path.mkdir(parents=True, exist_ok=True)
         (self.path / "config.yaml").write_text(
             yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8"
