@@ -24,7 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "translate": ("seq2seq.decode.translator", "translate text with one checkpoint or an ensemble"),
     "rescore": ("seq2seq.decode.rescore", "re-rank an external n-best list with trained models"),
     "evaluate": ("seq2seq.evaluate.evaluate", "score translations: BLEU, chrF and perplexity"),
-    "analyze": ("seq2seq.evaluate.analyze", "the paper's analyses as plots and CSV (length, PCA...)"),
+    "analyze": (
+        "seq2seq.evaluate.analyze",
+        "the paper's analyses as plots and CSV (length, PCA...)",
+    ),
     "report": ("seq2seq.evaluate.report", "one self-contained HTML page about a training run"),
     "chat": ("seq2seq.decode.chat", "an interactive prompt: type a line, read the model's output"),
 }
@@ -51,7 +54,9 @@ def _available() -> dict[str, tuple[str, str]]:
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="seq2seq", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="seq2seq",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"seq2seq {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="<command>", title="commands")

@@ -128,7 +128,7 @@ def _keep(
     if not src or not tgt:
         if empty_lines == "error":
             side = where[0] if not src else where[1]
-            raise DataError(f"{side}: empty line (use empty_lines=skip to drop such pairs)")
+            raise DataError(f"{side}: empty line (prepare --empty-lines skip drops such pairs)")
         stats.empty += 1
         return False
     if max_tokens is not None and (len(src.split()) > max_tokens or len(tgt.split()) > max_tokens):
