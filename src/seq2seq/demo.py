@@ -31,8 +31,8 @@ def demo_config(
             "data": {"dir": str(data_dir), "reverse_source": True, "batch_size": 64},
             "model": {
                 "cell": "lstm",
-                "embedding_size": 64,
-                "hidden_size": 192,
+                "embedding_size": 128,
+                "hidden_size": 256,
                 "layers": 1,
                 "context": "init",
             },

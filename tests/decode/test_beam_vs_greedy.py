@@ -1,8 +1,9 @@
-"""On a model trained on real data, beam search never finds a worse output than greedy search.
+"""Beam search against greedy search under a model trained on real data (Multi30k).
 
-(On untrained models this can fail: the greedy path may be pruned from the beam; see
-test_search.py. A trained model's distributions are peaked enough that it does not happen on
-this test set, and the test checks that beam search often does strictly better.)
+Beam search does not promise an output at least as probable as greedy's: the greedy prefix can be
+pruned from a narrow beam (with a beam of 2 on this weakly trained model it is, for about a third
+of the sentences). What holds, and is checked here: wider beams find more probable outputs on
+average, a beam of 5 is almost never below greedy, and a beam of 12 never is on this test set.
 """
 
 from __future__ import annotations
@@ -42,18 +43,23 @@ def trained(data_dir, tmp_path_factory) -> Path:
     return out / "best.safetensors"
 
 
-@pytest.mark.parametrize("beam_size", [2, 5, 12])
-def test_beam_is_never_worse_than_greedy_under_the_model(trained, test_set, beam_size):
+def _log_probs(translator, lines, beam_size):
+    settings = translator.settings(beam_size=beam_size, length_penalty=0.0)
+    return [hyps[0].log_prob for hyps in translator.translate_hypotheses(lines, settings)]
+
+
+def test_wider_beams_find_more_probable_outputs_than_greedy(trained, test_set):
     translator = Translator.load(trained)
     lines = test_set[0].read_text(encoding="utf-8").splitlines()
-    greedy = translator.translate_hypotheses(
-        lines, translator.settings(beam_size=1, length_penalty=0.0)
-    )
-    beam = translator.translate_hypotheses(
-        lines, translator.settings(beam_size=beam_size, length_penalty=0.0)
-    )
-    better = 0
-    for g, b in zip(greedy, beam, strict=True):
-        assert b[0].log_prob >= g[0].log_prob - 1e-4, (g[0].text, b[0].text)
-        better += b[0].log_prob > g[0].log_prob + 1e-4
-    assert better >= len(lines) // 10  # the search does find better outputs, not only equal ones
+    greedy = _log_probs(translator, lines, 1)
+    mean_gain = {}
+    for beam_size, most_worse in ((2, None), (5, 0.03), (12, 0.0)):
+        diffs = [
+            b - g for g, b in zip(greedy, _log_probs(translator, lines, beam_size), strict=True)
+        ]
+        worse = sum(d < -1e-4 for d in diffs) / len(diffs)
+        if most_worse is not None:
+            assert worse <= most_worse, (beam_size, worse)
+        assert sum(d > 1e-4 for d in diffs) >= len(diffs) // 3  # often strictly better
+        mean_gain[beam_size] = sum(diffs) / len(diffs)
+    assert 0 < mean_gain[2] < mean_gain[5] <= mean_gain[12] + 1e-6, mean_gain
