@@ -12,7 +12,7 @@ import argparse
 import sys
 from typing import TextIO
 
-from seq2seq.decode.translator import DEFAULT_MAX_SRC_LEN, Translator
+from seq2seq.decode.translator import DEFAULT_MAX_SRC_LEN, Translator, add_checkpoint_argument
 from seq2seq.errors import ConfigError
 
 HELP = """commands:
@@ -86,13 +86,7 @@ def chat_loop(session: ChatSession, stdin: TextIO, stdout: TextIO, prompt: str =
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--checkpoint",
-        nargs="+",
-        required=True,
-        metavar="CKPT",
-        help="one checkpoint or an ensemble",
-    )
+    add_checkpoint_argument(parser)
     parser.add_argument("--beam-size", type=int, default=5, help="beam width (1 = greedy)")
     parser.add_argument(
         "--n-best", type=int, default=1, help="show the K best outputs with their scores"

@@ -198,13 +198,9 @@ def _check_sources(
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--checkpoint",
-        nargs="+",
-        required=True,
-        metavar="CKPT",
-        help="one checkpoint or several (ensemble)",
-    )
+    from seq2seq.decode.translator import add_checkpoint_argument  # translator imports this module
+
+    add_checkpoint_argument(parser)
     parser.add_argument("--src", required=True, type=Path, help="source sentences, one a line")
     parser.add_argument("--nbest", required=True, type=Path, help="Moses n-best list to re-rank")
     parser.add_argument(

@@ -307,14 +307,19 @@ def format_nbest(sentence: int, translation: Translation) -> str:
 # The command
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_checkpoint_argument(parser: argparse.ArgumentParser) -> None:
+    """`--checkpoint CKPT [CKPT ...]`, shared by translate, rescore and chat."""
     parser.add_argument(
         "--checkpoint",
         nargs="+",
         required=True,
         metavar="CKPT",
-        help="one checkpoint, or several for an ensemble",
+        help="one checkpoint, or several for an ensemble (averaged probabilities)",
     )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_checkpoint_argument(parser)
     parser.add_argument(
         "--input", type=Path, default=None, help="source file, plain or .gz (default: stdin)"
     )
