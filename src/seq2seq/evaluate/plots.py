@@ -24,7 +24,7 @@ def _pyplot():
         import matplotlib
     except ImportError:
         raise Seq2SeqError(
-            "plots need matplotlib; install it with `pip install seq2seq[plots]`"
+            "plots need matplotlib; install it with `pip install matplotlib`"
         ) from None
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
