@@ -1,0 +1,483 @@
+"""Reproduce the paper's findings on Multi30k: train every experiment, score it, write the table.
+
+    python benchmarks/reproduce.py [--only NAME ...] [--list] [--minutes M] [--table-only]
+                                   [--runs-dir runs/experiments] [--set KEY=VALUE ...]
+
+Each experiment is a file configs/experiments/NAME.yaml holding only what differs from
+configs/small-cpu.yaml, plus a `reproduce:` section (removed before validation) that says
+- `description`: one line for the table;
+- `dataset`: which prepared data directory it trains on (DATASETS below, prepared once under
+  data/ on first use);
+- `beams`: the beam sizes to evaluate on test_2016_flickr (default: 1 and the config's beam);
+- `members`: for a decode-only row, the trained experiments decoded together (an ensemble when
+  more than one, paper §3.6);
+- `rescore`: for a decode-only row, `nbest_from` (an experiment), `by` (experiments), `n`, `weight`:
+  re-rank the first model's n-best lists with the others (paper §3.6).
+
+A training run lives in RUNS/NAME. It is finished when RUNS/NAME/done.json exists; a directory
+with checkpoints but no done.json was interrupted and resumes from its newest checkpoint (the
+trainer's --resume); anything else starts afresh. Test-set results go to RUNS/NAME/results.json,
+and the table of every results.json present to docs/results.md between the markers below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from seq2seq.config import Config, apply_overrides, config_from_dict
+from seq2seq.errors import ConfigError, Seq2SeqError
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE_CONFIG = ROOT / "configs" / "small-cpu.yaml"
+EXPERIMENTS = ROOT / "configs" / "experiments"
+MULTI30K = ROOT.parent / "shared" / "data" / "multi30k"
+RESULTS_DOC = ROOT / "docs" / "results.md"
+TABLE_BEGIN = "<!-- reproduce.py table: begin -->"
+TABLE_END = "<!-- reproduce.py table: end -->"
+DONE = "done.json"
+RESULTS = "results.json"
+TEST_SET = "test_2016_flickr"
+# The table's order: the paper's findings one after another; rows not listed come last.
+TABLE_ORDER = [
+    "reversed", "forward", "reversed-word", "forward-word", "depth-1", "depth-4",
+    "beam-sweep", "seed-2", "seed-3", "seed-4", "seed-5", "ensemble", "rescore",
+    "context-bridge", "context-concat", "context-peeky", "gru", "luong", "bahdanau",
+    "en-de-reversed", "en-de-luong",
+]  # fmt: skip
+
+# Prepared data directories: name -> (directory under the data cache, languages, prepare options).
+# The word vocabularies keep every word seen at least twice in Multi30k's training half
+# (8,000 English, 8,500 French types; the paper's §3.1 160k/80k would keep every word here).
+DATASETS: dict[str, tuple[str, str, str, dict[str, Any]]] = {
+    "en-fr-bpe8k": ("multi30k-en-fr", "en", "fr", {"vocab": "bpe", "joint": True,
+                                                    "src_vocab_size": 8000}),
+    "en-fr-word": ("multi30k-en-fr-word", "en", "fr", {"vocab": "word", "src_vocab_size": 8000,
+                                                        "tgt_vocab_size": 8500}),
+    "en-de-bpe8k": ("multi30k-en-de", "en", "de", {"vocab": "bpe", "joint": True,
+                                                    "src_vocab_size": 8000}),
+}  # fmt: skip
+
+
+@dataclass
+class Experiment:
+    """One row (or group of rows) of the table, read from configs/experiments/NAME.yaml."""
+
+    name: str
+    description: str
+    config: Config | None = None  # None for decode-only rows
+    dataset: str | None = None
+    beams: list[int] = field(default_factory=list)
+    members: list[str] = field(default_factory=list)
+    rescore: dict[str, Any] | None = None
+
+    @property
+    def trains(self) -> bool:
+        return self.config is not None
+
+    def needs(self) -> list[str]:
+        """The trained experiments this row decodes with."""
+        if self.trains:
+            return [self.name]
+        extra = [self.rescore["nbest_from"], *self.rescore["by"]] if self.rescore else []
+        return list(dict.fromkeys(self.members + extra))
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading experiments
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` laid onto `base`, section by section (neither is modified)."""
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{where} is not valid YAML") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path} must be a mapping of config sections")
+    return raw
+
+
+def load_experiment(
+    path: Path,
+    runs_dir: Path,
+    data_cache: Path,
+    overrides: list[str] | None = None,
+) -> Experiment:
+    """Merge one experiment file onto the base recipe and validate it into an `Experiment`."""
+    raw = _read_yaml(path)
+    spec = raw.pop("reproduce", None) or {}
+    name = path.stem
+    known = {"description", "dataset", "beams", "members", "rescore"}
+    unknown = sorted(set(spec) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown reproduce key '{unknown[0]}'; allowed: {sorted(known)}")
+    exp = Experiment(name, spec.get("description", name), beams=list(spec.get("beams", [])))
+    if "members" in spec or "rescore" in spec:
+        if raw:
+            raise ConfigError(f"{path}: a decode-only row (members/rescore) takes no config keys")
+        exp.members = list(spec.get("members", []))
+        exp.rescore = spec.get("rescore")
+        if exp.rescore is not None and not {"nbest_from", "by"} <= set(exp.rescore):
+            raise ConfigError(f"{path}: reproduce.rescore needs 'nbest_from' and 'by'")
+        exp.beams = exp.beams or ([1] if exp.members else [])
+        return exp
+    dataset = spec.get("dataset", "en-fr-bpe8k")
+    if dataset not in DATASETS:
+        raise ConfigError(f"{path}: dataset '{dataset}' is not one of {', '.join(DATASETS)}")
+    merged = deep_merge(_read_yaml(BASE_CONFIG), raw)
+    merged = deep_merge(
+        merged,
+        {
+            "data": {"dir": str(data_cache / DATASETS[dataset][0])},
+            "train": {"out_dir": str(runs_dir / name)},
+        },
+    )
+    try:
+        exp.config = config_from_dict(apply_overrides(merged, list(overrides or [])))
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+    exp.dataset = dataset
+    exp.beams = exp.beams or sorted({1, exp.config.decode.beam_size})
+    return exp
+
+
+def load_experiments(
+    runs_dir: Path, data_cache: Path, overrides: list[str] | None = None
+) -> dict[str, Experiment]:
+    """Every configs/experiments/*.yaml, by name; checks that decode rows name trained rows."""
+    found = {
+        path.stem: load_experiment(path, runs_dir, data_cache, overrides)
+        for path in sorted(EXPERIMENTS.glob("*.yaml"))
+    }
+    for exp in found.values():
+        for need in exp.needs():
+            if need not in found or not found[need].trains:
+                raise ConfigError(
+                    f"{EXPERIMENTS / (exp.name + '.yaml')}: '{need}' is not a training experiment"
+                )
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# Data and training
+
+
+def ensure_dataset(name: str, data_cache: Path, multi30k: Path) -> Path:
+    """Prepare the dataset's directory from the raw Multi30k files unless it is there already."""
+    from seq2seq.data.io import ParallelSource
+    from seq2seq.data.prepare import MANIFEST, prepare
+
+    subdir, src, tgt, options = DATASETS[name]
+    out = data_cache / subdir
+    if (out / MANIFEST).is_file():
+        return out
+    print(f"reproduce: preparing {out} ({name})", file=sys.stderr)
+    files = {split: multi30k / f"{split}.{{}}.gz" for split in ("train", "val")}
+    for path in files.values():
+        if not Path(str(path).format(src)).is_file():
+            raise Seq2SeqError(f"Multi30k file {str(path).format(src)} is missing")
+    prepare(
+        out,
+        ParallelSource(str(files["train"]).format(src), str(files["train"]).format(tgt)),
+        valid=ParallelSource(str(files["val"]).format(src), str(files["val"]).format(tgt)),
+        src_lang=src,
+        tgt_lang=tgt,
+        progress=False,
+        **options,
+    )
+    return out
+
+
+def run_status(run_dir: Path) -> str:
+    """'done' (done.json), 'resume' (checkpoints, no done.json) or 'new'."""
+    from seq2seq.train.rundir import RunDir
+
+    if (run_dir / DONE).is_file():
+        return "done"
+    return "resume" if RunDir(run_dir).latest() is not None else "new"
+
+
+def train(exp: Experiment) -> None:
+    """Train (or resume, or skip) one experiment; writes done.json with its training totals."""
+    from seq2seq.train.trainer import Trainer
+
+    assert exp.config is not None
+    run_dir = Path(exp.config.train.out_dir)
+    status = run_status(run_dir)
+    if status == "done":
+        print(f"reproduce: {exp.name} already trained, skipping", file=sys.stderr)
+        return
+    print(f"reproduce: training {exp.name} ({status})", file=sys.stderr)
+    trainer = Trainer(exp.config, resume=status == "resume")
+    state = trainer.fit()
+    totals = {
+        "steps": state.step,
+        "epochs": round(state.step / trainer.steps_per_epoch, 3),
+        "train_seconds": round(state.train_seconds, 1),
+        "target_tokens": state.target_tokens,
+        "tgt_tok_s": round(state.target_tokens / max(state.train_seconds, 1e-9), 1),
+        "parameters": trainer.model.num_parameters(),
+    }
+    (run_dir / DONE).write_text(json.dumps(totals, indent=2) + "\n", encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation on test_2016_flickr
+
+
+@dataclass
+class TestSet:
+    sources: list[str]
+    references: list[str]
+
+
+def read_test_set(exp: Experiment, found: dict[str, Experiment], multi30k: Path, limit: int | None):
+    from seq2seq.evaluate.scores import read_lines
+
+    _, src, tgt, _ = DATASETS[found[exp.needs()[0]].dataset or ""]
+    sources = read_lines(multi30k / f"{TEST_SET}.{src}.gz")[:limit]
+    references = read_lines(multi30k / f"{TEST_SET}.{tgt}.gz")[:limit]
+    return TestSet(sources, references)
+
+
+def score(label: str, hyps: list[str], test: TestSet) -> dict[str, Any]:
+    """Cased and lower-cased sacreBLEU and chrF of one system output."""
+    from seq2seq.evaluate.scores import corpus_scores
+
+    cased = corpus_scores(hyps, test.references)
+    lower = corpus_scores(hyps, test.references, lowercase=True)
+    return {
+        "search": label,
+        "bleu": round(cased.bleu, 2),
+        "bleu_lc": round(lower.bleu, 2),
+        "chrf": round(cased.chrf, 2),
+        "bleu_text": cased.bleu_text,
+        "bleu_signature": cased.bleu_signature,
+        "bleu_lc_signature": lower.bleu_signature,
+        "chrf_signature": cased.chrf_signature,
+        "sentences": cased.sentences,
+    }
+
+
+def checkpoints(names: list[str], found: dict[str, Experiment]) -> list[Path]:
+    paths = [Path(found[n].config.train.out_dir) / "best.safetensors" for n in names]  # type: ignore[union-attr]
+    for path in paths:
+        if not path.is_file():
+            raise Seq2SeqError(f"checkpoint {path} is missing; train that experiment first")
+    return paths
+
+
+def decode_rows(exp: Experiment, found: dict, test: TestSet, out: Path) -> list[dict[str, Any]]:
+    """Greedy / beam decodes of the row's model (or ensemble), outputs kept in `out`."""
+    from seq2seq.decode.translator import Translator
+
+    members = exp.needs() if exp.trains else exp.members
+    translator = Translator.load(checkpoints(members, found))
+    rows = []
+    for beam in exp.beams:
+        hyps = translator.translate(test.sources, beam_size=beam, n_best=1)
+        (out / f"test.beam{beam}.txt").write_text("\n".join(hyps) + "\n", encoding="utf-8")
+        rows.append(score("greedy" if beam == 1 else f"beam {beam}", hyps, test))
+    return rows
+
+
+def rescore_rows(exp: Experiment, found: dict, test: TestSet) -> list[dict[str, Any]]:
+    """The weak model's n-best 1-best, then the lists re-ranked by the ensemble (paper §3.6)."""
+    from seq2seq.decode.rescore import NBestEntry, rescore
+    from seq2seq.decode.translator import Translator
+
+    spec = exp.rescore or {}
+    n = int(spec.get("n", 50))
+    weak = Translator.load(checkpoints([spec["nbest_from"]], found))
+    lists = weak.translate_hypotheses(test.sources, weak.settings(beam_size=n, n_best=n))
+    entries = [NBestEntry(i, t.text, "", t.log_prob) for i, hyps in enumerate(lists) for t in hyps]
+    strong = Translator.load(checkpoints(list(spec["by"]), found))
+    own = strong.score([test.sources[e.sentence] for e in entries], [e.text for e in entries])
+    ranked = rescore(entries, own, weight=float(spec.get("weight", 0.5)))
+    before = [hyps[0].text if hyps else "" for hyps in lists]
+    after = [ranked[i][0].text if i in ranked else "" for i in range(len(lists))]
+    return [score(f"{n}-best, 1-best", before, test), score(f"{n}-best rescored", after, test)]
+
+
+def training_totals(names: list[str], found: dict[str, Experiment]) -> dict[str, Any]:
+    """Parameters, training time and speed summed over the trained runs a row uses."""
+    from seq2seq.train.metrics_log import read_log
+
+    totals: dict[str, Any] = {"parameters": 0, "train_seconds": 0.0, "target_tokens": 0}
+    for name in names:
+        run_dir = Path(found[name].config.train.out_dir)  # type: ignore[union-attr]
+        done = json.loads((run_dir / DONE).read_text(encoding="utf-8"))
+        for key in totals:
+            totals[key] += done[key]
+        totals["steps"] = done["steps"]
+    totals["tgt_tok_s"] = round(totals["target_tokens"] / max(totals["train_seconds"], 1e-9), 1)
+    if len(names) == 1:
+        run_dir = Path(found[names[0]].config.train.out_dir)  # type: ignore[union-attr]
+        valid = (
+            read_log(run_dir / "log.jsonl", "valid") if (run_dir / "log.jsonl").is_file() else []
+        )
+        ppls = [r["ppl"] for r in valid if "ppl" in r]
+        totals["dev_ppl"] = round(min(ppls), 2) if ppls else None
+    return totals
+
+
+def evaluate(exp: Experiment, found: dict, runs_dir: Path, multi30k: Path, limit: int | None):
+    """Write RUNS/NAME/results.json for one row."""
+    test = read_test_set(exp, found, multi30k, limit)
+    out = runs_dir / exp.name
+    out.mkdir(parents=True, exist_ok=True)
+    rows = rescore_rows(exp, found, test) if exp.rescore else []
+    if exp.trains or exp.members:
+        rows = decode_rows(exp, found, test, out) + rows
+    used = exp.needs() if exp.trains or not exp.members else exp.members
+    result = {
+        "name": exp.name,
+        "description": exp.description,
+        "command": f"python benchmarks/reproduce.py --only {exp.name}",
+        "uses": used,
+        "test_set": f"{TEST_SET} ({len(test.sources)} sentences)",
+        "training": training_totals(used, found),
+        "decodes": rows,
+    }
+    (out / RESULTS).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# The table
+
+
+def _cell(value: Any, fmt: str = "{}") -> str:
+    return "—" if value is None else fmt.format(value)
+
+
+def render_table(results: list[dict[str, Any]]) -> str:
+    """Markdown: one line per (row, search), then the sacreBLEU signatures used."""
+    lines = [
+        "| experiment | search | BLEU | BLEU (lc) | chrF | dev ppl | parameters | train time "
+        "| target tok/s | command |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    signatures: set[str] = set()
+    for res in results:
+        t = res["training"]
+        for d in res["decodes"]:
+            signatures.update((d["bleu_signature"], d["bleu_lc_signature"], d["chrf_signature"]))
+            lines.append(
+                f"| {res['name']}: {res['description']} | {d['search']} | {d['bleu']:.2f} "
+                f"| {d['bleu_lc']:.2f} | {d['chrf']:.2f} | {_cell(t.get('dev_ppl'), '{:.2f}')} "
+                f"| {t['parameters']:,} | {t['train_seconds'] / 60:.1f} min "
+                f"| {t['tgt_tok_s']:,.0f} | `{res['command']}` |"
+            )
+    tests = sorted({res["test_set"] for res in results})
+    lines += ["", f"Test set: {', '.join(tests) or '—'}. Signatures:", ""]
+    lines += [f"- `{s}`" for s in sorted(signatures)]
+    return "\n".join(lines) + "\n"
+
+
+def collect_results(runs_dir: Path) -> list[dict[str, Any]]:
+    """Every RUNS/*/results.json, in TABLE_ORDER."""
+    files = sorted(runs_dir.glob(f"*/{RESULTS}")) if runs_dir.is_dir() else []
+    results = [json.loads(path.read_text(encoding="utf-8")) for path in files]
+    rank = {name: i for i, name in enumerate(TABLE_ORDER)}
+    return sorted(results, key=lambda r: (rank.get(r["name"], len(rank)), r["name"]))
+
+
+def write_table(doc: Path, results: list[dict[str, Any]]) -> None:
+    """Replace the text between the table markers in `doc` (append the markers if absent)."""
+    text = doc.read_text(encoding="utf-8") if doc.is_file() else ""
+    block = f"{TABLE_BEGIN}\n{render_table(results)}{TABLE_END}"
+    if TABLE_BEGIN in text and TABLE_END in text:
+        head, _, rest = text.partition(TABLE_BEGIN)
+        _, _, tail = rest.partition(TABLE_END)
+        text = head + block + tail
+    else:
+        text = text.rstrip("\n") + ("\n\n" if text else "") + block + "\n"
+    doc.write_text(text, encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these experiments")
+    parser.add_argument("--list", action="store_true", help="list the experiments and stop")
+    parser.add_argument("--minutes", type=float, help="override train.max_minutes (smoke tests)")
+    parser.add_argument("--max-steps", type=int, help="override train.max_steps (smoke tests)")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a config key in every experiment, e.g. --set model.hidden_size=64",
+    )  # fmt: skip
+    parser.add_argument("--table-only", action="store_true", help="only regenerate the table")
+    parser.add_argument("--runs-dir", type=Path, default=ROOT / "runs" / "experiments")
+    parser.add_argument("--data-cache", type=Path, default=ROOT / "data",
+                        help="where prepared data directories are kept")  # fmt: skip
+    parser.add_argument("--multi30k", type=Path, default=MULTI30K, help="raw Multi30k files")
+    parser.add_argument("--test-limit", type=int, help="score only the first N test sentences")
+    parser.add_argument("--table", type=Path, default=RESULTS_DOC, help="document for the table")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    overrides = list(args.overrides)
+    if args.minutes is not None:
+        overrides.append(f"train.max_minutes={args.minutes}")
+    if args.max_steps is not None:
+        overrides.append(f"train.max_steps={args.max_steps}")
+    found = load_experiments(args.runs_dir, args.data_cache, overrides)
+    if args.list:
+        for exp in found.values():
+            kind = "train" if exp.trains else "decode"
+            print(f"{exp.name:16} {kind:6} {exp.description}")
+        return 0
+    selected = args.only or list(found)
+    for name in selected:
+        if name not in found:
+            raise ConfigError(f"no experiment '{name}' in {EXPERIMENTS}; see --list")
+    if not args.table_only:
+        needed = list(dict.fromkeys(n for name in selected for n in found[name].needs()))
+        for name in needed:
+            ensure_dataset(found[name].dataset or "", args.data_cache, args.multi30k)
+            train(found[name])
+        for name in selected:
+            start = time.perf_counter()
+            evaluate(found[name], found, args.runs_dir, args.multi30k, args.test_limit)
+            print(f"reproduce: evaluated {name} in {time.perf_counter() - start:.0f} s",
+                  file=sys.stderr)  # fmt: skip
+    results = collect_results(args.runs_dir)
+    write_table(args.table, results)
+    print(f"reproduce: {len(results)} results tabulated in {args.table}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Seq2SeqError as err:
+        print(f"reproduce: error: {err}", file=sys.stderr)
+        sys.exit(2)

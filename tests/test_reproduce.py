@@ -1,0 +1,177 @@
+"""benchmarks/reproduce.py: experiment files, listing, resume, and one tiny run end to end."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from seq2seq.config import Config
+from seq2seq.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+SPEC = importlib.util.spec_from_file_location("reproduce", REPO / "benchmarks" / "reproduce.py")
+reproduce = importlib.util.module_from_spec(SPEC)
+sys.modules["reproduce"] = reproduce
+SPEC.loader.exec_module(reproduce)
+
+# A model small enough to train 4-6 steps and decode 12 sentences in a second or two.
+TINY = [
+    "model.embedding_size=16",
+    "model.hidden_size=16",
+    "train.tensorboard=false",
+    "train.threads=1",
+    "data.max_valid_sentences=20",
+    "decode.batch_size=16",
+]
+
+
+def test_every_experiment_merges_into_a_valid_config(tmp_path):
+    found = reproduce.load_experiments(tmp_path / "runs", tmp_path / "data")
+    assert len(found) >= 20
+    trained = {name for name, exp in found.items() if exp.trains}
+    for name in trained:
+        config = found[name].config
+        assert isinstance(config, Config)
+        assert config.train.out_dir == str(tmp_path / "runs" / name)
+        assert config.train.max_minutes == 15  # the base recipe's budget is kept
+    assert found["forward"].config.data.reverse_source is False
+    assert found["reversed"].config.data.reverse_source is True
+    assert found["depth-4"].config.model.layers == 4
+    assert found["seed-3"].config.train.seed == 3
+    assert found["luong"].config.model.context == "attention"
+    assert found["bahdanau"].config.model.attention == "bahdanau"
+    assert found["gru"].config.model.cell == "gru"
+    assert found["reversed-word"].dataset == "en-fr-word"
+    assert found["en-de-luong"].config.data.dir.endswith("multi30k-en-de")
+    # decode-only rows name trained runs; the ensemble is seeds 1..5 of one recipe
+    ensemble = found["ensemble"]
+    assert not ensemble.trains and ensemble.beams == [1, 2, 12]
+    assert {found[m].config.train.seed for m in ensemble.members} == {1, 2, 3, 4, 5}
+    assert found["beam-sweep"].beams == [1, 2, 5, 12]
+    assert set(found["rescore"].needs()) == {"depth-1", *ensemble.members}
+
+
+def test_every_trained_experiment_builds_a_model(tmp_path):
+    from seq2seq.model.seq2seq import Seq2Seq
+
+    found = reproduce.load_experiments(tmp_path, tmp_path)
+    for exp in found.values():
+        if exp.trains:
+            model = Seq2Seq(exp.config.model, 50, 60)
+            assert model.num_parameters() > 0, exp.name
+
+
+def test_overrides_and_bad_files(tmp_path, monkeypatch):
+    found = reproduce.load_experiments(tmp_path, tmp_path, ["train.max_minutes=0.5"])
+    assert found["depth-1"].config.train.max_minutes == 0.5
+    bad = tmp_path / "experiments"
+    bad.mkdir()
+    (bad / "typo.yaml").write_text("model:\n  layer: 3\n", encoding="utf-8")
+    monkeypatch.setattr(reproduce, "EXPERIMENTS", bad)
+    with pytest.raises(ConfigError, match="typo.yaml.*model.layer"):
+        reproduce.load_experiments(tmp_path, tmp_path)
+    (bad / "typo.yaml").write_text("reproduce:\n  members: [nowhere]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="'nowhere' is not a training experiment"):
+        reproduce.load_experiments(tmp_path, tmp_path)
+
+
+def test_list(capsys):
+    assert reproduce.main(["--list"]) == 0
+    out = capsys.readouterr().out
+    assert "reversed " in out and "ensemble" in out and "decode" in out and "train" in out
+
+
+def test_table_replaces_only_its_block(tmp_path):
+    doc = tmp_path / "results.md"
+    doc.write_text("# Results\n\nkept text\n", encoding="utf-8")
+    row = {
+        "name": "x",
+        "description": "d",
+        "command": "c",
+        "test_set": "t",
+        "training": {"parameters": 1234, "train_seconds": 90, "tgt_tok_s": 10, "dev_ppl": None},
+        "decodes": [
+            {"search": "greedy", "bleu": 1.5, "bleu_lc": 2.0, "chrf": 3.0}
+            | {k: "sig" for k in ("bleu_signature", "bleu_lc_signature", "chrf_signature")}
+        ],
+    }
+    reproduce.write_table(doc, [row])
+    reproduce.write_table(doc, [row, {**row, "name": "y"}])
+    text = doc.read_text(encoding="utf-8")
+    assert text.startswith("# Results\n\nkept text\n")
+    assert text.count(reproduce.TABLE_BEGIN) == 1
+    assert "| x: d | greedy | 1.50 | 2.00 | 3.00 | — | 1,234 | 1.5 min | 10 | `c` |" in text
+    assert "| y: d |" in text
+
+
+@pytest.fixture
+def cache(tmp_path, data_dir):
+    """A data cache whose EN->FR BPE directory is the conftest's small prepared subset."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "multi30k-en-fr").symlink_to(data_dir, target_is_directory=True)
+    return tmp_path / "data"
+
+
+def test_interrupted_run_resumes_then_one_row_end_to_end(tmp_path, cache, multi30k, capsys):
+    runs = tmp_path / "runs"
+    first = reproduce.load_experiments(runs, cache, [*TINY, "train.max_steps=4"])["depth-1"]
+    assert reproduce.run_status(runs / "depth-1") == "new"
+    reproduce.train(first)
+    assert reproduce.run_status(runs / "depth-1") == "done"
+    (runs / "depth-1" / reproduce.DONE).unlink()  # as if killed after its last checkpoint
+    assert reproduce.run_status(runs / "depth-1") == "resume"
+
+    args = ["--runs-dir", str(runs), "--data-cache", str(cache), "--multi30k", str(multi30k)]
+    args += ["--test-limit", "12", "--table", str(tmp_path / "results.md"), "--max-steps", "6"]
+    args += [f"--set={item}" for item in TINY]
+    assert reproduce.main(["--only", "depth-1", *args]) == 0
+    assert "resumed from" in capsys.readouterr().err
+    done = json.loads((runs / "depth-1" / reproduce.DONE).read_text(encoding="utf-8"))
+    assert done["steps"] == 6 and done["parameters"] > 0 and done["train_seconds"] > 0
+
+    result = json.loads((runs / "depth-1" / reproduce.RESULTS).read_text(encoding="utf-8"))
+    assert [d["search"] for d in result["decodes"]] == ["greedy", "beam 5"]
+    for decode in result["decodes"]:
+        assert 0.0 <= decode["bleu"] <= 100.0 and 0.0 < decode["chrf"] <= 100.0
+        assert "case:mixed" in decode["bleu_signature"]
+        assert "case:lc" in decode["bleu_lc_signature"]
+    assert result["training"]["dev_ppl"] > 1.0
+    assert len((runs / "depth-1" / "test.beam5.txt").read_text("utf-8").splitlines()) == 12
+    table = (tmp_path / "results.md").read_text(encoding="utf-8")
+    assert "| depth-1: 1 layer, reversed, no attention | greedy |" in table
+    assert "`python benchmarks/reproduce.py --only depth-1`" in table
+
+    # a finished run is skipped, not retrained
+    assert reproduce.main(["--only", "depth-1", *args]) == 0
+    assert "already trained, skipping" in capsys.readouterr().err
+
+    # decode-only rows: an "ensemble" of the run with itself and a rescored 3-best list
+    found = reproduce.load_experiments(runs, cache, TINY)
+    ensemble = reproduce.Experiment("ens", "d", members=["depth-1", "depth-1"], beams=[1])
+    spec = {"nbest_from": "depth-1", "by": ["depth-1"], "n": 3, "weight": 0.5}
+    resc = reproduce.Experiment("resc", "d", rescore=spec)
+    paired = reproduce.evaluate(ensemble, found, runs, multi30k, 12)
+    rescored = reproduce.evaluate(resc, found, runs, multi30k, 12)
+    # the same model twice is the same distribution: the ensemble's greedy output is the model's
+    assert paired["training"]["parameters"] == 2 * result["training"]["parameters"]
+    read = lambda run: (runs / run / "test.beam1.txt").read_text("utf-8")  # noqa: E731
+    assert read("ens") == read("depth-1")
+    # re-ranked by its own log-probability, each list's winner is its most probable entry
+    assert [d["search"] for d in rescored["decodes"]] == ["3-best, 1-best", "3-best rescored"]
+    _check_rescored(runs / "depth-1" / "best.safetensors", multi30k, rescored["decodes"][1])
+
+
+def _check_rescored(checkpoint, multi30k, decode):
+    from seq2seq.decode.translator import Translator
+    from seq2seq.evaluate.scores import corpus_scores, read_lines
+
+    src = read_lines(multi30k / "test_2016_flickr.en.gz")[:12]
+    ref = read_lines(multi30k / "test_2016_flickr.fr.gz")[:12]
+    model = Translator.load(checkpoint)
+    lists = model.translate_hypotheses(src, model.settings(beam_size=3, n_best=3))
+    best = [max(hyps, key=lambda h: h.log_prob).text for hyps in lists]
+    assert decode["bleu"] == pytest.approx(corpus_scores(best, ref).bleu, abs=0.01)
