@@ -192,14 +192,18 @@ def ensure_dataset(name: str, data_cache: Path, multi30k: Path) -> Path:
     if (out / MANIFEST).is_file():
         return out
     print(f"reproduce: preparing {out} ({name})", file=sys.stderr)
-    files = {split: multi30k / f"{split}.{{}}.gz" for split in ("train", "val")}
-    for path in files.values():
-        if not Path(str(path).format(src)).is_file():
-            raise Seq2SeqError(f"Multi30k file {str(path).format(src)} is missing")
+
+    def pair(split: str) -> ParallelSource:
+        paths = [multi30k / f"{split}.{lang}.gz" for lang in (src, tgt)]
+        for path in paths:
+            if not path.is_file():
+                raise Seq2SeqError(f"Multi30k file {path} is missing (see --multi30k)")
+        return ParallelSource(*paths)
+
     prepare(
         out,
-        ParallelSource(str(files["train"]).format(src), str(files["train"]).format(tgt)),
-        valid=ParallelSource(str(files["val"]).format(src), str(files["val"]).format(tgt)),
+        pair("train"),
+        valid=pair("val"),
         src_lang=src,
         tgt_lang=tgt,
         progress=False,
@@ -247,11 +251,16 @@ def train(exp: Experiment) -> None:
 
 @dataclass
 class TestSet:
+    """Aligned test sources and references."""
+
     sources: list[str]
     references: list[str]
 
 
-def read_test_set(exp: Experiment, found: dict[str, Experiment], multi30k: Path, limit: int | None):
+def read_test_set(
+    exp: Experiment, found: dict[str, Experiment], multi30k: Path, limit: int | None
+) -> TestSet:
+    """The row's test_2016_flickr sources and references (its languages), first `limit` lines."""
     from seq2seq.evaluate.scores import read_lines
 
     _, src, tgt, _ = DATASETS[found[exp.needs()[0]].dataset or ""]

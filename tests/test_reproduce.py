@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from seq2seq.config import Config
-from seq2seq.errors import ConfigError
+from seq2seq.errors import ConfigError, Seq2SeqError
 
 REPO = Path(__file__).resolve().parents[1]
 SPEC = importlib.util.spec_from_file_location("reproduce", REPO / "benchmarks" / "reproduce.py")
@@ -106,6 +106,19 @@ def test_table_replaces_only_its_block(tmp_path):
     assert text.count(reproduce.TABLE_BEGIN) == 1
     assert "| x: d | greedy | 1.50 | 2.00 | 3.00 | — | 1,234 | 1.5 min | 10 | `c` |" in text
     assert "| y: d |" in text
+
+
+def test_word_dataset_is_prepared_once(tmp_path, multi30k):
+    out = reproduce.ensure_dataset("en-fr-word", tmp_path, multi30k)
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["vocab"]["kind"] == "word"
+    assert (manifest["vocab"]["src_size"], manifest["vocab"]["tgt_size"]) == (8004, 8504)
+    assert manifest["splits"]["train"]["pairs"] == 29000
+    stamp = (out / "manifest.json").stat().st_mtime_ns
+    assert reproduce.ensure_dataset("en-fr-word", tmp_path, multi30k) == out
+    assert (out / "manifest.json").stat().st_mtime_ns == stamp  # cached, not rebuilt
+    with pytest.raises(Seq2SeqError, match="nowhere/train.en.gz is missing"):
+        reproduce.ensure_dataset("en-de-bpe8k", tmp_path, tmp_path / "nowhere")
 
 
 @pytest.fixture
