@@ -75,7 +75,8 @@ def train(system: System, minutes: float, results: dict) -> Path | None:
         step = found[1] if found else -1
         if seen["first"] is None:
             seen["first"] = step
-        return step > seen["first"]  # the first checkpoint written after the budget
+        # the first checkpoint written after the budget, once it is complete (no write for 3 s)
+        return step > seen["first"] and time.time() - found[0].stat().st_mtime > 3.0
 
     print(f"[{system.name}/{system.model}] training for {minutes} min", flush=True)
     result = run_measured(
@@ -102,8 +103,9 @@ def decode(system: System, checkpoint: Path, beam: int, results: dict, sp) -> No
     """Translate the test set with `beam`, time it, detokenise and score it."""
     tag = "greedy" if beam == 1 else f"beam{beam}"
     out = system.dir / f"test.{tag}.txt"
-    cmd, stdin = system.decode_command(checkpoint, beam)
-    result = run_measured(cmd, system.dir / f"decode.{tag}.log", stdin=stdin, stdout=out)
+    cmd, stdin, to_stdout = system.decode_command(checkpoint, beam, out)
+    log = system.dir / f"decode.{tag}.log"
+    result = run_measured(cmd, log, stdin=stdin, stdout=out if to_stdout else None)
     hyps = out.read_text(encoding="utf-8").splitlines()
     if system.hypotheses_are_pieces():
         hyps = decode_lines(sp, hyps)

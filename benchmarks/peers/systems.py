@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,6 +106,8 @@ class System:
         )
 
     def write_configs(self, minutes: float) -> None:
+        """Fresh configs and an empty run directory (a stale checkpoint would end training)."""
+        shutil.rmtree(self.dir / "run", ignore_errors=True)
         self.dir.mkdir(parents=True, exist_ok=True)
         d, model, every = self.data, self.model, self.valid_every
         if self.name == "seq2seq":
@@ -130,19 +133,21 @@ class System:
             return [self.python, "-m", "onmt.bin.train", "-config", cfg]
         return [self.python, "-m", "joeynmt", "train", cfg, "--skip_test"]
 
-    def decode_command(self, checkpoint: Path, beam: int) -> tuple[list[str], Path]:
-        """The decoding command and the file it reads on stdin (None: it reads a path)."""
+    def decode_command(self, checkpoint: Path, beam: int, out: Path):
+        """(command, file for its stdin or None, whether its stdout is the translation)."""
         if self.name == "seq2seq":
             cmd = [self.python, "-m", "seq2seq.cli", "translate", "--checkpoint", str(checkpoint)]
             cmd += ["--input", str(self.data.test_src_raw), "--beam-size", str(beam)]
-            return cmd + ["--batch-size", str(pc.BATCH), "--quiet"], None
+            return cmd + ["--batch-size", str(pc.BATCH), "--quiet"], None, True
         src = self.data.pieces / "test.en"
-        if self.name == "onmt":
+        if self.name == "onmt":  # it also prints a timing line on stdout: output to a file
             cmd = [self.python, "-m", "onmt.bin.translate", "-model", str(checkpoint)]
-            cmd += ["-src", str(src), "-output", "/dev/stdout", "-beam_size", str(beam)]
-            return cmd + ["-batch_size", str(pc.BATCH), "-batch_type", "sents"], None
+            cmd += ["-src", str(src), "-output", str(out), "-beam_size", str(beam)]
+            return cmd + ["-batch_size", str(pc.BATCH), "-batch_type", "sents"], None, False
+        # Joey NMT's `translate -o FILE` crashes after decoding: take stdout
         cfg = self.dir / ("train.yaml" if beam == 1 else "beam5.yaml")
-        return [self.python, "-m", "joeynmt", "translate", str(cfg), "--ckpt", str(checkpoint)], src
+        cmd = [self.python, "-m", "joeynmt", "translate", str(cfg), "--ckpt", str(checkpoint)]
+        return cmd, src, True
 
     def train_log(self, result: RunResult) -> TrainLog:
         if self.name == "seq2seq":
