@@ -113,6 +113,19 @@ def onmt_config(model: str, pieces: Path, vocab: Path, out_dir: Path, valid_ever
     }
 
 
+def joey_testing(beam: int) -> dict[str, Any]:
+    """Joey NMT's `testing` section: the search `translate` runs (alpha 1: length-normalised)."""
+    return {
+        "beam_size": beam,
+        "beam_alpha": 1.0 if beam > 1 else 0.0,
+        "batch_size": BATCH,
+        "batch_type": "sentence",
+        "max_output_length": 100,
+        "eval_metrics": [],
+        "sacrebleu_cfg": {"tokenize": "13a"},
+    }
+
+
 def joey_config(
     model: str, pieces: Path, vocab: Path, out_dir: Path, valid_every: int, beam: int = 1
 ) -> dict[str, Any]:
@@ -132,15 +145,7 @@ def joey_config(
             "src": {"lang": "en", **side},
             "tgt": {"lang": "fr", **side},
         },
-        "testing": {
-            "beam_size": beam,
-            "beam_alpha": 1.0 if beam > 1 else 0.0,
-            "batch_size": BATCH,
-            "batch_type": "sentence",
-            "max_output_length": 100,
-            "eval_metrics": [],
-            "sacrebleu_cfg": {"tokenize": "13a"},
-        },
+        "testing": joey_testing(beam),
         "training": {
             "random_seed": 1,
             "optimizer": "adam",

@@ -118,9 +118,9 @@ class System:
                 "train.yaml", pc.onmt_config(model, d.pieces, d.vocab, self.dir / "run", every)
             )
         else:
-            for beam in (1, 5):
-                cfg = pc.joey_config(model, d.pieces, d.vocab, self.dir / "run", every, beam)
-                self._dump("train.yaml" if beam == 1 else "beam5.yaml", cfg)
+            self._dump(
+                "train.yaml", pc.joey_config(model, d.pieces, d.vocab, self.dir / "run", every)
+            )
 
     def _dump(self, name: str, cfg: dict) -> None:
         (self.dir / name).write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
@@ -131,7 +131,7 @@ class System:
             return [self.python, "-m", "seq2seq.cli", "train", cfg, "--overwrite"]
         if self.name == "onmt":
             return [self.python, "-m", "onmt.bin.train", "-config", cfg]
-        return [self.python, "-m", "joeynmt", "train", cfg, "--skip_test"]
+        return [self.python, "-m", "joeynmt", "train", cfg, "--skip-test"]
 
     def decode_command(self, checkpoint: Path, beam: int, out: Path):
         """(command, file for its stdin or None, whether its stdout is the translation)."""
@@ -144,9 +144,12 @@ class System:
             cmd = [self.python, "-m", "onmt.bin.translate", "-model", str(checkpoint)]
             cmd += ["-src", str(src), "-output", str(out), "-beam_size", str(beam)]
             return cmd + ["-batch_size", str(pc.BATCH), "-batch_type", "sents"], None, False
-        # Joey NMT's `translate -o FILE` crashes after decoding: take stdout
-        cfg = self.dir / ("train.yaml" if beam == 1 else "beam5.yaml")
-        cmd = [self.python, "-m", "joeynmt", "translate", str(cfg), "--ckpt", str(checkpoint)]
+        # Joey NMT takes the checkpoint from `testing.load_model`; its `translate -o FILE`
+        # crashes after decoding, so the translation is taken from stdout.
+        cfg = yaml.safe_load((self.dir / "train.yaml").read_text(encoding="utf-8"))
+        cfg["testing"].update(pc.joey_testing(beam), load_model=str(checkpoint))
+        self._dump(f"decode.beam{beam}.yaml", cfg)
+        cmd = [self.python, "-m", "joeynmt", "translate", str(self.dir / f"decode.beam{beam}.yaml")]
         return cmd, src, True
 
     def train_log(self, result: RunResult) -> TrainLog:

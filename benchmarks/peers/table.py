@@ -81,6 +81,10 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
+def _times(ratio: float | None) -> str:
+    return "–" if ratio is None else f"{ratio:.2f}x"
+
+
 def markdown(report: dict[str, Any]) -> str:
     """The whole report as markdown: header, results, ratios, goals, notes."""
     lines = [
@@ -123,7 +127,7 @@ def markdown(report: dict[str, Any]) -> str:
     lines += ["|---|---|---|---|---|---|---|"]
     for c in report["comparisons"]:
         ratios = [c["train_tok_s_ratio"], c["greedy_speed_ratio"], c["beam5_speed_ratio"]]
-        cells = [c["model"], NAMES[c["peer"]], *(_fmt(x, 2) + "x" for x in ratios)]
+        cells = [c["model"], NAMES[c["peer"]], *(_times(x) for x in ratios)]
         cells += [_fmt(c["bleu_greedy_diff"], 1), _fmt(c["bleu_beam5_diff"], 1)]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "## Goals", "", "| model | goal | ours | best peer | |", "|---|---|---|---|---|"]
