@@ -143,7 +143,7 @@ def joey_config(
             "test": str(pieces / "test"),
             "dataset_type": "plain",
             "src": {"lang": "en", **side},
-            "tgt": {"lang": "fr", **side},
+            "trg": {"lang": "fr", **side},
         },
         "testing": joey_testing(beam),
         "training": {
