@@ -73,8 +73,10 @@ def run_measured(
     stop_when: Callable[[float], bool] | None = None,
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
+    stop_signal: int = signal.SIGTERM,
 ) -> RunResult:
-    """Run `cmd`, writing its log to `log`; `stop_when(elapsed)` polled each 0.2 s ends it early."""
+    """Run `cmd`, writing its log to `log`; when `stop_when(elapsed)` (polled each 0.2 s) says
+    so, the process group gets `stop_signal` and the run waits for it to exit."""
     log.parent.mkdir(parents=True, exist_ok=True)
     out_handle = stdout.open("w", encoding="utf-8") if stdout else subprocess.PIPE
     in_handle = stdin.open("rb") if stdin else subprocess.DEVNULL
@@ -105,7 +107,7 @@ def run_measured(
     while proc.poll() is None:
         peak = max(peak, tree_rss_mb(proc.pid))
         if stop_when is not None and stop_when(time.perf_counter() - start):
-            os.killpg(proc.pid, signal.SIGTERM)
+            os.killpg(proc.pid, stop_signal)
             stopped = True
             break
         time.sleep(0.2)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import signal
 import sys
 import time
 from datetime import datetime, timezone
@@ -47,10 +48,10 @@ NOTES = [
     "reverses the source (paper §3.3); the peers read it in order unless --reverse-peer-source.",
     "Joey NMT's recurrent decoder always attends, so it has no attention-free run; its attention "
     "run uses a unidirectional encoder (a one-line patch of its encoders.py) and Luong attention.",
-    "Budget: wall clock from process start (start-up and validation included). Ours is stopped "
-    "by SIGTERM at the budget and saves that step; the peers cannot save on a signal, so they run "
-    "on to their next checkpoint (OpenNMT-py: every 100 steps; Joey NMT: each validation) and get "
-    "slightly more time than ours.",
+    "Budget: wall clock from process start (start-up and validation included). At the budget "
+    "ours gets SIGTERM and Joey NMT SIGINT, and both save the step they are at; OpenNMT-py cannot "
+    "save on a signal, so it runs on to its next checkpoint (every 100 steps) and gets slightly "
+    "more time.",
     "train tok/s: (last reported step − first reported step) × 64 sentences × the training "
     "corpus's mean target length in pieces (+1 for the end symbol), over the seconds between the "
     "two reports (validation inside the window counts). One formula for every system.",
@@ -69,8 +70,8 @@ def train(system: System, minutes: float, results: dict) -> Path | None:
     def stop_when(elapsed: float) -> bool:
         if elapsed < budget:
             return False
-        if system.name == "seq2seq":
-            return True  # SIGTERM: our trainer saves the current step and exits
+        if system.saves_on_signal() is not None:
+            return True  # it saves the current step on the signal and exits
         found = newest_checkpoint(system.name, run_dir)
         step = found[1] if found else -1
         if seen["first"] is None:
@@ -80,7 +81,11 @@ def train(system: System, minutes: float, results: dict) -> Path | None:
 
     print(f"[{system.name}/{system.model}] training for {minutes} min", flush=True)
     result = run_measured(
-        system.train_command(), system.dir / "train.log", stop_when=stop_when, cwd=system.dir
+        system.train_command(),
+        system.dir / "train.log",
+        stop_when=stop_when,
+        cwd=system.dir,
+        stop_signal=system.saves_on_signal() or signal.SIGTERM,
     )
     log = system.train_log(result)
     found = newest_checkpoint(system.name, run_dir)

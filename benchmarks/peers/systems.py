@@ -2,8 +2,8 @@
 
 One stopping rule for all three: the budget is wall-clock time from the training process's
 start (start-up, data loading and validation included). At the budget our trainer gets SIGTERM and
-saves the step it is at. The peers cannot save on a signal, so they run on to their next
-checkpoint and are stopped there: they get slightly more time than we do, never less.
+Joey NMT SIGINT; both save the step they are at. OpenNMT-py cannot save on a signal, so it runs on
+to its next checkpoint (every 100 steps) and is stopped there: slightly more time, never less.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,6 +152,10 @@ class System:
         self._dump(f"decode.beam{beam}.yaml", cfg)
         cmd = [self.python, "-m", "joeynmt", "translate", str(self.dir / f"decode.beam{beam}.yaml")]
         return cmd, src, True
+
+    def saves_on_signal(self) -> int | None:
+        """The signal on which this system saves its current step and exits (None: it cannot)."""
+        return {"seq2seq": signal.SIGTERM, "joey": signal.SIGINT}.get(self.name)
 
     def train_log(self, result: RunResult) -> TrainLog:
         if self.name == "seq2seq":
