@@ -2,6 +2,7 @@
 
     python benchmarks/reproduce.py [--only NAME ...] [--list] [--minutes M] [--table-only]
                                    [--runs-dir runs/experiments] [--set KEY=VALUE ...]
+                                   [--results-dir benchmarks/results/reproduce]
 
 Each experiment is a file configs/experiments/NAME.yaml holding only what differs from
 configs/small-cpu.yaml, plus a `reproduce:` section (removed before validation) that says
@@ -16,14 +17,18 @@ configs/small-cpu.yaml, plus a `reproduce:` section (removed before validation) 
 
 A training run lives in RUNS/NAME. It is finished when RUNS/NAME/done.json exists; a directory
 with checkpoints but no done.json was interrupted and resumes from its newest checkpoint (the
-trainer's --resume); anything else starts afresh. Test-set results go to RUNS/NAME/results.json,
-and the table of every results.json present to docs/results.md between the markers below.
+trainer's --resume); anything else starts afresh. Test-set results go to RUNS/NAME/results.json
+and to RESULTS_DIR/NAME.json (committed, so the table outlives the run directories and rows from
+different sessions add up); the table of every RESULTS_DIR/*.json goes to docs/results.md between
+the markers below. Each result records the command (with its overrides) that produced it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
 import sys
 import time
 from dataclasses import dataclass, field
@@ -40,6 +45,7 @@ BASE_CONFIG = ROOT / "configs" / "small-cpu.yaml"
 EXPERIMENTS = ROOT / "configs" / "experiments"
 MULTI30K = ROOT.parent / "shared" / "data" / "multi30k"
 RESULTS_DOC = ROOT / "docs" / "results.md"
+RESULTS_DIR = ROOT / "benchmarks" / "results" / "reproduce"
 TABLE_BEGIN = "<!-- reproduce.py table: begin -->"
 TABLE_END = "<!-- reproduce.py table: end -->"
 DONE = "done.json"
@@ -350,8 +356,20 @@ def training_totals(names: list[str], found: dict[str, Experiment]) -> dict[str,
     return totals
 
 
-def evaluate(exp: Experiment, found: dict, runs_dir: Path, multi30k: Path, limit: int | None):
-    """Write RUNS/NAME/results.json for one row."""
+def evaluate(
+    exp: Experiment,
+    found: dict,
+    runs_dir: Path,
+    multi30k: Path,
+    limit: int | None,
+    results_dir: Path | None = None,
+    options: str = "",
+) -> dict[str, Any]:
+    """Write RUNS/NAME/results.json (and RESULTS_DIR/NAME.json when given) for one row.
+
+    `options` are the command-line options the row was trained and scored with (overrides,
+    step or time budgets, test limit), so the recorded command reproduces it exactly.
+    """
     test = read_test_set(exp, found, multi30k, limit)
     out = runs_dir / exp.name
     out.mkdir(parents=True, exist_ok=True)
@@ -362,14 +380,36 @@ def evaluate(exp: Experiment, found: dict, runs_dir: Path, multi30k: Path, limit
     result = {
         "name": exp.name,
         "description": exp.description,
-        "command": f"python benchmarks/reproduce.py --only {exp.name}",
+        "command": f"python benchmarks/reproduce.py --only {exp.name}{options}",
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": machine_line(),
         "uses": used,
         "test_set": f"{TEST_SET} ({len(test.sources)} sentences)",
         "training": training_totals(used, found),
         "decodes": rows,
     }
-    (out / RESULTS).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    text = json.dumps(result, indent=2) + "\n"
+    (out / RESULTS).write_text(text, encoding="utf-8")
+    if results_dir is not None:
+        results_dir.mkdir(parents=True, exist_ok=True)
+        (results_dir / f"{exp.name}.json").write_text(text, encoding="utf-8")
     return result
+
+
+def machine_line() -> str:
+    """CPU model, cores and the torch version: enough to tell whose timings a row holds."""
+    import platform
+
+    import torch
+
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{model}, {os.cpu_count()} cores, {torch.get_num_threads()} threads, torch {torch.__version__}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -404,9 +444,9 @@ def render_table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def collect_results(runs_dir: Path) -> list[dict[str, Any]]:
-    """Every RUNS/*/results.json, in TABLE_ORDER."""
-    files = sorted(runs_dir.glob(f"*/{RESULTS}")) if runs_dir.is_dir() else []
+def collect_results(results_dir: Path) -> list[dict[str, Any]]:
+    """Every RESULTS_DIR/*.json, in TABLE_ORDER."""
+    files = sorted(results_dir.glob("*.json")) if results_dir.is_dir() else []
     results = [json.loads(path.read_text(encoding="utf-8")) for path in files]
     rank = {name: i for i, name in enumerate(TABLE_ORDER)}
     return sorted(results, key=lambda r: (rank.get(r["name"], len(rank)), r["name"]))
@@ -446,6 +486,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--multi30k", type=Path, default=MULTI30K, help="raw Multi30k files")
     parser.add_argument("--test-limit", type=int, help="score only the first N test sentences")
     parser.add_argument("--table", type=Path, default=RESULTS_DOC, help="document for the table")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR,
+                        help="where each row's results JSON is kept (the table's source)")  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -457,6 +499,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_steps is not None:
         overrides.append(f"train.max_steps={args.max_steps}")
     found = load_experiments(args.runs_dir, args.data_cache, overrides)
+    options = "".join(f" --set {shlex.quote(item)}" for item in overrides)
+    if args.test_limit is not None:
+        options += f" --test-limit {args.test_limit}"
     if args.list:
         for exp in found.values():
             kind = "train" if exp.trains else "decode"
@@ -473,10 +518,11 @@ def main(argv: list[str] | None = None) -> int:
             train(found[name])
         for name in selected:
             start = time.perf_counter()
-            evaluate(found[name], found, args.runs_dir, args.multi30k, args.test_limit)
+            evaluate(found[name], found, args.runs_dir, args.multi30k, args.test_limit,
+                     args.results_dir, options)  # fmt: skip
             print(f"reproduce: evaluated {name} in {time.perf_counter() - start:.0f} s",
                   file=sys.stderr)  # fmt: skip
-    results = collect_results(args.runs_dir)
+    results = collect_results(args.results_dir)
     write_table(args.table, results)
     print(f"reproduce: {len(results)} results tabulated in {args.table}", file=sys.stderr)
     return 0

@@ -140,6 +140,7 @@ def test_interrupted_run_resumes_then_one_row_end_to_end(tmp_path, cache, multi3
 
     args = ["--runs-dir", str(runs), "--data-cache", str(cache), "--multi30k", str(multi30k)]
     args += ["--test-limit", "12", "--table", str(tmp_path / "results.md"), "--max-steps", "6"]
+    args += ["--results-dir", str(tmp_path / "results")]
     args += [f"--set={item}" for item in TINY]
     assert reproduce.main(["--only", "depth-1", *args]) == 0
     assert "resumed from" in capsys.readouterr().err
@@ -156,7 +157,10 @@ def test_interrupted_run_resumes_then_one_row_end_to_end(tmp_path, cache, multi3
     assert len((runs / "depth-1" / "test.beam5.txt").read_text("utf-8").splitlines()) == 12
     table = (tmp_path / "results.md").read_text(encoding="utf-8")
     assert "| depth-1: 1 layer, reversed, no attention | greedy |" in table
-    assert "`python benchmarks/reproduce.py --only depth-1`" in table
+    assert "`python benchmarks/reproduce.py --only depth-1 --set " in table  # its overrides
+    assert "--set train.max_steps=6 --test-limit 12`" in table
+    kept = json.loads((tmp_path / "results" / "depth-1.json").read_text(encoding="utf-8"))
+    assert kept == result and "cores" in kept["machine"]
 
     # a finished run is skipped, not retrained
     assert reproduce.main(["--only", "depth-1", *args]) == 0
