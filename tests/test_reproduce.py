@@ -112,7 +112,8 @@ def test_word_dataset_is_prepared_once(tmp_path, multi30k):
     out = reproduce.ensure_dataset("en-fr-word", tmp_path, multi30k)
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["vocab"]["kind"] == "word"
-    assert (manifest["vocab"]["src_size"], manifest["vocab"]["tgt_size"]) == (8004, 8504)
+    assert (manifest["vocab"]["src_size"], manifest["vocab"]["tgt_size"]) == (6254, 6504)
+    assert manifest["vocab"]["split_punct"]
     assert manifest["splits"]["train"]["pairs"] == 29000
     stamp = (out / "manifest.json").stat().st_mtime_ns
     assert reproduce.ensure_dataset("en-fr-word", tmp_path, multi30k) == out

@@ -148,3 +148,17 @@ def test_cli_prepare_prints_a_summary(tmp_path, capsys):
     data = load_prepared(out)
     assert isinstance(data.src_vocab, WordVocab) and data.splits == ["train"]
     assert summary_table(data.manifest) in printed
+
+
+def test_cli_prepare_split_punct(tmp_path, capsys):
+    (tmp_path / "t.en").write_text("A dog, running.\nTwo dogs.\n", encoding="utf-8")
+    (tmp_path / "t.fr").write_text("Un chien, qui court.\nDeux chiens.\n", encoding="utf-8")
+    args = ["prepare", "--src", str(tmp_path / "t.en"), "--tgt", str(tmp_path / "t.fr")]
+    assert main([*args, "--out", str(tmp_path / "w"), "--split-punct"]) == 0
+    data = load_prepared(tmp_path / "w")
+    assert data.manifest["vocab"]["split_punct"] and data.src_vocab.split_punct
+    assert data.src_vocab.tokens[4:] == ["￭.", "A", "Two", "dog", "dogs", "running", "￭,"]
+    assert data.tgt_vocab.decode(data.tgt_vocab.encode("Deux chiens.")) == "Deux chiens."
+    capsys.readouterr()
+    assert main([*args, "--out", str(tmp_path / "b"), "--split-punct", "--vocab", "bpe"]) == 2
+    assert "--split-punct applies to word vocabularies" in capsys.readouterr().err

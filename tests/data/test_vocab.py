@@ -13,6 +13,8 @@ from seq2seq.data.vocab import (
     SentencePieceVocab,
     Vocab,
     WordVocab,
+    join_punctuation,
+    split_punctuation,
     vocab_from_dict,
 )
 from seq2seq.errors import DataError
@@ -83,6 +85,47 @@ def test_word_vocab_on_multi30k_keeps_exactly_k(multi30k):
     assert not any(w in kept for w, c in counts.items() if c < threshold)
     ranks = [counts[w] for w in vocab.tokens[4:]]
     assert ranks == sorted(ranks, reverse=True)
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        ("Un homme regarde quelque chose.", ["Un", "homme", "regarde", "quelque", "chose", "￭."]),
+        ("l'homme, assis.", ["l'￭", "homme", "￭,", "assis", "￭."]),
+        ('Il dit : "Oui !"', ["Il", "dit", ":", '"￭', "Oui", "!", '￭"']),
+        (
+            "un T-shirt (rouge)...",
+            ["un", "T", "￭-￭", "shirt", "(￭", "rouge", "￭)", "￭.", "￭.", "￭."],
+        ),
+        ("the dogs' bowls", ["the", "dogs'", "bowls"]),
+        ("3,5 km", ["3", "￭,￭", "5", "km"]),
+    ],
+)
+def test_split_punctuation_is_exactly_reversible(text, tokens):
+    assert split_punctuation(text) == tokens
+    assert join_punctuation(tokens) == text
+
+
+def test_split_punctuation_round_trips_multi30k(en_lines, multi30k):
+    with gzip.open(multi30k / "val.fr.gz", "rt", encoding="utf-8") as handle:
+        fr_lines = handle.read().splitlines()
+    for line in en_lines[:3000] + fr_lines:
+        assert join_punctuation(split_punctuation(line)) == " ".join(line.split())
+    # a model may emit joiners anywhere: stray ones never show in the text
+    assert join_punctuation(["￭.", "Oui", "(￭"]) == ". Oui ("
+
+
+def test_word_vocab_split_punct_shares_words_and_is_stored():
+    vocab = WordVocab.from_lines(["a cat.", "the cat, a dog."], max_size=10, split_punct=True)
+    # "cat" and "cat," are one word; ties go to the smaller string, and the joiner sorts last
+    assert vocab.tokens[4:] == ["a", "cat", "￭.", "dog", "the", "￭,"]
+    assert vocab.encode("the dog.") == [8, 7, 6]
+    assert vocab.decode([2, 8, 7, 1, 6, 3]) == "the dog <unk>."
+    again = vocab_from_dict(json.loads(json.dumps(vocab.to_dict())))
+    assert again.split_punct and again == vocab and again.encode("the dog.") == [8, 7, 6]
+    plain = WordVocab.from_lines(["a cat."], max_size=10)
+    assert "split_punct" not in plain.to_dict()  # files written before the option still load
+    assert plain.tokens[4:] == ["a", "cat."]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ batches are built).
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import sys
@@ -167,6 +168,7 @@ class PrepareOptions:
     tgt_vocab_size: int | None = None  # None: 80,000 words (paper) or 8,000 pieces
     joint: bool = False  # one vocabulary for both sides (its size: src_vocab_size)
     lowercase: bool = False
+    split_punct: bool = False  # word vocabularies: split punctuation off words (with joiners)
     max_len: int | None = None  # drop training pairs longer than this, in vocabulary tokens
     empty_lines: str = "skip"  # skip | error
     sp_sample: int = 1_000_000  # SentencePiece trains on at most this many sentences
@@ -183,6 +185,10 @@ class PrepareOptions:
             allowed = ", ".join(EMPTY_POLICIES)
             raise DataError(
                 f"empty-lines policy must be one of {allowed}, not '{self.empty_lines}'"
+            )
+        if self.split_punct and self.vocab != "word":
+            raise DataError(
+                f"--split-punct applies to word vocabularies; {self.vocab} pieces need no tokenizer"
             )
         src, tgt = self.src_vocab_size, self.tgt_vocab_size
         if self.joint and src is not None and tgt is not None and src != tgt:
@@ -270,15 +276,17 @@ def _clean_split(
     src_part, tgt_part = out / f"{name}.src.part", out / f"{name}.tgt.part"
     parts += [src_part, tgt_part]
     counting = name == "train" and opts.vocab == "word"
-    lower = opts.lowercase
+    words = functools.partial(
+        WordVocab.words_of, lowercase=opts.lowercase, split_punct=opts.split_punct
+    )
     pairs = source.pairs(empty_lines=opts.empty_lines, max_tokens=word_filter, stats=stats)  # type: ignore[arg-type]
     with open(src_part, "w", encoding="utf-8") as fs, open(tgt_part, "w", encoding="utf-8") as ft:
         for s, t in _progress(pairs, opts, f"reading {name}"):
             fs.write(s + "\n")
             ft.write(t + "\n")
             if counting:
-                counts["src"].update((s.lower() if lower else s).split())
-                counts["tgt"].update((t.lower() if lower else t).split())
+                counts["src"].update(words(s))
+                counts["tgt"].update(words(t))
     if name == "train" and stats.pairs == 0:
         raise DataError(f"the training data {', '.join(source.paths())} holds no usable pair")
     return stats
@@ -290,12 +298,12 @@ def _build_vocabs(
     if opts.vocab == "word":
         if opts.joint:
             shared = WordVocab.build(
-                counts["src"] + counts["tgt"], opts.src_vocab_size, opts.lowercase
+                counts["src"] + counts["tgt"], opts.src_vocab_size, opts.lowercase, opts.split_punct
             )
             return shared, shared
         return (
-            WordVocab.build(counts["src"], opts.src_vocab_size, opts.lowercase),
-            WordVocab.build(counts["tgt"], opts.tgt_vocab_size, opts.lowercase),
+            WordVocab.build(counts["src"], opts.src_vocab_size, opts.lowercase, opts.split_punct),
+            WordVocab.build(counts["tgt"], opts.tgt_vocab_size, opts.lowercase, opts.split_punct),
         )
     src_part, tgt_part = out / "train.src.part", out / "train.tgt.part"
     if opts.joint:
@@ -406,6 +414,7 @@ def _manifest(
             "kind": opts.vocab,
             "joint": opts.joint,
             "lowercase": opts.lowercase,
+            "split_punct": opts.split_punct,
             "src_size": len(src_vocab),
             "tgt_size": len(tgt_vocab),
             "requested_src_size": opts.src_vocab_size,
@@ -497,6 +506,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="lowercase text when encoding (stored in the vocabulary)",
     )
     vg.add_argument(
+        "--split-punct",
+        action="store_true",
+        help="word vocabularies: split punctuation off words, reversibly (for untokenised text)",
+    )
+    vg.add_argument(
         "--sp-sample",
         type=int,
         default=1_000_000,
@@ -548,6 +562,7 @@ def run(args: argparse.Namespace) -> int:
         tgt_vocab_size=args.tgt_vocab_size,
         joint=args.joint,
         lowercase=args.lowercase,
+        split_punct=args.split_punct,
         max_len=args.max_len,
         empty_lines=args.empty_lines,
         sp_sample=args.sp_sample,

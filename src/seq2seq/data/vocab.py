@@ -5,7 +5,9 @@ Two kinds share one interface (the contract in docs/ARCHITECTURE.md):
 - `WordVocab`, the paper's: whitespace tokens, the K most frequent words of the training side kept
   and every other word mapped to ``<unk>`` (Sutskever et al. 2014, §3.1: 160,000 source and 80,000
   target words). Ties in frequency are broken by the word's code points, so the same corpus always
-  gives the same vocabulary.
+  gives the same vocabulary. With ``split_punct`` (for raw, untokenised text such as Multi30k's)
+  punctuation is split off words first, marked with a joiner so that decoding restores the text
+  exactly: ``"l'homme, assis."`` -> ``l'￭ homme ￭, assis ￭.``.
 - `SentencePieceVocab`: BPE or unigram subwords trained with the sentencepiece library; the model
   proto stays in memory and travels inside `to_dict()`, so a checkpoint needs no side file.
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -30,6 +33,37 @@ PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
 SPECIALS: tuple[str, ...] = (PAD, UNK, BOS, EOS)
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 FORMAT_VERSION = 1
+JOINER = "\uffed"  # ￭: "no space on this side", as in OpenNMT's tokenizer's joiner annotation
+# A word (letters, digits, underscore) with an optional closing apostrophe (French l', qu'), or
+# any single other non-space character.
+_PIECE = re.compile(r"\w+['’]?|[^\w\s]")
+
+
+def split_punctuation(text: str) -> list[str]:
+    """Whitespace tokens with punctuation split off and joiners where there was no space.
+
+    A punctuation mark attached to what precedes it gets a leading joiner (``￭.``); one attached
+    to what follows gets a trailing joiner (``(￭``); a word ending in an apostrophe that is glued
+    to the next word gets a trailing joiner too (``l'￭ homme``). Words never carry a joiner
+    otherwise, so "chose" and "chose." share the entry "chose". `join_punctuation` inverts it.
+    """
+    tokens: list[str] = []
+    for chunk in text.split():
+        pieces = _PIECE.findall(chunk)
+        for i, piece in enumerate(pieces):
+            if i > 0:
+                if not (piece[0].isalnum() or piece[0] == "_"):
+                    piece = JOINER + piece
+                elif not tokens[-1].endswith(JOINER):
+                    tokens[-1] += JOINER
+            tokens.append(piece)
+    return tokens
+
+
+def join_punctuation(tokens: Iterable[str]) -> str:
+    """Tokens of `split_punctuation` (or a model's output of them) back to text."""
+    text = " ".join(tokens).replace(JOINER + " ", "").replace(" " + JOINER, "")
+    return text.replace(JOINER, "")
 
 
 class Vocab:
@@ -101,9 +135,12 @@ class WordVocab(Vocab):
 
     kind: ClassVar[str] = "word"
 
-    def __init__(self, words: Sequence[str], lowercase: bool = False) -> None:
+    def __init__(
+        self, words: Sequence[str], lowercase: bool = False, split_punct: bool = False
+    ) -> None:
         """`words` are the non-special tokens in id order (ids 4, 5, ...)."""
         self.lowercase = lowercase
+        self.split_punct = split_punct
         self._tokens: list[str] = list(SPECIALS) + list(words)
         # Only <unk> of the specials is reachable from text: a literal "<eos>" must not end a sentence.
         self._index: dict[str, int] = {UNK: UNK_ID}
@@ -113,26 +150,42 @@ class WordVocab(Vocab):
             self._index[word] = i
 
     @staticmethod
-    def count(lines: Iterable[str], lowercase: bool = False) -> Counter[str]:
+    def words_of(text: str, lowercase: bool = False, split_punct: bool = False) -> list[str]:
+        """The tokens a word vocabulary sees in `text`."""
+        text = text.lower() if lowercase else text
+        return split_punctuation(text) if split_punct else text.split()
+
+    @staticmethod
+    def count(
+        lines: Iterable[str], lowercase: bool = False, split_punct: bool = False
+    ) -> Counter[str]:
         """Running-token frequencies of a corpus side."""
         counts: Counter[str] = Counter()
         for line in lines:
-            counts.update((line.lower() if lowercase else line).split())
+            counts.update(WordVocab.words_of(line, lowercase, split_punct))
         return counts
 
     @classmethod
-    def build(cls, counts: Mapping[str, int], max_size: int, lowercase: bool = False) -> WordVocab:
+    def build(
+        cls,
+        counts: Mapping[str, int],
+        max_size: int,
+        lowercase: bool = False,
+        split_punct: bool = False,
+    ) -> WordVocab:
         """Keep the `max_size` most frequent words; ties go to the smaller string (code points)."""
         if max_size < 1:
             raise DataError(f"a word vocabulary needs at least one word, not max_size={max_size}")
         ranked = sorted(
             ((w, c) for w, c in counts.items() if w not in SPECIALS), key=lambda wc: (-wc[1], wc[0])
         )
-        return cls([w for w, _ in ranked[:max_size]], lowercase=lowercase)
+        return cls([w for w, _ in ranked[:max_size]], lowercase, split_punct)
 
     @classmethod
-    def from_lines(cls, lines: Iterable[str], max_size: int, lowercase: bool = False) -> WordVocab:
-        return cls.build(cls.count(lines, lowercase), max_size, lowercase)
+    def from_lines(
+        cls, lines: Iterable[str], max_size: int, lowercase: bool = False, split_punct: bool = False
+    ) -> WordVocab:
+        return cls.build(cls.count(lines, lowercase, split_punct), max_size, lowercase, split_punct)
 
     def __len__(self) -> int:
         return len(self._tokens)
@@ -143,7 +196,11 @@ class WordVocab(Vocab):
         return list(self._tokens)
 
     def tokenize(self, text: str) -> list[str]:
-        return (text.lower() if self.lowercase else text).split()
+        return self.words_of(text, self.lowercase, self.split_punct)
+
+    def detokenize(self, tokens: Iterable[str]) -> str:
+        """Tokens (words, or `<unk>` replaced by source words) back to text."""
+        return join_punctuation(tokens) if self.split_punct else " ".join(tokens)
 
     def encode(self, text: str) -> list[int]:
         index = self._index
@@ -157,13 +214,16 @@ class WordVocab(Vocab):
 
     def decode(self, ids: Iterable[int]) -> str:
         tokens = self._tokens
-        return " ".join(tokens[i] for i in map(int, ids) if i == UNK_ID or i >= len(SPECIALS))
+        return self.detokenize(
+            tokens[i] for i in map(int, ids) if i == UNK_ID or i >= len(SPECIALS)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "version": FORMAT_VERSION,
             "lowercase": self.lowercase,
+            **({"split_punct": True} if self.split_punct else {}),  # older files lack the key
             "words": self._tokens[len(SPECIALS) :],
         }
 
@@ -292,7 +352,11 @@ def vocab_from_dict(data: Mapping[str, Any], source: str = "vocabulary data") ->
     kind = data.get("kind")
     try:
         if kind == WordVocab.kind:
-            return WordVocab(list(data["words"]), lowercase=bool(data.get("lowercase", False)))
+            return WordVocab(
+                list(data["words"]),
+                lowercase=bool(data.get("lowercase", False)),
+                split_punct=bool(data.get("split_punct", False)),
+            )
         if kind == SentencePieceVocab.kind:
             return SentencePieceVocab(
                 base64.b64decode(data["model"], validate=True),

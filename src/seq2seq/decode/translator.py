@@ -29,6 +29,7 @@ import torch
 from pydantic import ValidationError
 
 from seq2seq.config import Config, DecodeConfig
+from seq2seq.data.vocab import WordVocab
 from seq2seq.decode.ensemble import Ensemble, load_ensemble
 from seq2seq.decode.rescore import NBestEntry, format_features, score_pairs
 from seq2seq.decode.search import Hypothesis, beam_search, greedy_search
@@ -252,6 +253,14 @@ class Translator:
 
     def _replace_unk(self, hyp: Hypothesis, src_words: list[str]) -> str:
         """Each <unk> becomes the source word its attention weight points at (Luong et al. 2015)."""
+        vocab = self.tgt_vocab
+        if isinstance(vocab, WordVocab):  # word by word, then the vocabulary's detokenisation
+            return vocab.detokenize(
+                self._aligned_word(hyp.attention[t], src_words)
+                if token == vocab.unk_id
+                else vocab.id_to_token(token)
+                for t, token in enumerate(hyp.tokens)
+            )
         parts: list[str] = []
         run: list[int] = []
         for t, token in enumerate(hyp.tokens):
