@@ -1,6 +1,7 @@
 """Training throughput on Multi30k EN->FR, as a fraction of what this machine can compute.
 
     python benchmarks/train_speed.py [--steps 150] [--device cpu] [--shapes small-cpu paper-shape]
+                                     [--precision fp32|bf16] [--out benchmarks/results/train_speed]
 
 For each model shape it trains `--steps` steps with the real trainer and reports target tokens/s,
 the model FLOP/s (forward + backward = 3x the forward matrix products of the LSTM layers and the
@@ -89,7 +90,9 @@ def prepare_data(work: Path) -> Path:
     return out
 
 
-def bench_shape(name: str, data_dir: Path, steps: int, device: str, work: Path) -> dict:
+def bench_shape(
+    name: str, data_dir: Path, steps: int, device: str, work: Path, precision: str = "fp32"
+) -> dict:
     from seq2seq.config import Config
     from seq2seq.train.metrics_log import read_log
     from seq2seq.train.trainer import Trainer
@@ -111,6 +114,7 @@ def bench_shape(name: str, data_dir: Path, steps: int, device: str, work: Path) 
                 "valid_every": 10**9,
                 "tensorboard": False,
                 "device": device,
+                "precision": precision,
             },
         }
     )
@@ -152,6 +156,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--shapes", nargs="+", default=list(SHAPES), choices=list(SHAPES))
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                        help="bf16: autocast matrix products to bfloat16 (train.precision)")  # fmt: skip
+    parser.add_argument("--out", type=Path, default=RESULTS / "train_speed",
+                        help="results path without suffix (.json and .md are written)")  # fmt: skip
     args = parser.parse_args()
     if not MULTI30K.is_dir():
         sys.exit(f"Multi30k not found at {MULTI30K}")
@@ -161,7 +169,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = prepare_data(Path(tmp))
         for name in args.shapes:
-            row = bench_shape(name, data_dir, args.steps, args.device, Path(tmp))
+            row = bench_shape(name, data_dir, args.steps, args.device, Path(tmp), args.precision)
             rows.append(row)
             print(json.dumps(row), file=sys.stderr)
     peak = max(peak, matmul_flops(device))  # measured again after the runs; the higher counts
@@ -169,13 +177,13 @@ def main() -> None:
         row["fraction_of_matmul_peak"] = round(row["model_gflop_s"] * 1e9 / peak, 3)
     result = {
         "date": time.strftime("%Y-%m-%d"),
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}, {device}",
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}, {device}, {args.precision}",
         "matmul_gflop_s": round(peak / 1e9, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "rows": rows,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "train_speed.json").write_text(json.dumps(result, indent=2) + "\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [
         f"# Training speed ({result['date']}; {result['machine']}; fp32 GEMM {result['matmul_gflop_s']} GFLOP/s)",
         "",
@@ -189,7 +197,7 @@ def main() -> None:
             f"{100 * r['fraction_of_matmul_peak']:.0f}% |"
         )
     lines.append(f"\nPeak RSS of the whole run: {result['peak_rss_mb']} MB.")
-    (RESULTS / "train_speed.md").write_text("\n".join(lines) + "\n")
+    args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
