@@ -8,7 +8,9 @@ Measures, with the same `Translator` that `seq2seq translate` uses:
      and BLEU against the reference when there is one (a speed trick must not move it);
   2. a beam-size sweep 1, 2, 4, 8, 12 at batch size 64, and the time ratio beam 12 / beam 1
      (the paper decoded with beams of 1 to 12 and found a beam of 2 gives most of the gain);
-  3. the start-up time (checkpoint to ready translator) and the process's peak resident memory.
+  3. the start-up time (checkpoint to ready translator) and the process's peak resident memory;
+  4. with `--precision fp32 bf16` (the default), the batch-64 greedy and beam-5 runs in each
+     arithmetic (bf16: matrix products autocast to bfloat16), BLEU beside the speed.
 Batch size 1 runs on the first `--limit-batch1` sentences only (it is slow by nature); the other
 runs use the whole test set. A run that fails is recorded with its error instead of stopping the
 benchmark. Results go to benchmarks/results/decode_speed.{json,md}.
@@ -43,9 +45,11 @@ def read_lines(path: Path | None) -> list[str] | None:
     return None if path is None or not path.is_file() else list(iter_lines(path))
 
 
-def time_run(translator, lines: list[str], refs: list[str] | None, beam: int, batch: int) -> dict:
+def time_run(
+    translator, lines: list[str], refs: list[str] | None, beam: int, batch: int, precision: str
+) -> dict:
     """Translate `lines` once (after a short warm-up) and report speed and BLEU."""
-    settings = translator.settings(beam_size=beam, n_best=1, batch_size=batch)
+    settings = translator.settings(beam_size=beam, n_best=1, batch_size=batch, precision=precision)
     translator.translate_hypotheses(lines[: min(len(lines), 2 * batch, 16)], settings)  # warm-up
     if translator.device.type == "cuda":
         torch.cuda.synchronize()
@@ -59,6 +63,7 @@ def time_run(translator, lines: list[str], refs: list[str] | None, beam: int, ba
     row = {
         "beam_size": beam,
         "batch_size": batch,
+        "precision": precision,
         "sentences": len(lines),
         "seconds": round(seconds, 3),
         "sent_s": round(len(lines) / seconds, 2),
@@ -74,11 +79,12 @@ def time_run(translator, lines: list[str], refs: list[str] | None, beam: int, ba
     return row
 
 
-def safe_run(translator, lines, refs, beam: int, batch: int) -> dict:
+def safe_run(translator, lines, refs, beam: int, batch: int, precision: str = "fp32") -> dict:
     try:
-        row = time_run(translator, lines, refs, beam, batch)
+        row = time_run(translator, lines, refs, beam, batch, precision)
     except Exception as err:  # record and go on: one bad setting must not lose the others
-        row = {"beam_size": beam, "batch_size": batch, "error": f"{type(err).__name__}: {err}"}
+        row = {"beam_size": beam, "batch_size": batch, "precision": precision}
+        row["error"] = f"{type(err).__name__}: {err}"
     print(json.dumps(row), file=sys.stderr)
     return row
 
@@ -90,16 +96,17 @@ def markdown(result: dict) -> str:
         f"Checkpoint(s): {', '.join(result['checkpoints'])}; source {result['source']}; "
         f"start-up {result['startup_s']} s; peak RSS {result['peak_rss_mb']} MB.",
         "",
-        "| search | batch | sentences | sent/s | tok/s | BLEU | seconds |",
-        "|---|---|---|---|---|---|---|",
+        "| search | batch | precision | sentences | sent/s | tok/s | BLEU | seconds |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in result["runs"] + result["sweep"]:
         name = "greedy" if r["beam_size"] == 1 else f"beam {r['beam_size']}"
+        head = f"| {name} | {r['batch_size']} | {r.get('precision', 'fp32')} |"
         if "error" in r:
-            lines.append(f"| {name} | {r['batch_size']} | failed: {r['error']} | | | | |")
+            lines.append(f"{head} failed: {r['error']} | | | | |")
             continue
         lines.append(
-            f"| {name} | {r['batch_size']} | {r['sentences']} | {r['sent_s']:,} | {r['tok_s']:,} | "
+            f"{head} {r['sentences']} | {r['sent_s']:,} | {r['tok_s']:,} | "
             f"{r.get('bleu', '-')} | {r['seconds']} |"
         )
     if result.get("beam12_over_beam1") is not None:
@@ -127,6 +134,13 @@ def parse_args() -> argparse.Namespace:
         "--limit-batch1", type=int, default=200, help="sentences for the batch-size-1 runs"
     )
     parser.add_argument("--sweep", type=int, nargs="+", default=list(SWEEP))
+    parser.add_argument(
+        "--precision",
+        nargs="+",
+        choices=["fp32", "bf16"],
+        default=["fp32", "bf16"],
+        help="arithmetics of the batch-64 greedy and beam-5 runs (the sweep uses the first)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     return parser.parse_args()
 
@@ -155,11 +169,13 @@ def main() -> int:
         refs = None
     lines = sources[: args.limit] if args.limit else sources
     runs = []
-    for batch in (1, 64):
-        subset = lines[: args.limit_batch1] if batch == 1 else lines
+    first = args.precision[0]
+    for beam in (1, 5):
+        runs.append(safe_run(translator, lines[: args.limit_batch1], refs, beam, 1, first))
+    for precision in args.precision:
         for beam in (1, 5):
-            runs.append(safe_run(translator, subset, refs, beam, batch))
-    sweep = [safe_run(translator, lines, refs, beam, 64) for beam in args.sweep]
+            runs.append(safe_run(translator, lines, refs, beam, 64, precision))
+    sweep = [safe_run(translator, lines, refs, beam, 64, first) for beam in args.sweep]
     by_beam = {r["beam_size"]: r for r in sweep if "error" not in r}
     ratio = None
     if 1 in by_beam and 12 in by_beam:

@@ -27,8 +27,18 @@ def supports(system: str, model: str) -> bool:
     return not (system == "joey" and model == "plain")
 
 
-def ours_config(model: str, data_dir: Path, out_dir: Path, minutes: float, valid_every: int):
-    """`seq2seq train` config: our recipe with source reversal (paper §3.3)."""
+def ours_config(
+    model: str,
+    data_dir: Path,
+    out_dir: Path,
+    minutes: float,
+    valid_every: int,
+    precision: str = "fp32",
+):
+    """`seq2seq train` config: our recipe with source reversal (paper §3.3).
+
+    `precision` (fp32 | bf16 | auto) sets both training's and the search's arithmetic.
+    """
     attention = model == "attention"
     return {
         "data": {"dir": str(data_dir), "reverse_source": True, "batch_size": BATCH},
@@ -58,8 +68,9 @@ def ours_config(model: str, data_dir: Path, out_dir: Path, minutes: float, valid
             "device": "cpu",
             "threads": 2,
             "tensorboard": False,
+            "precision": precision,
         },
-        "decode": {"batch_size": BATCH},
+        "decode": {"batch_size": BATCH, "precision": precision},
     }
 
 

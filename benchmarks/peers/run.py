@@ -55,6 +55,9 @@ NOTES = [
     "train tok/s: (last reported step − first reported step) × 64 sentences × the training "
     "corpus's mean target length in pieces (+1 for the end symbol), over the seconds between the "
     "two reports (validation inside the window counts). One formula for every system.",
+    "Arithmetic: the peers train and decode in float32 (neither offers bfloat16 on a CPU). Ours "
+    "runs at `--precision` (default auto: bfloat16 matrix products under autocast where the CPU "
+    "has AVX512-BF16, float32 weights, optimiser and log-softmax); the header says which.",
     "Decoding: the whole process (start-up, model loading, 1,000 sentences, batch 64) timed from "
     "outside; sentences/s = 1,000 / that time. Each system's default maximum output length and "
     "length normalisation. Peak RSS: the largest summed resident memory of the process tree.",
@@ -139,7 +142,7 @@ def run_one(name: str, model: str, args, data: PeerData, sp) -> dict:
     if not pc.supports(name, model):
         row["unsupported"] = "no attention-free recurrent model in this toolkit"
         return row
-    system = System(name, model, args.work, data, args.valid_every)
+    system = System(name, model, args.work, data, args.valid_every, args.precision)
     system.write_configs(args.minutes)
     checkpoint = train(system, args.minutes, row)
     if checkpoint is not None:
@@ -172,6 +175,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--valid-every", type=int, default=500, help="steps between validations")
     p.add_argument("--reverse-peer-source", action="store_true", help="peers read reversed source")
     p.add_argument(
+        "--precision",
+        choices=["fp32", "bf16", "auto"],
+        default="auto",
+        help="our training and search arithmetic (auto: bf16 where the CPU has AVX512-BF16)",
+    )
+    p.add_argument(
         "--out",
         type=Path,
         default=ROOT / "benchmarks" / "results" / "peers",
@@ -192,13 +201,28 @@ def main(argv: list[str] | None = None) -> int:
             sys.exit(f"--skip-install, but there is no venv for {name} in {args.work / 'venvs'}")
     data = prepare_all(args.work, args.reverse_peer_source)
     sp = spm.SentencePieceProcessor(model_file=str(data.sp_model))
-    rows = [run_one(n, m, args, data, sp) for m in args.models for n in args.systems]
+    rows: list[dict] = []
+    for model in args.models:
+        for name in args.systems:
+            rows.append(run_one(name, model, args, data, sp))
+            write_report(args, installs, data, rows)  # a killed run keeps the rows it finished
+    print(table.markdown(write_report(args, installs, data, rows)))
+    return 0
+
+
+def write_report(args, installs: dict, data: PeerData, rows: list[dict]) -> dict:
+    """The JSON and markdown report of the rows so far; returns the report."""
+    import torch
+
+    from seq2seq.precision import resolve
+
     report = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine_line(),
         "minutes": args.minutes,
         "valid_every": args.valid_every,
         "reverse_peer_source": args.reverse_peer_source,
+        "our_precision": resolve(args.precision, torch.device("cpu")),
         "install_seconds": installs,
         "mean_tgt_tokens": round(data.mean_tgt_tokens, 3),
         "rows": rows,
@@ -209,8 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     args.out.with_suffix(".md").write_text(table.markdown(report), encoding="utf-8")
-    print(table.markdown(report))
-    return 0
+    return report
 
 
 if __name__ == "__main__":

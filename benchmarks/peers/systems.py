@@ -99,8 +99,17 @@ def newest_checkpoint(system: str, run_dir: Path) -> tuple[Path, int] | None:
 class System:
     """Commands for one system and model variant, rooted in `work`."""
 
-    def __init__(self, name: str, model: str, work: Path, data: PeerData, valid_every: int):
+    def __init__(
+        self,
+        name: str,
+        model: str,
+        work: Path,
+        data: PeerData,
+        valid_every: int,
+        precision: str = "fp32",
+    ):
         self.name, self.model, self.data, self.valid_every = name, model, data, valid_every
+        self.precision = precision  # ours only: training and search arithmetic
         self.dir = work / "runs" / f"{name}-{model}"
         self.python = (
             sys.executable if name == "seq2seq" else str(work / "venvs" / name / "bin" / "python")
@@ -112,7 +121,7 @@ class System:
         self.dir.mkdir(parents=True, exist_ok=True)
         d, model, every = self.data, self.model, self.valid_every
         if self.name == "seq2seq":
-            cfg = pc.ours_config(model, d.ours, self.dir / "run", minutes, every)
+            cfg = pc.ours_config(model, d.ours, self.dir / "run", minutes, every, self.precision)
             self._dump("train.yaml", cfg)
         elif self.name == "onmt":
             self._dump(

@@ -151,7 +151,10 @@ class TrainConfig(_Section):
     )
     keep_last: int = Field(2, ge=1, description="keep this many latest checkpoints beside the best")
     device: Literal["cpu", "cuda", "auto"] = "auto"
-    precision: Literal["fp32", "bf16"] = "fp32"
+    precision: Literal["fp32", "bf16", "auto"] = Field(
+        "fp32",
+        description="bf16 autocasts matrix products; auto: bf16 where it is fast",
+    )
     threads: int | None = Field(
         None, gt=0, description="CPU threads for PyTorch; default: all cores"
     )
@@ -173,6 +176,9 @@ class DecodeConfig(_Section):
         description="score / len**alpha when ranking finished hypotheses; 0 = raw log-prob",
     )
     n_best: int = Field(1, gt=0)
+    precision: Literal["fp32", "bf16", "auto"] = Field(
+        "fp32", description="search arithmetic; auto: bf16 where it is fast"
+    )
 
 
 class Config(_Section):

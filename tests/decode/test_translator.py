@@ -105,3 +105,24 @@ def test_bad_settings_are_one_sentence(copy_checkpoint, random_checkpoints):
     no_attention = Translator.load(random_checkpoints["gru"])
     with pytest.raises(ConfigError, match="--replace-unk needs a model with attention"):
         no_attention.translate(["w1"], replace_unk=True)
+
+
+def test_bf16_search_translates_as_well_as_fp32(copy_checkpoint):
+    translator = Translator.load(copy_checkpoint)
+    lines = copy_sentences(60, seed=11)
+    fp32 = translator.translate(lines, beam_size=3)
+    bf16 = translator.translate(lines, beam_size=3, precision="bf16")
+    assert sum(b == as_target(s) for b, s in zip(bf16, lines, strict=True)) >= 57
+    assert sum(b == f for b, f in zip(bf16, fp32, strict=True)) >= 57
+
+
+def test_auto_precision_is_bf16_exactly_where_the_hardware_is_fast():
+    from seq2seq.precision import autocast, has_fast_bf16, resolve
+
+    cpu = torch.device("cpu")
+    assert resolve("auto", cpu) == ("bf16" if has_fast_bf16(cpu) else "fp32")
+    assert resolve("fp32", cpu) == "fp32" and resolve("bf16", cpu) == "bf16"
+    with autocast("bf16", cpu):
+        assert (torch.ones(2, 3) @ torch.ones(3, 2)).dtype == torch.bfloat16
+    with autocast("fp32", cpu):
+        assert (torch.ones(2, 3) @ torch.ones(3, 2)).dtype == torch.float32

@@ -34,6 +34,7 @@ from seq2seq.decode.ensemble import Ensemble, load_ensemble
 from seq2seq.decode.rescore import NBestEntry, format_features, score_pairs
 from seq2seq.decode.search import Hypothesis, beam_search, greedy_search
 from seq2seq.errors import ConfigError, DataError
+from seq2seq.precision import add_precision_argument, autocast
 
 DEFAULT_MAX_SRC_LEN = 400
 CHUNK_LINES = 4096  # lines read, sorted and translated together by the command
@@ -138,6 +139,7 @@ class Translator:
         max_len_ratio: float | None = None,
         max_len_offset: int | None = None,
         replace_unk: bool = False,
+        precision: str | None = None,
     ) -> list[str] | list[list[str]]:
         """Translate `lines`; one string per line, or (n_best > 1) a list of n_best strings.
 
@@ -150,6 +152,7 @@ class Translator:
             length_penalty=length_penalty,
             max_len_ratio=max_len_ratio,
             max_len_offset=max_len_offset,
+            precision=precision,
         )
         results = self.translate_hypotheses(lines, settings, replace_unk=replace_unk)
         if settings.n_best == 1:
@@ -237,11 +240,12 @@ class Translator:
             max_len_offset=settings.max_len_offset,
             length_penalty=settings.length_penalty,
         )
-        if settings.beam_size == 1:
-            return greedy_search(self.model, src, lengths, **common)
-        return beam_search(
-            self.model, src, lengths, settings.beam_size, n_best=settings.n_best, **common
-        )
+        with autocast(settings.precision, self.device):
+            if settings.beam_size == 1:
+                return greedy_search(self.model, src, lengths, **common)
+            return beam_search(
+                self.model, src, lengths, settings.beam_size, n_best=settings.n_best, **common
+            )
 
     def _translation(self, hyp: Hypothesis, src_words: list[str] | None) -> Translation:
         if src_words is None or self.tgt_vocab.unk_id not in hyp.tokens or hyp.attention is None:
@@ -349,6 +353,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-len-ratio", type=float, default=None, help="output length <= R * src_len + offset"
     )
     parser.add_argument("--max-len-offset", type=int, default=None)
+    add_precision_argument(parser)
     parser.add_argument(
         "--max-src-len",
         type=int,
@@ -408,6 +413,7 @@ def _settings_from_args(translator: Translator, args: argparse.Namespace) -> Dec
         length_penalty=args.length_penalty,
         max_len_ratio=args.max_len_ratio,
         max_len_offset=args.max_len_offset,
+        precision=args.precision,
     )
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from seq2seq.errors import ConfigError
+from seq2seq.precision import add_precision_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--beam-size", type=int, default=None, help="beam width; 1 = greedy (default: config)"
     )
     parser.add_argument("--batch-size", type=int, default=None, help="sentences per batch")
+    add_precision_argument(parser)
     parser.add_argument("--lowercase", action="store_true", help="case-insensitive BLEU and chrF")
     parser.add_argument(
         "--output", type=Path, default=None, help="also write the translations to this file"
@@ -71,14 +73,25 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         check_aligned({str(args.ref): references, str(args.hyp): hypotheses})
     else:
         settings = translator.settings(
-            beam_size=args.beam_size, n_best=1, batch_size=args.batch_size
+            beam_size=args.beam_size,
+            n_best=1,
+            batch_size=args.batch_size,
+            precision=args.precision,
         )
         started = time.perf_counter()
         hypotheses = translator.translate(
-            sources, beam_size=settings.beam_size, n_best=1, batch_size=settings.batch_size
+            sources,
+            beam_size=settings.beam_size,
+            n_best=1,
+            batch_size=settings.batch_size,
+            precision=settings.precision,
         )
         seconds = time.perf_counter() - started
-        result.update(beam_size=settings.beam_size, translate_seconds=round(seconds, 3))
+        result.update(
+            beam_size=settings.beam_size,
+            precision=settings.precision,
+            translate_seconds=round(seconds, 3),
+        )
         if args.output is not None:
             _write_lines(args.output, hypotheses)
     result.update(corpus_scores(hypotheses, references, args.lowercase).to_dict())

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from seq2seq.config import Config, load_config
 from seq2seq.errors import CheckpointError
+from seq2seq.precision import autocast
 from seq2seq.train import distributed
 from seq2seq.train.checkpoint import checkpoint_bytes, load_weights, read_checkpoint
 from seq2seq.train.loss import SequenceLoss
@@ -179,7 +180,7 @@ class Trainer:
         start = time.perf_counter()
         self.objective.train()
         batch = batch.to(ctx.device)
-        with torch.autocast(ctx.device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
+        with autocast(cfg.precision, ctx.device):
             loss, nll = self.objective(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out)
         # Paper §3.4: the gradient is divided by the batch size (global over ranks; DDP averages
         # gradients over ranks, hence the factor world_size).

@@ -1,12 +1,12 @@
 """Where the time goes: torch.profiler over training steps and over beam search.
 
-    python benchmarks/profile.py [--steps 40] [--checkpoint CKPT] [--sentences 300] [--top 12]
+    python benchmarks/profile_ops.py [--steps 40] [--checkpoint CKPT] [--sentences 300] [--top 12]
 
 Training: `--steps` steps of configs/small-cpu.yaml's model on Multi30k EN->FR (BPE 8k joint),
 without attention (`init`, the paper) and with Luong attention (general, input feeding), after a
 few warm-up steps that are not profiled. Decoding (when `--checkpoint` is given): greedy and beam 5
 over the first `--sentences` sentences of test_2016_flickr, batch 64. For each, the operators
-with the most self CPU time go to benchmarks/results/profile.md (and .json).
+with the most self CPU time go to benchmarks/results/profile_ops.md (and .json).
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=300)
     parser.add_argument("--top", type=int, default=12)
     parser.add_argument("--contexts", nargs="+", default=list(MODELS), choices=list(MODELS))
-    parser.add_argument("--out", type=Path, default=RESULTS / "profile")
+    parser.add_argument("--out", type=Path, default=RESULTS / "profile_ops")
     args = parser.parse_args()
     if not MULTI30K.is_dir():
         sys.exit(f"Multi30k not found at {MULTI30K}")
