@@ -146,6 +146,9 @@ def parse_args() -> argparse.Namespace:
 
 
 def main() -> int:
+    from seq2seq.runtime import keep_freed_memory
+
+    keep_freed_memory()  # as the `seq2seq` command does
     args = parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -150,6 +150,9 @@ def _first_batches(trainer, steps: int):
 
 
 def main() -> None:
+    from seq2seq.runtime import keep_freed_memory
+
+    keep_freed_memory()  # as the `seq2seq` command does
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -14,6 +14,7 @@ import sys
 
 from seq2seq import __version__
 from seq2seq.errors import Seq2SeqError
+from seq2seq.runtime import keep_freed_memory
 
 # name -> (module, one-line help). Order is the order of the pipeline.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    keep_freed_memory()  # before PyTorch allocates anything: see seq2seq/runtime.py
     module = importlib.import_module(COMMANDS[args.command][0])
     try:
         return int(module.run(args) or 0)

@@ -86,8 +86,8 @@ class Seq2Seq(nn.Module):
     def step(self, tokens: Tensor, state: DecoderState) -> tuple[Tensor, DecoderState]:
         """One search step: tokens (B,) -> log_probs (B, V) of the next token, next state."""
         features, state = self.decoder(tokens.unsqueeze(1), state)
-        logits = self.generator(features.squeeze(1))  # (B, V)
-        return torch.log_softmax(logits, dim=-1), state
+        logits = self.generator(features.squeeze(1))  # (B, V), bfloat16 under bf16 search
+        return torch.log_softmax(logits.float(), dim=-1), state  # scores add up in float32
 
     # --- size -----------------------------------------------------------------------------------
 
