@@ -281,3 +281,21 @@ def test_dropout_is_active_in_training_only() -> None:
     assert not torch.equal(model(src, lengths, tgt_in), model(src, lengths, tgt_in))
     model.eval()
     torch.testing.assert_close(model(src, lengths, tgt_in), model(src, lengths, tgt_in))
+
+
+@pytest.mark.parametrize("mode", MODES, ids=MODE_IDS)
+def test_bf16_step_returns_float32_log_probs_close_to_fp32(mode):
+    """bf16 search: bfloat16 weights under autocast, but scores add up in float32."""
+    from seq2seq.precision import autocast
+
+    model = make_model(mode).eval()
+    src, lengths = torch.randint(4, SRC_V, (3, 5)), torch.tensor([5, 4, 2])
+    tokens = torch.randint(4, TGT_V, (3,))
+    with torch.no_grad():
+        reference, _ = model.step(tokens, model.init_state(model.encode(src, lengths)))
+        half = model.to(torch.bfloat16)
+        with autocast("bf16", torch.device("cpu")):
+            log_probs, _ = half.step(tokens, half.init_state(half.encode(src, lengths)))
+    assert log_probs.dtype == torch.float32
+    assert torch.allclose(log_probs.exp().sum(-1), torch.ones(3), atol=1e-5)
+    assert (log_probs - reference).abs().max() < 0.05
