@@ -23,6 +23,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("seq2seq.data.prepare", "clean parallel text and build vocabularies for training"),
     "train": ("seq2seq.train.trainer", "train a model from a YAML config"),
     "translate": ("seq2seq.decode.translator", "translate text with one checkpoint or an ensemble"),
+    "shortlist": (
+        "seq2seq.decode.shortlist",
+        "add a lexical output shortlist (faster CPU search) to a checkpoint",
+    ),
     "rescore": ("seq2seq.decode.rescore", "re-rank an external n-best list with trained models"),
     "evaluate": ("seq2seq.evaluate.evaluate", "score translations: BLEU, chrF and perplexity"),
     "analyze": (

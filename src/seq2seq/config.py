@@ -179,6 +179,9 @@ class DecodeConfig(_Section):
     precision: Literal["fp32", "bf16", "auto"] = Field(
         "fp32", description="search arithmetic; auto: bf16 where it is fast"
     )
+    shortlist: bool = Field(
+        False, description="score only each batch's lexical shortlist of target tokens"
+    )
 
 
 class Config(_Section):

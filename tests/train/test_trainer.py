@@ -65,6 +65,22 @@ def test_every_context_mode_learns_on_multi30k(data_dir, tmp_path, model):
     assert (tmp_path / "run" / "best.safetensors").is_file()
 
 
+def test_checkpoints_carry_the_training_data_lexical_shortlist(data_dir, tmp_path):
+    from seq2seq.decode.shortlist import DEFAULT_K, read_shortlist
+
+    cfg = _config(data_dir, tmp_path / "run")
+    cfg.train.max_steps = cfg.train.valid_every = 2
+    Trainer(cfg).fit()
+    from seq2seq.data.prepare import load_prepared
+
+    data = load_prepared(data_dir)
+    shortlist = read_shortlist(tmp_path / "run" / "best.safetensors")
+    assert shortlist is not None and shortlist.table.shape == (len(data.src_vocab), DEFAULT_K)
+    # "chien" (dog) is among the target words most associated with "dog"
+    dog, chien = data.src_vocab.encode("dog")[0], data.tgt_vocab.encode("chien")[0]
+    assert chien in shortlist.table[dog].tolist()
+
+
 def test_a_run_dir_with_checkpoints_is_not_clobbered(data_dir, tmp_path):
     cfg = _config(data_dir, tmp_path / "run")
     cfg.train.max_steps = 5

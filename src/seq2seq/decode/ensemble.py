@@ -68,11 +68,21 @@ class Ensemble(nn.Module):
             tuple(m.init_state(e) for m, e in zip(self.members, encoded, strict=True))
         )
 
+    def output_layer(self, ids: torch.Tensor) -> tuple[Any, ...]:
+        """Every member's output layer cut to the target ids (C,) (see `Seq2Seq.output_layer`)."""
+        return tuple(m.output_layer(ids) for m in self.members)
+
     def step(
-        self, tokens: torch.Tensor, state: EnsembleState
+        self, tokens: torch.Tensor, state: EnsembleState, output: tuple[Any, ...] | None = None
     ) -> tuple[torch.Tensor, EnsembleState]:
-        """tokens (N,) -> averaged log-probabilities (N, V) and the members' new states."""
-        outputs = [m.step(tokens, s) for m, s in zip(self.members, state.members, strict=True)]
+        """tokens (N,) -> averaged log-probabilities (N, V) and the members' new states.
+
+        With `output` from `output_layer(ids)`: over those C ids only, (N, C).
+        """
+        outs = output or (None,) * len(self.members)
+        outputs = [
+            m.step(tokens, s, o) for m, s, o in zip(self.members, state.members, outs, strict=True)
+        ]
         _check_sizes([lp.size(-1) for lp, _ in outputs])
         log_probs = mean_of_probs([lp for lp, _ in outputs])
         return log_probs, EnsembleState(tuple(s for _, s in outputs))

@@ -18,6 +18,11 @@ greedy output. Ranking uses ``log_prob / (len + 1) ** length_penalty`` (the +1 c
 
 The searches write into the log-probabilities a step returns (banned tokens, adding the prefix
 scores): `step` must hand back a fresh tensor, as a log-softmax does.
+
+With ``candidates`` (C,) target ids (a lexical shortlist, decode/shortlist.py) the model's output
+layer is cut to those ids once per batch (``model.output_layer``) and every step scores only
+them; column j of the log-probabilities stands for ``candidates[j]``, and tokens are mapped back
+to vocabulary ids as soon as they are chosen.
 """
 
 from __future__ import annotations
@@ -68,9 +73,22 @@ class _Restrictions:
     and the forced rows: a pass over the whole (N, V) matrix would cost as much as the softmax.
     """
 
-    def __init__(self, bos_id: int, eos_id: int, pad_id: int | None) -> None:
-        self.eos_id = eos_id
-        self.banned = sorted({i for i in (bos_id, pad_id) if i is not None and i != eos_id})
+    def __init__(
+        self, bos_id: int, eos_id: int, pad_id: int | None, candidates: torch.Tensor | None = None
+    ) -> None:
+        ids = None if candidates is None else candidates.tolist()
+
+        def column(token: int) -> int | None:  # where `token` sits in the log-probabilities
+            if ids is None:
+                return token
+            return ids.index(token) if token in ids else None
+
+        eos = column(eos_id)
+        if eos is None:
+            raise ValueError("the candidate target ids must include EOS")
+        self.eos_id = eos  # a column
+        banned = {column(i) for i in (bos_id, pad_id) if i is not None and i != eos_id}
+        self.banned = sorted(banned - {None})
         self.index: torch.Tensor | None = None
 
     def __call__(self, log_probs: torch.Tensor, force_eos: torch.Tensor) -> torch.Tensor:
@@ -103,16 +121,19 @@ def greedy_search(
     max_len_offset: int = 10,
     pad_id: int | None = None,
     length_penalty: float = 0.0,
+    candidates: torch.Tensor | None = None,
 ) -> list[list[Hypothesis]]:
     """Feed back the most likely token until EOS (§3.2 with a beam of one).
 
-    src: (B, S) token ids as the encoder expects them; src_lengths: (B,).
-    Returns one single-element list of hypotheses per sentence, in input order.
+    src: (B, S) token ids as the encoder expects them; src_lengths: (B,); candidates: (C,)
+    target ids to choose from (all when None). Returns one single-element list of hypotheses
+    per sentence, in input order.
     """
     batch, device = src.size(0), src.device
     state = model.init_state(model.encode(src, src_lengths))
     max_lens = max_output_lengths(src_lengths, max_len_ratio, max_len_offset).to(device)
-    restrict = _Restrictions(bos_id, eos_id, pad_id)
+    restrict = _Restrictions(bos_id, eos_id, pad_id, candidates)
+    output = None if candidates is None else model.output_layer(candidates)
     alive = torch.arange(batch, device=device)  # original index of each row still decoding
     scores = torch.zeros(batch, device=device)
     tokens = torch.full((batch,), bos_id, dtype=torch.long, device=device)
@@ -121,11 +142,13 @@ def greedy_search(
     finished = _Finished(src_lengths, length_penalty)
     step = 0
     while alive.numel() > 0:
-        log_probs, state = model.step(tokens, state)  # (n, V)
+        log_probs, state = _step(model, tokens, state, output)  # (n, V) or (n, C)
         log_probs = restrict(log_probs, max_lens[alive] <= step)
         # The same arithmetic as beam search, so that a beam of one gives exactly this output.
         best, top = log_probs.add_(scores.unsqueeze(1)).topk(1, dim=1)
         scores, tokens = best.squeeze(1), top.squeeze(1)
+        if candidates is not None:
+            tokens = candidates[tokens]
         attention = _extend_attention(attention, _attention(state))
         done = tokens == eos_id
         if bool(done.any()):
@@ -140,6 +163,11 @@ def greedy_search(
         history = torch.cat([history, tokens.unsqueeze(1)], dim=1)
         step += 1
     return finished.ranked()
+
+
+def _step(model: Any, tokens: torch.Tensor, state: Any, output: Any) -> tuple[torch.Tensor, Any]:
+    """model.step, over the cut output layer when there is one."""
+    return model.step(tokens, state) if output is None else model.step(tokens, state, output)
 
 
 def _extend_attention(
@@ -225,10 +253,12 @@ def beam_search(
     n_best: int = 1,
     length_penalty: float = 1.0,
     pad_id: int | None = None,
+    candidates: torch.Tensor | None = None,
 ) -> list[list[Hypothesis]]:
     """Batched left-to-right beam search (paper §3.2), sentences x beams in one tensor.
 
-    src: (B, S) token ids as the encoder expects them; src_lengths: (B,).
+    src: (B, S) token ids as the encoder expects them; src_lengths: (B,); candidates: (C,)
+    target ids to choose from (all when None).
     Returns for each sentence its `n_best` hypotheses, best normalised score first.
     A sentence is complete when `beam_size` hypotheses have emitted EOS or it reached its
     maximum length (then every live beam is closed with a forced EOS).
@@ -239,15 +269,18 @@ def beam_search(
     state = model.init_state(model.encode(src, src_lengths))
     state = state.select(torch.arange(batch, device=device).repeat_interleave(beam_size))
     max_lens = max_output_lengths(src_lengths, max_len_ratio, max_len_offset).to(device)
-    restrict = _Restrictions(bos_id, eos_id, pad_id)
+    restrict = _Restrictions(bos_id, eos_id, pad_id, candidates)
+    output = None if candidates is None else model.output_layer(candidates)
     beams = _Beams.start(batch, beam_size, bos_id, device)
     finished = _Finished(src_lengths, length_penalty, n_best)
     step = 0
     while beams.alive.numel() > 0:
-        log_probs, state = model.step(beams.tokens, state)  # (n * K, V)
+        log_probs, state = _step(model, beams.tokens, state, output)  # (n * K, V) or (n * K, C)
         force = max_lens[beams.alive] <= step  # (n,)
         log_probs = restrict(log_probs, force.repeat_interleave(beam_size))
-        beams, keep_rows = _advance(beams, log_probs, _attention(state), force, eos_id, finished)
+        beams, keep_rows = _advance(
+            beams, log_probs, _attention(state), force, eos_id, finished, candidates
+        )
         if beams.alive.numel() > 0:
             state = state.select(keep_rows)
         step += 1
@@ -261,9 +294,11 @@ def _advance(
     force: torch.Tensor,
     eos_id: int,
     finished: _Finished,
+    ids: torch.Tensor | None = None,
 ) -> tuple[_Beams, torch.Tensor]:
     """One beam step: rank candidates, close those ending in EOS, keep the best K open ones.
 
+    `ids` (C,) maps the columns of `log_probs` to vocabulary ids (a shortlist search).
     Returns the new beams and the rows of the current state that the next step continues from.
     """
     n, k = beams.scores.shape
@@ -273,6 +308,8 @@ def _advance(
     top_scores, top_idx = cand.topk(2 * k, dim=1)  # (n, 2K)
     origin = torch.arange(n, device=cand.device).unsqueeze(1) * k + top_idx // vocab  # rows
     token = top_idx % vocab
+    if ids is not None:
+        token = ids[token]
     is_eos = token == eos_id
     closing = is_eos & torch.isfinite(top_scores)
     closing[:, k:] = False  # an EOS counts only when it ranks among the K best

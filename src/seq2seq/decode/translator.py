@@ -34,6 +34,7 @@ from seq2seq.data.vocab import WordVocab
 from seq2seq.decode.ensemble import Ensemble, load_ensemble
 from seq2seq.decode.rescore import NBestEntry, format_features, score_pairs
 from seq2seq.decode.search import Hypothesis, beam_search, greedy_search
+from seq2seq.decode.shortlist import Shortlist, read_shortlist
 from seq2seq.errors import ConfigError, DataError
 from seq2seq.precision import add_precision_argument, autocast, resolve
 
@@ -80,8 +81,10 @@ class Translator:
         device: str | torch.device = "cpu",
         max_src_len: int = DEFAULT_MAX_SRC_LEN,
         names: Sequence[str] | None = None,
+        shortlist: Shortlist | None = None,
     ) -> None:
         self.model = model.eval()
+        self.shortlist = shortlist
         self.configs = list(configs)
         self.config = self.configs[0]
         self.src_vocab, self.tgt_vocab = src_vocab, tgt_vocab
@@ -103,9 +106,10 @@ class Translator:
         paths = [paths] if isinstance(paths, str | Path) else list(paths)
         device = resolve_device(device) if isinstance(device, str) else device
         model, configs, src_vocab, tgt_vocab = load_ensemble(paths, device=device)
-        return cls(
-            model, configs, src_vocab, tgt_vocab, device, max_src_len, [str(p) for p in paths]
-        )
+        # Members share the target vocabulary: the first shortlist found serves them all.
+        shortlist = next(filter(None, (read_shortlist(p) for p in paths)), None)
+        names = [str(p) for p in paths]
+        return cls(model, configs, src_vocab, tgt_vocab, device, max_src_len, names, shortlist)
 
     @property
     def has_attention(self) -> bool:
@@ -142,6 +146,7 @@ class Translator:
         max_len_offset: int | None = None,
         replace_unk: bool = False,
         precision: str | None = None,
+        shortlist: bool | None = None,
     ) -> list[str] | list[list[str]]:
         """Translate `lines`; one string per line, or (n_best > 1) a list of n_best strings.
 
@@ -155,6 +160,7 @@ class Translator:
             max_len_ratio=max_len_ratio,
             max_len_offset=max_len_offset,
             precision=precision,
+            shortlist=shortlist,
         )
         results = self.translate_hypotheses(lines, settings, replace_unk=replace_unk)
         if settings.n_best == 1:
@@ -241,6 +247,7 @@ class Translator:
             max_len_ratio=settings.max_len_ratio,
             max_len_offset=settings.max_len_offset,
             length_penalty=settings.length_penalty,
+            candidates=self._candidates(src) if settings.shortlist else None,
         )
         model = self._model_for(settings.precision)
         with autocast(settings.precision, self.device):
@@ -249,6 +256,15 @@ class Translator:
             return beam_search(
                 model, src, lengths, settings.beam_size, n_best=settings.n_best, **common
             )
+
+    def _candidates(self, src: torch.Tensor) -> torch.Tensor:
+        """The target ids this batch may produce: its lexical shortlist (decode/shortlist.py)."""
+        if self.shortlist is None:
+            raise ConfigError(
+                f"checkpoint {self.names[0]} has no lexical shortlist; add one with "
+                f"`seq2seq shortlist --checkpoint {self.names[0]}` or search without --shortlist"
+            )
+        return self.shortlist.candidates(src)
 
     def _model_for(self, precision: str) -> torch.nn.Module:
         """The model in the search's arithmetic.
@@ -347,6 +363,17 @@ def add_checkpoint_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_shortlist_argument(parser: argparse.ArgumentParser) -> None:
+    """`--shortlist`, shared by translate and evaluate."""
+    parser.add_argument(
+        "--shortlist",
+        action="store_true",
+        default=None,
+        help="score only each batch's lexical shortlist of target tokens (faster on a CPU; "
+        "the checkpoint must hold one)",
+    )
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_checkpoint_argument(parser)
     parser.add_argument(
@@ -370,6 +397,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-len-offset", type=int, default=None)
     add_precision_argument(parser)
+    add_shortlist_argument(parser)
     parser.add_argument(
         "--max-src-len",
         type=int,
@@ -430,6 +458,7 @@ def _settings_from_args(translator: Translator, args: argparse.Namespace) -> Dec
         max_len_ratio=args.max_len_ratio,
         max_len_offset=args.max_len_offset,
         precision=args.precision,
+        shortlist=args.shortlist,
     )
 
 

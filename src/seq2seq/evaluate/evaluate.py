@@ -40,6 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch-size", type=int, default=None, help="sentences per batch")
     add_precision_argument(parser)
+    parser.add_argument(
+        "--shortlist",
+        action="store_true",
+        default=None,
+        help="score only each batch's lexical shortlist of target tokens (see translate)",
+    )
     parser.add_argument("--lowercase", action="store_true", help="case-insensitive BLEU and chrF")
     parser.add_argument(
         "--output", type=Path, default=None, help="also write the translations to this file"
@@ -77,6 +83,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             n_best=1,
             batch_size=args.batch_size,
             precision=args.precision,
+            shortlist=args.shortlist,
         )
         started = time.perf_counter()
         hypotheses = translator.translate(
@@ -85,11 +92,13 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             n_best=1,
             batch_size=settings.batch_size,
             precision=settings.precision,
+            shortlist=settings.shortlist,
         )
         seconds = time.perf_counter() - started
         result.update(
             beam_size=settings.beam_size,
             precision=settings.precision,
+            shortlist=settings.shortlist,
             translate_seconds=round(seconds, 3),
         )
         if args.output is not None:

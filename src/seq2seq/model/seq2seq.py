@@ -11,13 +11,15 @@ The interface every other stage uses (docs/ARCHITECTURE.md, "Model"):
   init_state(encoded) -> DecoderState              (DecoderState.select(index) picks rows)
   decode(tgt_in (B, T), state) -> features (B, T, D), state
   generator(features) -> logits (..., V)
-  step(tokens (B,), state) -> log_probs (B, V), state
+  step(tokens (B,), state, output=None) -> log_probs (B, V), state
+  output_layer(ids (C,)) -> the output layer cut to C target ids, for `step(..., output)`
   forward(src, src_lengths, tgt_in) -> logits (B, T, V)
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seq2seq.config import ModelConfig
@@ -83,10 +85,23 @@ class Seq2Seq(nn.Module):
         features, _ = self.decode(tgt_in, self.init_state(self.encode(src, src_lengths)))
         return self.generator(features)
 
-    def step(self, tokens: Tensor, state: DecoderState) -> tuple[Tensor, DecoderState]:
-        """One search step: tokens (B,) -> log_probs (B, V) of the next token, next state."""
+    def output_layer(self, ids: Tensor) -> tuple[Tensor, Tensor]:
+        """The generator's rows for target ids (C,): weight (C, D), bias (C,); cut once per
+        batch for a shortlist search (decode/shortlist.py)."""
+        return self.generator.weight.index_select(0, ids), self.generator.bias.index_select(0, ids)
+
+    def step(
+        self, tokens: Tensor, state: DecoderState, output: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor, DecoderState]:
+        """One search step: tokens (B,) -> log_probs (B, V) of the next token, next state.
+
+        With `output` from `output_layer(ids)` the distribution is over those C ids only:
+        log_probs (B, C), column j for target id ids[j].
+        """
         features, state = self.decoder(tokens.unsqueeze(1), state)
-        logits = self.generator(features.squeeze(1))  # (B, V), bfloat16 under bf16 search
+        features = features.squeeze(1)
+        # (B, V) or (B, C); bfloat16 under bf16 search
+        logits = self.generator(features) if output is None else F.linear(features, *output)
         return torch.log_softmax(logits.float(), dim=-1), state  # scores add up in float32
 
     # --- size -----------------------------------------------------------------------------------

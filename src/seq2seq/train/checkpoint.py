@@ -79,9 +79,14 @@ def checkpoint_bytes(
     tgt_vocab: Any,
     optimizer: torch.optim.Optimizer | None = None,
     train_state: dict[str, Any] | None = None,
+    extras: dict[str, torch.Tensor] | None = None,
 ) -> bytes:
-    """Serialise a model (and optionally its training state) into safetensors bytes."""
+    """Serialise a model (and optionally its training state) into safetensors bytes.
+
+    `extras` are further named tensors that travel with the model (a lexical shortlist).
+    """
     tensors, aliases = _model_tensors(model)
+    tensors.update(extras or {})
     meta: dict[str, str] = {
         "format": FORMAT,
         "version": VERSION,

@@ -96,6 +96,7 @@ class Trainer:
             self.run.path, enabled=self.ctx.is_main, tensorboard=cfg.train.tensorboard
         )
         self._improved = False
+        self._shortlist: dict[str, torch.Tensor] | None = None
         self._window = {"loss": 0.0, "tokens": 0, "seconds": 0.0, "norm": 0.0, "steps": 0}
 
     # -----------------------------------------------------------------------------------------
@@ -299,10 +300,19 @@ class Trainer:
             self.tgt_vocab,
             optimizer=self.optimizer,
             train_state={"run": asdict(state), "schedule": self.schedule.state_dict()},
+            extras=self._shortlist_tensors(),
         )
         self.run.save(
             data, state.step, self.config.train.keep_last, is_best or not self.run.best.exists()
         )
+
+    def _shortlist_tensors(self) -> dict[str, torch.Tensor]:
+        """The lexical shortlist of the training data (decode/shortlist.py), built once per run."""
+        if self._shortlist is None:
+            from seq2seq.decode.shortlist import build_from_data
+
+            self._shortlist = build_from_data(self.config.data.dir).to_tensors()
+        return self._shortlist
 
     def _restore(self) -> None:
         path = self.run.latest()

@@ -1,0 +1,187 @@
+"""Lexical shortlist: each batch's search scores only the target words its sources make likely.
+
+On a CPU the output layer and its softmax are most of a search step (an 8k vocabulary against a
+256-unit decoder state). Marian's answer, taken here: for every source token keep the `k` target
+tokens most associated with it in the training data, add the `frequent` most common target
+tokens, and let a batch's search score only the union over its source tokens (Junczys-Dowmunt
+et al. 2018, "Marian: Cost-effective high-quality neural machine translation in C++", §4.2).
+Association is the Dice coefficient of sentence co-occurrence, 2 c(s, t) / (c(s) + c(t)), which
+ranks a word's translations above the words that are merely frequent everywhere (those come in
+through the frequency list). The softmax is normalised over the shortlist; EOS and <unk> are
+always in it and BOS / padding never are.
+
+    shortlist = Shortlist.build(pairs, src_size, tgt_size, always=[eos, unk], never=[bos, pad])
+    candidates = shortlist.candidates(src)        # (C,) sorted target ids for this batch
+
+A shortlist travels inside the checkpoint (tensors ``shortlist.table``, ``shortlist.frequent``);
+``seq2seq shortlist`` adds one to a checkpoint trained without it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+PREFIX = "shortlist."
+DEFAULT_K = 30
+DEFAULT_FREQUENT = 300
+
+
+@dataclass
+class Shortlist:
+    """table[s] = the target ids most associated with source id s (-1 pads rows); `frequent`
+    and `always` are added to every batch's candidates, `never` removed from them."""
+
+    table: torch.Tensor  # (src_vocab, k) int64
+    frequent: torch.Tensor  # (n,) int64
+    always: torch.Tensor  # (m,) int64, e.g. EOS and <unk>
+    never: torch.Tensor  # (j,) int64, e.g. BOS and padding
+    tgt_size: int
+
+    @classmethod
+    def build(
+        cls,
+        pairs: Iterable[tuple[Sequence[int], Sequence[int]]],
+        src_size: int,
+        tgt_size: int,
+        k: int = DEFAULT_K,
+        frequent: int = DEFAULT_FREQUENT,
+        always: Sequence[int] = (),
+        never: Sequence[int] = (),
+    ) -> Shortlist:
+        """Count which tokens occur in the same sentence pair, keep the top `k` per source id."""
+        keys, src_docs, tgt_docs = [], np.zeros(src_size, np.int64), np.zeros(tgt_size, np.int64)
+        for src_ids, tgt_ids in pairs:
+            s = np.unique(np.asarray(src_ids, np.int64))
+            t = np.unique(np.asarray(tgt_ids, np.int64))
+            src_docs[s] += 1
+            tgt_docs[t] += 1
+            keys.append((s[:, None] * tgt_size + t[None, :]).ravel())
+        table = np.full((src_size, k), -1, np.int64)
+        if keys:
+            pair_keys, counts = np.unique(np.concatenate(keys), return_counts=True)
+            s, t = pair_keys // tgt_size, pair_keys % tgt_size
+            dice = 2.0 * counts / (src_docs[s] + tgt_docs[t])
+            order = np.lexsort((-dice, s))  # by source id, best association first
+            s, t = s[order], t[order]
+            first = np.searchsorted(s, s)  # where each source id's run starts
+            rank = np.arange(s.size) - first
+            keep = rank < k
+            table[s[keep], rank[keep]] = t[keep]
+        top = np.argsort(-tgt_docs, kind="stable")[:frequent]
+        top = top[tgt_docs[top] > 0]
+        return cls(
+            torch.from_numpy(table),
+            torch.from_numpy(top.astype(np.int64)),
+            torch.tensor(list(always), dtype=torch.long),
+            torch.tensor(list(never), dtype=torch.long),
+            tgt_size,
+        )
+
+    def candidates(self, src: torch.Tensor) -> torch.Tensor:
+        """src (B, S) source ids (padding included: its row adds nothing the table would not)
+        -> (C,) sorted, distinct target ids, on src's device."""
+        rows = self.table.index_select(0, src.reshape(-1).cpu().unique())
+        pool = torch.cat([rows.flatten(), self.frequent, self.always])
+        keep = torch.zeros(self.tgt_size, dtype=torch.bool)
+        keep[pool[pool >= 0]] = True
+        keep[self.never] = False
+        keep[self.always] = True
+        return keep.nonzero().flatten().to(src.device)
+
+    # --- storage --------------------------------------------------------------------------------
+
+    def to_tensors(self) -> dict[str, torch.Tensor]:
+        size = torch.tensor([self.tgt_size], dtype=torch.long)
+        parts = {"table": self.table, "frequent": self.frequent, "always": self.always}
+        parts.update(never=self.never, tgt_size=size)
+        return {PREFIX + name: tensor.contiguous() for name, tensor in parts.items()}
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, torch.Tensor]) -> Shortlist | None:
+        """The shortlist among a checkpoint's tensors, or None when it has none."""
+        if PREFIX + "table" not in tensors:
+            return None
+        get = {k[len(PREFIX) :]: v.long() for k, v in tensors.items() if k.startswith(PREFIX)}
+        return cls(get["table"], get["frequent"], get["always"], get["never"], int(get["tgt_size"]))
+
+
+def build_from_data(data_dir: str | Path, k: int = DEFAULT_K, frequent: int = DEFAULT_FREQUENT):
+    """The shortlist of a prepared data directory's training split."""
+    from seq2seq.data.io import iter_lines
+    from seq2seq.data.prepare import load_prepared
+
+    data = load_prepared(data_dir)
+    src_path, tgt_path = data.split_paths("train")
+    src_vocab, tgt_vocab = data.src_vocab, data.tgt_vocab
+    src_ids = src_vocab.encode_batch(list(iter_lines(src_path)))
+    tgt_ids = tgt_vocab.encode_batch(list(iter_lines(tgt_path)))
+    return Shortlist.build(
+        zip(src_ids, tgt_ids, strict=True),
+        len(src_vocab),
+        len(tgt_vocab),
+        k=k,
+        frequent=frequent,
+        always=[tgt_vocab.eos_id, tgt_vocab.unk_id],
+        never=sorted({tgt_vocab.bos_id, tgt_vocab.pad_id}),
+    )
+
+
+def read_shortlist(path: str | Path) -> Shortlist | None:
+    """A checkpoint's shortlist, reading only its own tensors (None when it has none)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        names = [k for k in handle.keys() if k.startswith(PREFIX)]
+        return Shortlist.from_tensors({k: handle.get_tensor(k) for k in names})
+
+
+# ---------------------------------------------------------------------------------------------
+# `seq2seq shortlist`: add a shortlist to a checkpoint trained without one
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", type=Path, required=True, help="checkpoint to extend")
+    parser.add_argument(
+        "--data", type=Path, default=None, help="prepared data directory (default: the config's)"
+    )
+    parser.add_argument("--k", type=int, default=DEFAULT_K, help="target tokens per source token")
+    parser.add_argument(
+        "--frequent", type=int, default=DEFAULT_FREQUENT, help="most frequent target tokens added"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from safetensors.torch import load as st_load
+    from safetensors.torch import save as st_save
+
+    from seq2seq.errors import ConfigError
+    from seq2seq.train.checkpoint import read_checkpoint, write_atomic
+
+    if args.k < 1 or args.frequent < 0:
+        raise ConfigError(f"--k must be >= 1 and --frequent >= 0 (got {args.k}, {args.frequent})")
+    ckpt = read_checkpoint(args.checkpoint)  # validates the file, one sentence if it is not ours
+    data_dir = args.data or Path(ckpt.config.data.dir)
+    shortlist = build_from_data(data_dir, args.k, args.frequent)
+    if shortlist.tgt_size != ckpt.model_state["generator.weight"].size(0):
+        raise ConfigError(
+            f"data directory {data_dir} has {shortlist.tgt_size} target tokens but checkpoint "
+            f"{args.checkpoint} predicts {ckpt.model_state['generator.weight'].size(0)}"
+        )
+    from safetensors import safe_open
+
+    raw = args.checkpoint.read_bytes()
+    with safe_open(str(args.checkpoint), framework="pt") as handle:
+        meta = handle.metadata()
+    tensors = {k: v for k, v in st_load(raw).items() if not k.startswith(PREFIX)}
+    tensors.update(shortlist.to_tensors())
+    write_atomic(args.checkpoint, st_save(tensors, metadata=meta))
+    sizes = shortlist.table.size(1), shortlist.frequent.numel()
+    print(f"added a shortlist ({sizes[0]} per source token + {sizes[1]} frequent) to "
+          f"{args.checkpoint}")  # fmt: skip
+    return 0
