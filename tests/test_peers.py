@@ -45,6 +45,13 @@ def test_ours_config_is_valid_and_matches_the_shared_shape(model):
     )
     assert (m.context == "attention") == (model == "attention")
     assert m.input_feeding == (model == "attention")
+    assert (t.precision, cfg.decode.precision, cfg.decode.shortlist) == ("fp32", "fp32", False)
+    fast = config_from_dict(pc.ours_config(model, P, P / "run", 12, 500, "auto", True))
+    assert (fast.train.precision, fast.decode.precision, fast.decode.shortlist) == (
+        "auto",
+        "auto",
+        True,
+    )
 
 
 def test_onmt_configs_differ_only_in_attention():

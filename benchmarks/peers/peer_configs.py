@@ -34,10 +34,12 @@ def ours_config(
     minutes: float,
     valid_every: int,
     precision: str = "fp32",
+    shortlist: bool = False,
 ):
     """`seq2seq train` config: our recipe with source reversal (paper §3.3).
 
-    `precision` (fp32 | bf16 | auto) sets both training's and the search's arithmetic.
+    `precision` (fp32 | bf16 | auto) sets both training's and the search's arithmetic;
+    `shortlist` makes the search score only each batch's lexical shortlist.
     """
     attention = model == "attention"
     return {
@@ -70,7 +72,7 @@ def ours_config(
             "tensorboard": False,
             "precision": precision,
         },
-        "decode": {"batch_size": BATCH, "precision": precision},
+        "decode": {"batch_size": BATCH, "precision": precision, "shortlist": shortlist},
     }
 
 

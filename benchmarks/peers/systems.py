@@ -107,9 +107,11 @@ class System:
         data: PeerData,
         valid_every: int,
         precision: str = "fp32",
+        shortlist: bool = False,
     ):
         self.name, self.model, self.data, self.valid_every = name, model, data, valid_every
         self.precision = precision  # ours only: training and search arithmetic
+        self.shortlist = shortlist  # ours only: lexical output shortlist in search
         self.dir = work / "runs" / f"{name}-{model}"
         self.python = (
             sys.executable if name == "seq2seq" else str(work / "venvs" / name / "bin" / "python")
@@ -121,7 +123,9 @@ class System:
         self.dir.mkdir(parents=True, exist_ok=True)
         d, model, every = self.data, self.model, self.valid_every
         if self.name == "seq2seq":
-            cfg = pc.ours_config(model, d.ours, self.dir / "run", minutes, every, self.precision)
+            cfg = pc.ours_config(
+                model, d.ours, self.dir / "run", minutes, every, self.precision, self.shortlist
+            )
             self._dump("train.yaml", cfg)
         elif self.name == "onmt":
             self._dump(

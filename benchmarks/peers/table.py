@@ -93,7 +93,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"{report['date']} · {report['machine']} · budget {report['minutes']} min of wall clock "
         "per training run, 2 threads each, Multi30k EN→FR, SentencePiece 8k joint, "
         "test_2016_flickr (1,000 sentences). Our arithmetic: "
-        f"{report.get('our_precision', 'fp32')}.",
+        f"{report.get('our_precision', 'fp32')}; our lexical shortlist: "
+        f"{'on' if report.get('our_shortlist') else 'off'}.",
         "",
         "| system | model | steps | train tok/s | dev ppl | greedy s | greedy sent/s | "
         "beam-5 s | beam-5 sent/s | BLEU greedy | BLEU beam 5 | chrF beam 5 | peak RSS train MB |",
