@@ -65,6 +65,30 @@ def thread_env(threads: int = 2) -> dict[str, str]:
     return env
 
 
+STOP_GRACE = 120.0  # seconds a child may take to save and exit after the stop signal
+
+
+def _default_signals() -> None:
+    """In the child: SIGINT back to its default. A harness started in the background of a
+    non-interactive shell inherits SIGINT ignored, and Python then installs no KeyboardInterrupt
+    handler, so a peer told to save and stop by SIGINT would train on (seen with Joey NMT)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _stop(proc: subprocess.Popen, stop_signal: int) -> None:
+    """Send `stop_signal` to the child's group; SIGTERM, then SIGKILL if it does not end."""
+    for sig, grace in ((stop_signal, STOP_GRACE), (signal.SIGTERM, 10.0), (signal.SIGKILL, None)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
 def run_measured(
     cmd: list[str],
     log: Path,
@@ -76,7 +100,8 @@ def run_measured(
     stop_signal: int = signal.SIGTERM,
 ) -> RunResult:
     """Run `cmd`, writing its log to `log`; when `stop_when(elapsed)` (polled each 0.2 s) says
-    so, the process group gets `stop_signal` and the run waits for it to exit."""
+    so, the process group gets `stop_signal` and the run waits for it to exit (escalating to
+    SIGTERM and SIGKILL after STOP_GRACE seconds)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     out_handle = stdout.open("w", encoding="utf-8") if stdout else subprocess.PIPE
     in_handle = stdin.open("rb") if stdin else subprocess.DEVNULL
@@ -90,6 +115,7 @@ def run_measured(
         cwd=cwd,
         text=True,
         start_new_session=True,
+        preexec_fn=_default_signals,
     )
     lines: list[tuple[float, str]] = []
     stream = proc.stderr if stdout else proc.stdout
@@ -107,7 +133,7 @@ def run_measured(
     while proc.poll() is None:
         peak = max(peak, tree_rss_mb(proc.pid))
         if stop_when is not None and stop_when(time.perf_counter() - start):
-            os.killpg(proc.pid, stop_signal)
+            _stop(proc, stop_signal)
             stopped = True
             break
         time.sleep(0.2)
