@@ -10,7 +10,9 @@ Measures, with the same `Translator` that `seq2seq translate` uses:
      (the paper decoded with beams of 1 to 12 and found a beam of 2 gives most of the gain);
   3. the start-up time (checkpoint to ready translator) and the process's peak resident memory;
   4. with `--precision fp32 bf16` (the default), the batch-64 greedy and beam-5 runs in each
-     arithmetic (bf16: matrix products autocast to bfloat16), BLEU beside the speed.
+     arithmetic (bf16: matrix products autocast to bfloat16), BLEU beside the speed;
+  5. when the checkpoint holds a lexical shortlist (`seq2seq shortlist`), the same runs again
+     scoring only each batch's shortlist.
 Batch size 1 runs on the first `--limit-batch1` sentences only (it is slow by nature); the other
 runs use the whole test set. A run that fails is recorded with its error instead of stopping the
 benchmark. Results go to benchmarks/results/decode_speed.{json,md}.
@@ -46,10 +48,18 @@ def read_lines(path: Path | None) -> list[str] | None:
 
 
 def time_run(
-    translator, lines: list[str], refs: list[str] | None, beam: int, batch: int, precision: str
+    translator,
+    lines: list[str],
+    refs: list[str] | None,
+    beam: int,
+    batch: int,
+    precision: str,
+    shortlist: bool = False,
 ) -> dict:
     """Translate `lines` once (after a short warm-up) and report speed and BLEU."""
-    settings = translator.settings(beam_size=beam, n_best=1, batch_size=batch, precision=precision)
+    settings = translator.settings(
+        beam_size=beam, n_best=1, batch_size=batch, precision=precision, shortlist=shortlist
+    )
     translator.translate_hypotheses(lines[: min(len(lines), 2 * batch, 16)], settings)  # warm-up
     if translator.device.type == "cuda":
         torch.cuda.synchronize()
@@ -64,6 +74,7 @@ def time_run(
         "beam_size": beam,
         "batch_size": batch,
         "precision": precision,
+        "shortlist": shortlist,
         "sentences": len(lines),
         "seconds": round(seconds, 3),
         "sent_s": round(len(lines) / seconds, 2),
@@ -79,9 +90,11 @@ def time_run(
     return row
 
 
-def safe_run(translator, lines, refs, beam: int, batch: int, precision: str = "fp32") -> dict:
+def safe_run(
+    translator, lines, refs, beam: int, batch: int, precision: str = "fp32", shortlist=False
+) -> dict:
     try:
-        row = time_run(translator, lines, refs, beam, batch, precision)
+        row = time_run(translator, lines, refs, beam, batch, precision, shortlist)
     except Exception as err:  # record and go on: one bad setting must not lose the others
         row = {"beam_size": beam, "batch_size": batch, "precision": precision}
         row["error"] = f"{type(err).__name__}: {err}"
@@ -96,12 +109,13 @@ def markdown(result: dict) -> str:
         f"Checkpoint(s): {', '.join(result['checkpoints'])}; source {result['source']}; "
         f"start-up {result['startup_s']} s; peak RSS {result['peak_rss_mb']} MB.",
         "",
-        "| search | batch | precision | sentences | sent/s | tok/s | BLEU | seconds |",
-        "|---|---|---|---|---|---|---|---|",
+        "| search | batch | precision | shortlist | sentences | sent/s | tok/s | BLEU | seconds |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["runs"] + result["sweep"]:
         name = "greedy" if r["beam_size"] == 1 else f"beam {r['beam_size']}"
-        head = f"| {name} | {r['batch_size']} | {r.get('precision', 'fp32')} |"
+        cut = "yes" if r.get("shortlist") else "no"
+        head = f"| {name} | {r['batch_size']} | {r.get('precision', 'fp32')} | {cut} |"
         if "error" in r:
             lines.append(f"{head} failed: {r['error']} | | | | |")
             continue
@@ -175,9 +189,10 @@ def main() -> int:
     first = args.precision[0]
     for beam in (1, 5):
         runs.append(safe_run(translator, lines[: args.limit_batch1], refs, beam, 1, first))
-    for precision in args.precision:
-        for beam in (1, 5):
-            runs.append(safe_run(translator, lines, refs, beam, 64, precision))
+    for shortlist in (False, True) if translator.shortlist is not None else (False,):
+        for precision in args.precision:
+            for beam in (1, 5):
+                runs.append(safe_run(translator, lines, refs, beam, 64, precision, shortlist))
     sweep = [safe_run(translator, lines, refs, beam, 64, first) for beam in args.sweep]
     by_beam = {r["beam_size"]: r for r in sweep if "error" not in r}
     ratio = None

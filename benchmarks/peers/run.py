@@ -59,7 +59,7 @@ NOTES = [
     "runs at `--precision` (default auto: bfloat16 matrix products under autocast where the CPU "
     "has AVX512-BF16, float32 weights, optimiser and log-softmax); the header says which.",
     "Shortlist: with --shortlist (the default) our search scores only each batch's lexical "
-    "shortlist of target pieces (Marian's trick: the 30 pieces most associated with each source "
+    "shortlist of target pieces (Marian's trick: the 10 pieces most associated with each source "
     "piece in the training data, by Dice, plus the 300 most frequent); the peers score all 8k.",
     "Decoding: the whole process (start-up, model loading, 1,000 sentences, batch 64) timed from "
     "outside; sentences/s = 1,000 / that time. Each system's default maximum output length and "

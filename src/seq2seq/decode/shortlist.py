@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 PREFIX = "shortlist."
-DEFAULT_K = 30
+DEFAULT_K = 10
 DEFAULT_FREQUENT = 300
 
 
