@@ -48,6 +48,9 @@ RESULTS_DOC = ROOT / "docs" / "results.md"
 RESULTS_DIR = ROOT / "benchmarks" / "results" / "reproduce"
 TABLE_BEGIN = "<!-- reproduce.py table: begin -->"
 TABLE_END = "<!-- reproduce.py table: end -->"
+README = ROOT / "README.md"
+HEADLINE_BEGIN = "<!-- headline: begin -->"
+HEADLINE_END = "<!-- headline: end -->"
 DONE = "done.json"
 RESULTS = "results.json"
 TEST_SET = "test_2016_flickr"
@@ -446,6 +449,26 @@ def render_table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_headline(results: list[dict[str, Any]]) -> str:
+    """One line per row: greedy and best-beam BLEU (cased and lower-cased), chrF, dev ppl."""
+    lines = [
+        "| experiment | dev ppl | BLEU greedy | BLEU beam | BLEU beam (lc) | chrF beam | steps |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for res in results:
+        decodes = res["decodes"]
+        greedy = next((d for d in decodes if d["search"] == "greedy"), None)
+        beams = [d for d in decodes if d["search"].startswith("beam")]
+        best = max(beams, key=lambda d: d["bleu"]) if beams else decodes[-1]
+        t = res["training"]
+        lines.append(
+            f"| {res['name']}: {res['description']} | {_cell(t.get('dev_ppl'), '{:.2f}')} "
+            f"| {_cell(greedy and greedy['bleu'], '{:.2f}')} | {best['bleu']:.2f} ({best['search']}) "
+            f"| {best['bleu_lc']:.2f} | {best['chrf']:.2f} | {_cell(t.get('steps'), '{:,}')} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def collect_results(results_dir: Path) -> list[dict[str, Any]]:
     """Every RESULTS_DIR/*.json, in TABLE_ORDER."""
     files = sorted(results_dir.glob("*.json")) if results_dir.is_dir() else []
@@ -456,14 +479,22 @@ def collect_results(results_dir: Path) -> list[dict[str, Any]]:
 
 def write_table(doc: Path, results: list[dict[str, Any]]) -> None:
     """Replace the text between the table markers in `doc` (append the markers if absent)."""
+    replace_block(doc, TABLE_BEGIN, TABLE_END, render_table(results), append=True)
+
+
+def replace_block(doc: Path, begin: str, end: str, body: str, append: bool = False) -> None:
+    """Put `body` between the `begin` and `end` markers of `doc`; without them, append the
+    block when `append`, else leave the file alone."""
     text = doc.read_text(encoding="utf-8") if doc.is_file() else ""
-    block = f"{TABLE_BEGIN}\n{render_table(results)}{TABLE_END}"
-    if TABLE_BEGIN in text and TABLE_END in text:
-        head, _, rest = text.partition(TABLE_BEGIN)
-        _, _, tail = rest.partition(TABLE_END)
+    block = f"{begin}\n{body}{end}"
+    if begin in text and end in text:
+        head, _, rest = text.partition(begin)
+        _, _, tail = rest.partition(end)
         text = head + block + tail
-    else:
+    elif append:
         text = text.rstrip("\n") + ("\n\n" if text else "") + block + "\n"
+    else:
+        return
     doc.write_text(text, encoding="utf-8")
 
 
@@ -488,6 +519,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--multi30k", type=Path, default=MULTI30K, help="raw Multi30k files")
     parser.add_argument("--test-limit", type=int, help="score only the first N test sentences")
     parser.add_argument("--table", type=Path, default=RESULTS_DOC, help="document for the table")
+    parser.add_argument("--readme", type=Path, default=None,
+                        help="document whose headline block gets the one-line-per-row table "
+                             "(default: README.md when --table is the default)")  # fmt: skip
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR,
                         help="where each row's results JSON is kept (the table's source)")  # fmt: skip
     return parser.parse_args(argv)
@@ -526,6 +560,12 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)  # fmt: skip
     results = collect_results(args.results_dir)
     write_table(args.table, results)
+    headline = render_headline(results)
+    # The README follows the default results page only: a scratch --table leaves it alone.
+    readme = args.readme or (README if args.table == RESULTS_DOC else None)
+    for doc in (args.table, readme):
+        if doc is not None:
+            replace_block(doc, HEADLINE_BEGIN, HEADLINE_END, headline)
     print(f"reproduce: {len(results)} results tabulated in {args.table}", file=sys.stderr)
     return 0
 

@@ -143,6 +143,9 @@ def test_interrupted_run_resumes_then_one_row_end_to_end(tmp_path, cache, multi3
     args += ["--test-limit", "12", "--table", str(tmp_path / "results.md"), "--max-steps", "6"]
     args += ["--results-dir", str(tmp_path / "results")]
     args += [f"--set={item}" for item in TINY]
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{reproduce.HEADLINE_BEGIN}\nold\n{reproduce.HEADLINE_END}\nrest\n")
+    args += ["--readme", str(readme)]
     assert reproduce.main(["--only", "depth-1", *args]) == 0
     assert "resumed from" in capsys.readouterr().err
     done = json.loads((runs / "depth-1" / reproduce.DONE).read_text(encoding="utf-8"))
@@ -160,6 +163,9 @@ def test_interrupted_run_resumes_then_one_row_end_to_end(tmp_path, cache, multi3
     assert "| depth-1: 1 layer, reversed, no attention | greedy |" in table
     assert "`python benchmarks/reproduce.py --only depth-1 --set " in table  # its overrides
     assert "--set train.max_steps=6 --test-limit 12`" in table
+    headline = readme.read_text(encoding="utf-8")
+    assert headline.startswith("intro\n") and headline.endswith("rest\n") and "old" not in headline
+    assert "| depth-1: 1 layer, reversed, no attention | " in headline and "(beam 5)" in headline
     kept = json.loads((tmp_path / "results" / "depth-1.json").read_text(encoding="utf-8"))
     assert kept == result and "cores" in kept["machine"]
 
