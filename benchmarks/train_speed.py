@@ -5,8 +5,8 @@
 
 For each model shape it trains `--steps` steps with the real trainer and reports target tokens/s,
 the model FLOP/s (forward + backward = 3x the forward matrix products of the LSTM layers and the
-output layer) and that rate as a fraction of the float32 matrix-multiply rate measured here, in
-the same run. Peak memory is the process's maximum resident set. Results go to
+output layer) and that rate as a fraction of the matrix-multiply rate measured here, in the same
+run, in the run's arithmetic (float32, or bfloat16 for `--precision bf16`). Peak memory is the process's maximum resident set. Results go to
 benchmarks/results/train_speed.{json,md}.
 """
 
@@ -48,11 +48,13 @@ SHAPES = {
 }
 
 
-def matmul_flops(device: torch.device, size: int = 2048, trials: int = 7) -> float:
-    """This machine's float32 GEMM rate (FLOP/s): the best of several timed trials, so a
+def matmul_flops(
+    device: torch.device, size: int = 2048, trials: int = 7, dtype: torch.dtype = torch.float32
+) -> float:
+    """This machine's GEMM rate (FLOP/s) in `dtype`: the best of several timed trials, so a
     moment of interference from other processes does not lower the bar."""
-    a = torch.randn(size, size, device=device)
-    b = torch.randn(size, size, device=device)
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
     best = float("inf")
     for trial in range(trials + 2):
         if device.type == "cuda":
@@ -167,7 +169,9 @@ def main() -> None:
     if not MULTI30K.is_dir():
         sys.exit(f"Multi30k not found at {MULTI30K}")
     device = torch.device(args.device)
-    peak = matmul_flops(device)
+    # The bar is the GEMM rate in the arithmetic the run uses (bfloat16 is several times faster).
+    dtype = torch.bfloat16 if args.precision == "bf16" else torch.float32
+    peak = matmul_flops(device, dtype=dtype)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = prepare_data(Path(tmp))
@@ -175,7 +179,7 @@ def main() -> None:
             row = bench_shape(name, data_dir, args.steps, args.device, Path(tmp), args.precision)
             rows.append(row)
             print(json.dumps(row), file=sys.stderr)
-    peak = max(peak, matmul_flops(device))  # measured again after the runs; the higher counts
+    peak = max(peak, matmul_flops(device, dtype=dtype))  # again after the runs; the higher counts
     for row in rows:
         row["fraction_of_matmul_peak"] = round(row["model_gflop_s"] * 1e9 / peak, 3)
     result = {
@@ -188,7 +192,8 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [
-        f"# Training speed ({result['date']}; {result['machine']}; fp32 GEMM {result['matmul_gflop_s']} GFLOP/s)",
+        f"# Training speed ({result['date']}; {result['machine']}; {args.precision} GEMM "
+        f"{result['matmul_gflop_s']} GFLOP/s)",
         "",
         "| shape | params | batch | steps | target tok/s | model GFLOP/s | of GEMM peak |",
         "|---|---|---|---|---|---|---|",
