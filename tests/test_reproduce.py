@@ -108,6 +108,16 @@ def test_table_replaces_only_its_block(tmp_path):
     assert "| y: d |" in text
 
 
+def test_headline_leaves_repeats_and_ensemble_members_to_the_full_table():
+    def row(name):
+        decode = {"search": "beam 5", "bleu": 30.0, "bleu_lc": 30.5, "chrf": 50.0}
+        return {"name": name, "description": "d", "training": {"steps": None}, "decodes": [decode]}
+
+    headline = reproduce.render_headline([row("reversed"), row("seed-2"), row("beam-sweep")])
+    assert "| reversed: d | — | — | 30.00 (beam 5) | 30.50 | 50.00 | — |" in headline
+    assert "seed-2" not in headline and "beam-sweep" not in headline
+
+
 def test_word_dataset_is_prepared_once(tmp_path, multi30k):
     out = reproduce.ensure_dataset("en-fr-word", tmp_path, multi30k)
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
@@ -182,6 +192,9 @@ def test_interrupted_run_resumes_then_one_row_end_to_end(tmp_path, cache, multi3
     rescored = reproduce.evaluate(resc, found, runs, multi30k, 12)
     # the same model twice is the same distribution: the ensemble's greedy output is the model's
     assert paired["training"]["parameters"] == 2 * result["training"]["parameters"]
+    # several models have no one step count: each member's is kept instead
+    assert paired["training"]["steps"] is None
+    assert paired["training"]["member_steps"] == [6, 6]
     read = lambda run: (runs / run / "test.beam1.txt").read_text("utf-8")  # noqa: E731
     assert read("ens") == read("depth-1")
     # re-ranked by its own log-probability, each list's winner is its most probable entry
