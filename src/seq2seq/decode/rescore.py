@@ -99,12 +99,22 @@ def target_log_probs(
     """Total log p(y <eos> | x) of each row, by teacher forcing.
 
     src (B, S), src_lengths (B,), tgt_in (B, T) = <bos> y, tgt_out (B, T) = y <eos> -> (B,).
-    `model.forward` gives logits (an `Ensemble` gives log mean probabilities, which
-    log_softmax leaves unchanged).
+    An `Ensemble`'s probability of a token is the mean of its members' (paper §3.6), so each
+    member contributes only its log-probabilities of the gold tokens (B, T): the members' mean
+    over the whole vocabulary, (B, T, V), is never formed.
     """
-    log_probs = model(src, src_lengths, tgt_in).float().log_softmax(-1)  # (B, T, V)
-    gold = log_probs.gather(2, tgt_out.unsqueeze(2)).squeeze(2)  # (B, T)
-    return gold.masked_fill(tgt_out == pad_id, 0.0).sum(dim=1)
+    from seq2seq.decode.ensemble import Ensemble, mean_of_probs
+
+    members = list(model.members) if isinstance(model, Ensemble) else [model]
+    gold = [_gold_log_probs(m(src, src_lengths, tgt_in), tgt_out) for m in members]
+    per_token = gold[0] if len(gold) == 1 else mean_of_probs(gold)  # (B, T)
+    return per_token.masked_fill(tgt_out == pad_id, 0.0).sum(dim=1)
+
+
+def _gold_log_probs(logits: torch.Tensor, gold: torch.Tensor) -> torch.Tensor:
+    """logits (B, T, V), gold (B, T) ids -> log_softmax(logits) at the gold ids, (B, T)."""
+    logits = logits.float()
+    return logits.gather(2, gold.unsqueeze(2)).squeeze(2) - logits.logsumexp(-1)
 
 
 def score_pairs(
