@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from reproduce import MULTI30K, RESULTS_DIR, TEST_SET  # noqa: E402
 
-from seq2seq.evaluate.scores import read_lines  # noqa: E402
+from seq2seq.evaluate.scores import corpus_bleu, read_lines  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -49,19 +49,13 @@ def moses_tokenizer(lang: str):
     return tokenize
 
 
-def tokenized_bleu(hyps: list[str], refs: list[str], lang: str) -> sacrebleu.BLEUScore:
-    """multi-bleu.perl's BLEU on Moses-tokenised, lower-cased text (no further tokenisation)."""
-    tokenize = moses_tokenizer(lang)
-    return sacrebleu.corpus_bleu(
-        [tokenize(h) for h in hyps], [[tokenize(r) for r in refs]], tokenize="none", force=True
-    )
-
-
 def score_run(name: str, runs_dir: Path, multi30k: Path) -> list[dict]:
     """One row per test.beam*.txt of run `name`: sacreBLEU cased / lc and tokenised lc BLEU."""
     result = json.loads((RESULTS_DIR / f"{name}.json").read_text(encoding="utf-8"))
     lang = "de" if name.startswith("en-de") else "fr"
     refs = read_lines(multi30k / f"{TEST_SET}.{lang}.gz")
+    tokenize = moses_tokenizer(lang)
+    tok_refs = [[tokenize(r) for r in refs]]
     rows = []
     for decode in result["decodes"]:
         beam = re.search(r"\d+", decode["search"])
@@ -70,14 +64,17 @@ def score_run(name: str, runs_dir: Path, multi30k: Path) -> list[dict]:
             print(f"tokenized_bleu: {path} is missing; run {name} is skipped", file=sys.stderr)
             continue
         hyps = read_lines(path)
-        tok = tokenized_bleu(hyps, refs, lang)
+        # multi-bleu.perl's counting: BLEU on the Moses tokens, no further tokenisation
+        tok = sacrebleu.corpus_bleu(
+            [tokenize(h) for h in hyps], tok_refs, tokenize="none", force=True
+        )
         rows.append(
             {
                 "run": name,
                 "search": decode["search"],
                 "target": lang,
-                "sacrebleu": sacrebleu.corpus_bleu(hyps, [refs]).score,
-                "sacrebleu_lc": sacrebleu.corpus_bleu(hyps, [refs], lowercase=True).score,
+                "sacrebleu": corpus_bleu(hyps, refs).score,
+                "sacrebleu_lc": corpus_bleu(hyps, refs, lowercase=True).score,
                 "tokenized_lc": tok.score,
                 "tokenized_lc_text": tok.format(),
             }

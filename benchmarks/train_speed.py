@@ -6,8 +6,8 @@
 For each model shape it trains `--steps` steps with the real trainer and reports target tokens/s,
 the model FLOP/s (forward + backward = 3x the forward matrix products of the LSTM layers and the
 output layer) and that rate as a fraction of the matrix-multiply rate measured here, in the same
-run, in the run's arithmetic (float32, or bfloat16 for `--precision bf16`). Peak memory is the process's maximum resident set. Results go to
-benchmarks/results/train_speed.{json,md}.
+run, in the run's arithmetic (float32, or bfloat16 for `--precision bf16`). Peak memory is the
+process's maximum resident set. Results go to benchmarks/results/train_speed.{json,md}.
 """
 
 from __future__ import annotations

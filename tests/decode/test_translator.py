@@ -74,6 +74,30 @@ def test_ensembles_of_different_architectures_decode(random_checkpoints):
     assert len(outputs) == 4 and all(isinstance(o, str) for o in outputs)
 
 
+def test_ensemble_scores_average_the_members_token_probabilities(random_checkpoints):
+    """`score` combines gold-token probabilities only; it must equal the full-vocabulary mean."""
+    from seq2seq.decode.ensemble import mean_of_probs
+
+    translator = Translator.load([random_checkpoints["gru"], random_checkpoints["lstm"]])
+    sources = copy_sentences(6, seed=12)
+    targets = translator.translate(sources, beam_size=1)
+    scores = translator.score(sources, targets)
+    members = [Translator.load(random_checkpoints[n]) for n in ("gru", "lstm")]
+    singles = [m.score(sources, targets) for m in members]
+    for i, (source, target) in enumerate(zip(sources, targets, strict=True)):
+        src = torch.tensor([list(reversed(translator.src_vocab.encode(source)))])
+        ids = translator.tgt_vocab.encode(target)
+        tgt_in = torch.tensor([[translator.tgt_vocab.bos_id, *ids]])
+        gold = torch.tensor([[*ids, translator.tgt_vocab.eos_id]])
+        with torch.no_grad():
+            each = [
+                m.model(src, torch.tensor([src.size(1)]), tgt_in).log_softmax(-1) for m in members
+            ]
+        expected = mean_of_probs(each).gather(2, gold.unsqueeze(2)).sum()
+        assert scores[i] == pytest.approx(float(expected), abs=1e-4)
+        assert min(s[i] for s in singles) - 1e-4 <= scores[i] <= max(s[i] for s in singles) + 1e-4
+
+
 def test_ensemble_with_another_target_vocabulary_is_refused(random_checkpoints):
     a, b = random_checkpoints["gru"], random_checkpoints["wide-target"]
     with pytest.raises(CheckpointError) as err:
