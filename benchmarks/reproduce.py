@@ -59,7 +59,7 @@ TABLE_ORDER = [
     "reversed", "forward", "forward-seed-2", "forward-seed-3", "reversed-word", "forward-word",
     "depth-1", "depth-4", "beam-sweep", "seed-2", "seed-3", "seed-4", "seed-5", "ensemble", "rescore",
     "context-bridge", "context-concat", "context-peeky", "gru", "luong", "bahdanau",
-    "en-de-reversed", "en-de-luong",
+    "en-de-reversed", "en-de-luong", "en-de-bahdanau",
 ]  # fmt: skip
 # Rows the README's headline leaves to the full table: the beam sweep repeats the base model's
 # beam 5, and seeds 2-5 are the ensemble's members (the findings section sums them up).
