@@ -64,7 +64,7 @@ def train_and_score(cfg: ModelConfig, steps: int, lr: float = 2e-2):
     return loss.item(), token_acc, exact
 
 
-# Steps per mode: attention finds the alignment fast; the bridge's extra tanh layer (tiny, so its
+# Steps per mode: attention finds the alignment fast; the bridge's extra layer (tiny, so its
 # gain is below 1 at this size) slows the start.
 STEPS = {"init": 200, "bridge": 400, "concat": 200, "peeky": 200, "attention": 120}
 

@@ -11,6 +11,7 @@ import torch
 
 from seq2seq.config import ModelConfig
 from seq2seq.errors import ConfigError
+from seq2seq.model.bridge import Bridge
 from seq2seq.model.seq2seq import Seq2Seq
 
 torch.set_num_threads(1)
@@ -249,6 +250,25 @@ def test_bridge_maps_between_different_sizes_and_depths(context: str, cell: str)
         assert not torch.equal(state.h, torch.tanh(state.c))  # h and c have their own layers
     assert state.h.abs().max() < 1  # tanh
     assert model(src, lengths, tgt_in).shape == (3, 5, TGT_V)
+
+
+def test_bridge_passes_large_cell_states_on_without_saturating() -> None:
+    # A trained encoder's cells reach magnitudes of 2-9. Were c squashed by tanh like h, its map
+    # would sit at +-1 for every sentence and the decoder would start from one fixed cell state.
+    torch.manual_seed(0)
+    bridge = Bridge(enc_layers=2, enc_size=256, dec_layers=2, dec_size=256, has_cell=True)
+    with torch.no_grad():
+        for param in bridge.parameters():
+            param.uniform_(-0.08, 0.08)  # the paper's initialisation
+    h = torch.tanh(torch.randn(2, 32, 256))
+    c = 5 * torch.randn(2, 32, 256)
+    new_h, new_c = bridge(h, c)
+    assert new_h.abs().max() < 1  # h stays in an LSTM's range
+    spread = new_c.std(dim=1).mean()  # across sentences, per unit; a tanh would keep it below 1
+    assert spread > 2, f"the mapped cell state hardly depends on the source (s.d. {spread:.3f})"
+    flat = c.transpose(0, 1).reshape(32, -1)  # (B, layers * H), as the bridge reads it
+    expected = (flat @ bridge.c.weight.T + bridge.c.bias).view(32, 2, 256).transpose(0, 1)
+    torch.testing.assert_close(new_c, expected)  # c is mapped linearly
 
 
 def test_bridge_is_not_used_when_sizes_agree() -> None:

@@ -8,7 +8,7 @@ fused module one token at a time.
 
 How the context reaches the decoder (``model.context``):
   init       the encoder's final state (every layer's h and c) is the initial state (paper §2);
-  bridge     a Linear + tanh maps the encoder's final state to the initial state (`Bridge`);
+  bridge     learned linear maps (tanh for h) take the encoder's final state to the initial one;
   concat     the context vector (the encoder's top-layer final h) joins every input embedding;
   peeky      as concat, and the context also joins the output features (Cho et al. 2014, §2.2);
   attention  Luong / Bahdanau attention over the encoder outputs, optional input feeding.
