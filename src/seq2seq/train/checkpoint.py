@@ -26,7 +26,8 @@ from seq2seq.config import Config, config_from_dict
 from seq2seq.errors import CheckpointError, ConfigError
 
 FORMAT = "seq2seq-checkpoint"
-VERSION = "1"
+# 2: the bridge maps an LSTM's cell state linearly (version 1 squashed it with tanh, model/bridge.py)
+VERSION = "2"
 
 
 @dataclass
@@ -159,6 +160,11 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     except ConfigError as err:
         raise CheckpointError(f"checkpoint {path} holds an invalid config: {err}") from None
     model_state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+    if meta.get("version") == "1" and "bridge.c.weight" in model_state:
+        raise CheckpointError(
+            f"checkpoint {path} has an LSTM bridge from checkpoint version 1, which squashed the "
+            "cell state with tanh; this version maps it linearly, so the model must be retrained"
+        )
     for alias, target in json.loads(meta.get("aliases", "{}")).items():
         model_state[alias] = model_state[target]
     optim_state = None
