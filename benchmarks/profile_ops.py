@@ -54,13 +54,13 @@ def profile_training(data_dir: Path, work: Path, context: str, steps: int, top: 
     import yaml
 
     from seq2seq.config import config_from_dict
-    from seq2seq.train.trainer import Trainer
+    from seq2seq.experiment import build_trainer
 
     raw = yaml.safe_load((ROOT / "configs" / "small-cpu.yaml").read_text(encoding="utf-8"))
     raw["data"]["dir"] = str(data_dir)
     raw["model"].update(MODELS[context])
     raw["train"].update(out_dir=str(work / context), tensorboard=False)
-    trainer = Trainer(config_from_dict(raw), overwrite=True)
+    trainer = build_trainer(config_from_dict(raw), overwrite=True)
     batches = iter(trainer.train_batches.iter_epoch(0))
     for _ in range(WARMUP):
         trainer.train_step(next(batches))

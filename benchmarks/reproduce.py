@@ -37,6 +37,7 @@ from typing import Any
 
 import yaml
 
+from seq2seq.commands import setup_logging
 from seq2seq.config import Config, apply_overrides, config_from_dict
 from seq2seq.errors import ConfigError, Seq2SeqError
 
@@ -238,7 +239,7 @@ def run_status(run_dir: Path) -> str:
 
 def train(exp: Experiment) -> None:
     """Train (or resume, or skip) one experiment; writes done.json with its training totals."""
-    from seq2seq.train.trainer import Trainer
+    from seq2seq.experiment import build_trainer
 
     assert exp.config is not None
     run_dir = Path(exp.config.train.out_dir)
@@ -247,7 +248,7 @@ def train(exp: Experiment) -> None:
         print(f"reproduce: {exp.name} already trained, skipping", file=sys.stderr)
         return
     print(f"reproduce: training {exp.name} ({status})", file=sys.stderr)
-    trainer = Trainer(exp.config, resume=status == "resume")
+    trainer = build_trainer(exp.config, resume=status == "resume")
     state = trainer.fit()
     totals = {
         "steps": state.step,
@@ -539,6 +540,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    setup_logging("reproduce")  # the library's progress and warnings to stderr
     args = parse_args(argv)
     overrides = list(args.overrides)
     if args.minutes is not None:

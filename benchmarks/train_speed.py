@@ -96,8 +96,8 @@ def bench_shape(
     name: str, data_dir: Path, steps: int, device: str, work: Path, precision: str = "fp32"
 ) -> dict:
     from seq2seq.config import Config
+    from seq2seq.experiment import build_trainer
     from seq2seq.train.metrics_log import read_log
-    from seq2seq.train.trainer import Trainer
 
     shape = SHAPES[name]
     steps = max(5, round(steps * shape["share"]))
@@ -120,7 +120,7 @@ def bench_shape(
             },
         }
     )
-    trainer = Trainer(cfg, overwrite=True)
+    trainer = build_trainer(cfg, overwrite=True)
     trainer.fit()
     record = read_log(Path(cfg.train.out_dir) / "log.jsonl", "train")[-1]
     state = trainer.state

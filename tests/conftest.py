@@ -1,6 +1,7 @@
-"""Fixtures shared by every test folder: the real Multi30k files and a small prepared subset.
+"""Fixtures shared by every test folder: a slice of real EN->FR data committed with the tests
+(tests/data/tatoeba-en-fr: Tatoeba pairs, CC-BY 2.0 FR, see its README.md) and a prepared subset.
 
-Tests that need Multi30k skip with a clear reason when ../shared/data/multi30k is absent.
+Nothing here reads outside the repository, so the suite runs the same on a fresh clone.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-MULTI30K = REPO.parent / "shared" / "data" / "multi30k"
+CORPUS = REPO / "tests" / "data" / "tatoeba-en-fr"
 TEST_SENTENCES = 150
 
 
@@ -28,26 +29,26 @@ def head(path: Path, n: int) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def multi30k() -> Path:
-    """The Multi30k task-1 directory."""
-    if not (MULTI30K / "train.en.gz").is_file():
-        pytest.skip(f"Multi30k data not found at {MULTI30K}")
-    return MULTI30K
+def corpus() -> Path:
+    """The committed EN->FR slice: raw `{train,valid,test}.{en,fr}.gz`, aligned, of 2,000 / 100 /
+    150 lines (English sentences of 6 to 30 words, lengths like Multi30k's)."""
+    return CORPUS
 
 
 @pytest.fixture(scope="session")
-def data_dir(multi30k, tmp_path_factory) -> Path:
-    """The first 2,000 Multi30k EN->FR training pairs and 100 dev pairs, prepared with
-    lower-cased word vocabularies of 2,000 words: small enough to train on in seconds."""
+def data_dir(corpus, tmp_path_factory) -> Path:
+    """The slice's 2,000 EN->FR training pairs and 100 dev pairs, prepared with lower-cased
+    word vocabularies of 2,000 words: small enough to train on in seconds. The raw text is
+    next to it, as `train.en` etc. in its parent directory."""
     from seq2seq.data.io import ParallelSource
     from seq2seq.data.prepare import prepare
 
-    tmp = tmp_path_factory.mktemp("m30k")
+    tmp = tmp_path_factory.mktemp("corpus")
     files = {}
-    for split, name, n in (("train", "train", 2000), ("valid", "val", 100)):
+    for split, n in (("train", 2000), ("valid", 100)):
         for lang in ("en", "fr"):
             path = tmp / f"{split}.{lang}"
-            path.write_text("\n".join(head(multi30k / f"{name}.{lang}.gz", n)) + "\n", "utf-8")
+            path.write_text("\n".join(head(corpus / f"{split}.{lang}.gz", n)) + "\n", "utf-8")
             files[split, lang] = path
     out = tmp / "data"
     prepare(
@@ -64,13 +65,13 @@ def data_dir(multi30k, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def test_set(multi30k, tmp_path_factory) -> tuple[Path, Path]:
-    """(source, reference): the first sentences of the 2016 Flickr test set, plain text files."""
+def test_set(corpus, tmp_path_factory) -> tuple[Path, Path]:
+    """(source, reference): the slice's test split (150 sentences), plain text files."""
     tmp = tmp_path_factory.mktemp("test")
     paths = []
     for lang in ("en", "fr"):
         path = tmp / f"test.{lang}"
-        lines = head(multi30k / f"test_2016_flickr.{lang}.gz", TEST_SENTENCES)
+        lines = head(corpus / f"test.{lang}.gz", TEST_SENTENCES)
         path.write_text("\n".join(lines) + "\n", "utf-8")
         paths.append(path)
     return paths[0], paths[1]

@@ -5,7 +5,7 @@ import random
 import pytest
 
 from seq2seq.cli import main
-from seq2seq.demo import run_demo
+from seq2seq.commands.demo import run_demo
 from seq2seq.demo_task import VERBS, make_pair, make_splits
 
 
@@ -24,6 +24,7 @@ def test_the_synthetic_language_reorders_and_agrees():
     assert not {s for s, _ in splits["train"]} & {s for s, _ in splits["test"]}
 
 
+@pytest.mark.slow
 def test_demo_learns_the_task_end_to_end(tmp_path, capsys):
     result = run_demo(tmp_path, minutes=5, max_steps=600, examples=2)
     out = capsys.readouterr().out

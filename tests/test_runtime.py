@@ -19,7 +19,7 @@ def test_malloc_tuning_is_accepted_by_glibc():
 
 
 def test_the_command_applies_it_before_running_a_sub_command(monkeypatch, tmp_path):
-    import seq2seq.cli as cli
+    import seq2seq.commands as cli
 
     called = []
     monkeypatch.setattr(cli, "keep_freed_memory", lambda: called.append(True))

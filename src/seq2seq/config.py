@@ -162,26 +162,39 @@ class TrainConfig(_Section):
 
 
 class DecodeConfig(_Section):
-    """Search settings used by validation, translate and evaluate unless overridden."""
+    """Search settings used by validation, translate, evaluate, chat and serve unless overridden.
 
-    beam_size: int = Field(5, gt=0, le=64)
+    This is the one carrier of search settings: the command-line flags are generated from these
+    fields (commands/options.py) and the search functions read them (decode/search.py).
+    """
+
+    beam_size: int = Field(5, gt=0, le=64, description="beam width; 1 = greedy search")
+    n_best: int = Field(1, gt=0, description="hypotheses kept per sentence (at most beam_size)")
     batch_size: int = Field(64, gt=0, description="sentences per decoding batch")
     max_len_ratio: float = Field(
         2.0, gt=0.0, description="max output length = ratio * src_len + offset"
     )
-    max_len_offset: int = Field(10, ge=0)
+    max_len_offset: int = Field(10, ge=0, description="see max_len_ratio")
     length_penalty: float = Field(
         1.0,
         ge=0.0,
         description="score / len**alpha when ranking finished hypotheses; 0 = raw log-prob",
     )
-    n_best: int = Field(1, gt=0)
     precision: Literal["fp32", "bf16", "auto"] = Field(
         "fp32", description="search arithmetic; auto: bf16 where it is fast"
     )
     shortlist: bool = Field(
         False, description="score only each batch's lexical shortlist of target tokens"
     )
+    replace_unk: bool = Field(
+        False, description="replace <unk> by the source word it attends to (attention models)"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> DecodeConfig:
+        if self.n_best > self.beam_size:
+            raise ValueError(f"n_best={self.n_best} cannot exceed beam_size={self.beam_size}")
+        return self
 
 
 class Config(_Section):

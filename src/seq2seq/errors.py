@@ -18,3 +18,15 @@ class DataError(Seq2SeqError):
 
 class CheckpointError(Seq2SeqError):
     """A checkpoint is missing, corrupt, or does not fit the model or vocabulary asked for."""
+
+
+class ServeError(Seq2SeqError):
+    """A request to the translation server is malformed, too large or not allowed.
+
+    `status` is the HTTP status the server answers with (400, 403, 413, 503); the message is the
+    one sentence the client reads.
+    """
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status

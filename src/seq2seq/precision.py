@@ -10,24 +10,12 @@ would be slower.
 
 from __future__ import annotations
 
-import argparse
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:  # torch is imported where it is used: `--help` stays fast
     import torch
 
 Precision = Literal["fp32", "bf16", "auto"]
-
-
-def add_precision_argument(parser: argparse.ArgumentParser) -> None:
-    """`--precision fp32|bf16|auto` for the commands that search (translate, evaluate)."""
-    parser.add_argument(
-        "--precision",
-        choices=["fp32", "bf16", "auto"],
-        default=None,
-        help="search arithmetic: bf16 autocasts matrix products (several times faster on CPUs "
-        "with AVX512-BF16); auto picks bf16 where it is fast (default: the config's, fp32)",
-    )
 
 
 def has_fast_bf16(device: torch.device) -> bool:

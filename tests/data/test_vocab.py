@@ -70,8 +70,8 @@ def test_bad_vocab_files(tmp_path):
         vocab_from_dict({"kind": "word"})
 
 
-def test_word_vocab_on_multi30k_keeps_exactly_k(multi30k):
-    with gzip.open(multi30k / "train.en.gz", "rt", encoding="utf-8") as handle:
+def test_word_vocab_on_real_text_keeps_exactly_k(corpus):
+    with gzip.open(corpus / "train.en.gz", "rt", encoding="utf-8") as handle:
         lines = handle.read().splitlines()
     counts = Counter(w for line in lines for w in line.split())
     k = 3000
@@ -106,8 +106,8 @@ def test_split_punctuation_is_exactly_reversible(text, tokens):
     assert join_punctuation(tokens) == text
 
 
-def test_split_punctuation_round_trips_multi30k(en_lines, multi30k):
-    with gzip.open(multi30k / "val.fr.gz", "rt", encoding="utf-8") as handle:
+def test_split_punctuation_round_trips_real_text(en_lines, corpus):
+    with gzip.open(corpus / "train.fr.gz", "rt", encoding="utf-8") as handle:
         fr_lines = handle.read().splitlines()
     for line in en_lines[:3000] + fr_lines:
         assert join_punctuation(split_punctuation(line)) == " ".join(line.split())
@@ -133,8 +133,8 @@ def test_word_vocab_split_punct_shares_words_and_is_stored():
 
 
 @pytest.fixture(scope="module")
-def en_lines(multi30k) -> list[str]:
-    with gzip.open(multi30k / "train.en.gz", "rt", encoding="utf-8") as handle:
+def en_lines(corpus) -> list[str]:
+    with gzip.open(corpus / "train.en.gz", "rt", encoding="utf-8") as handle:
         return handle.read().splitlines()
 
 
@@ -156,7 +156,7 @@ def test_sentencepiece_bpe_trains_with_the_contract_ids(bpe, en_lines):
 
 
 def test_sentencepiece_unknown_characters_decode_as_unk(bpe):
-    ids = bpe.encode("a \u2603 dog")  # a snowman never appears in Multi30k
+    ids = bpe.encode("a \u2603 dog")  # a snowman never appears in the training text
     assert 1 in ids
     assert bpe.decode(ids) == "a <unk> dog"
 

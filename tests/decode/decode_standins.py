@@ -20,19 +20,25 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from seq2seq.config import Config
+from seq2seq.checkpoint import checkpoint_bytes, write_atomic
+from seq2seq.config import Config, DecodeConfig
 from seq2seq.data.batching import make_source_batch, make_target_batch
 from seq2seq.data.vocab import WordVocab
 from seq2seq.model.seq2seq import Seq2Seq
-from seq2seq.train.checkpoint import checkpoint_bytes, write_atomic
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
+
+
+def settings(**overrides) -> DecodeConfig:
+    """Search settings for a test: the defaults with `overrides`."""
+    return DecodeConfig(**overrides)
 
 
 @dataclass
 class PrefixState:
     prefixes: list[tuple[int, ...]]
     src_lengths: list[int]
+    attn: None = None  # a table has no attention
 
     def select(self, index: torch.Tensor) -> PrefixState:
         rows = index.tolist()

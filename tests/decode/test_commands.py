@@ -12,7 +12,7 @@ import torch
 from decode_standins import copy_sentences
 
 from seq2seq.cli import main
-from seq2seq.decode.rescore import NBestEntry, parse_nbest_line, read_nbest
+from seq2seq.decode.nbest import NBestEntry, parse_nbest_line, read_nbest
 from seq2seq.errors import DataError
 
 torch.set_num_threads(1)

@@ -7,7 +7,17 @@ import math
 
 import pytest
 import torch
-from decode_standins import BOS, EOS, PAD, TRAP, A, B, TableModel, TinyRNNModel, random_batch
+from decode_standins import (
+    BOS,
+    EOS,
+    TRAP,
+    A,
+    B,
+    TableModel,
+    TinyRNNModel,
+    random_batch,
+    settings,
+)
 
 from seq2seq.decode.search import beam_search, greedy_search, max_output_lengths
 
@@ -20,7 +30,7 @@ def one_source(length: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
 
 def test_greedy_falls_into_the_trap_with_the_exact_probability():
     model = TableModel(TRAP, vocab_size=6)
-    [[hyp]] = greedy_search(model, *one_source(), BOS, EOS, length_penalty=0.0)
+    [[hyp]] = greedy_search(model, *one_source(), settings(length_penalty=0.0))
     assert hyp.tokens == [A, A]
     assert hyp.log_prob == pytest.approx(math.log(0.6 * 0.4 * 1.0))
     assert hyp.score == hyp.log_prob
@@ -28,7 +38,7 @@ def test_greedy_falls_into_the_trap_with_the_exact_probability():
 
 def test_beam_of_two_escapes_the_trap_with_golden_n_best():
     model = TableModel(TRAP, vocab_size=6)
-    [hyps] = beam_search(model, *one_source(), 2, BOS, EOS, n_best=2, length_penalty=0.0)
+    [hyps] = beam_search(model, *one_source(), settings(beam_size=2, n_best=2, length_penalty=0.0))
     assert [h.tokens for h in hyps] == [[B], [A, A]]
     assert [h.log_prob for h in hyps] == pytest.approx([math.log(0.4 * 0.9), math.log(0.24)])
 
@@ -36,7 +46,7 @@ def test_beam_of_two_escapes_the_trap_with_golden_n_best():
 def test_length_penalty_reranks_by_score_per_token():
     # "a a" (0.24 over 3 steps) vs 'b' (0.36 over 2 steps): alpha=1 prefers the longer one.
     model = TableModel(TRAP, vocab_size=6)
-    [hyps] = beam_search(model, *one_source(), 2, BOS, EOS, n_best=2, length_penalty=1.0)
+    [hyps] = beam_search(model, *one_source(), settings(beam_size=2, n_best=2, length_penalty=1.0))
     assert [h.tokens for h in hyps] == [[A, A], [B]]
     assert hyps[0].score == pytest.approx(math.log(0.24) / 3)
     assert hyps[1].score == pytest.approx(math.log(0.36) / 2)
@@ -54,7 +64,7 @@ def test_wide_beam_finds_the_exhaustive_optimum():
     model = TableModel(table, vocab_size=6)
     candidates = [list(p) for n in range(4) for p in itertools.product((A, B), repeat=n)]
     best = max(candidates, key=model.sequence_log_prob)
-    [[hyp]] = beam_search(model, *one_source(), 16, BOS, EOS, length_penalty=0.0)
+    [[hyp]] = beam_search(model, *one_source(), settings(beam_size=16, length_penalty=0.0))
     assert hyp.tokens == best
     assert hyp.log_prob == pytest.approx(model.sequence_log_prob(best))
 
@@ -64,8 +74,8 @@ def test_forced_eos_at_the_maximum_length():
     src, lengths = random_batch(6, 20, 5, seed=1)
     limits = max_output_lengths(lengths, 1.5, 2).tolist()
     for hyps in (
-        greedy_search(model, src, lengths, BOS, EOS, max_len_ratio=1.5, max_len_offset=2),
-        beam_search(model, src, lengths, 3, BOS, EOS, max_len_ratio=1.5, max_len_offset=2),
+        greedy_search(model, src, lengths, settings(max_len_ratio=1.5, max_len_offset=2)),
+        beam_search(model, src, lengths, settings(beam_size=3, max_len_ratio=1.5, max_len_offset=2)),
     ):
         assert [len(h[0].tokens) for h in hyps] == limits
         assert all(EOS not in h[0].tokens and BOS not in h[0].tokens for h in hyps)
@@ -75,8 +85,8 @@ def test_beam_one_is_exactly_greedy():
     model = TinyRNNModel(30, 15, seed=2)
     src, lengths = random_batch(25, 30, 9, seed=2)
     for alpha in (0.0, 1.0):
-        greedy = greedy_search(model, src, lengths, BOS, EOS, pad_id=PAD, length_penalty=alpha)
-        beam = beam_search(model, src, lengths, 1, BOS, EOS, pad_id=PAD, length_penalty=alpha)
+        greedy = greedy_search(model, src, lengths, settings(length_penalty=alpha))
+        beam = beam_search(model, src, lengths, settings(beam_size=1, length_penalty=alpha))
         for [g], [b] in zip(greedy, beam, strict=True):
             assert b.tokens == g.tokens
             assert b.log_prob == g.log_prob and b.score == g.score
@@ -89,9 +99,9 @@ def test_beam_beats_greedy_on_random_models():
     for seed in range(3):
         model = TinyRNNModel(30, 10, seed=seed)
         src, lengths = random_batch(40, 30, 8, seed=seed)
-        greedy = [h.log_prob for [h] in greedy_search(model, src, lengths, BOS, EOS)]
+        greedy = [h.log_prob for [h] in greedy_search(model, src, lengths, settings())]
         beam = [
-            h.log_prob for [h] in beam_search(model, src, lengths, 5, BOS, EOS, length_penalty=0.0)
+            h.log_prob for [h] in beam_search(model, src, lengths, settings(beam_size=5, length_penalty=0.0))
         ]
         below = sum(b < g - 1e-9 for b, g in zip(beam, greedy, strict=True))
         above = sum(b > g + 1e-9 for b, g in zip(beam, greedy, strict=True))
@@ -102,7 +112,7 @@ def test_beam_beats_greedy_on_random_models():
 def test_hypotheses_carry_their_true_log_probability_and_attention():
     model = TinyRNNModel(25, 12, seed=4)
     src, lengths = random_batch(10, 25, 7, seed=4)
-    results = beam_search(model, src, lengths, 4, BOS, EOS, n_best=4, length_penalty=0.5)
+    results = beam_search(model, src, lengths, settings(beam_size=4, n_best=4, length_penalty=0.5))
     for i, hyps in enumerate(results):
         assert len(hyps) == 4
         assert [h.score for h in hyps] == sorted((h.score for h in hyps), reverse=True)
@@ -124,11 +134,9 @@ def test_hypotheses_carry_their_true_log_probability_and_attention():
 def test_batched_search_equals_one_sentence_at_a_time():
     model = TinyRNNModel(30, 12, seed=5)
     src, lengths = random_batch(12, 30, 8, seed=5)
-    batched = beam_search(model, src, lengths, 3, BOS, EOS, n_best=3)
+    batched = beam_search(model, src, lengths, settings(beam_size=3, n_best=3))
     for i in range(12):
-        [alone] = beam_search(
-            model, src[i : i + 1, : lengths[i]], lengths[i : i + 1], 3, BOS, EOS, n_best=3
-        )
+        [alone] = beam_search(model, src[i : i + 1, : lengths[i]], lengths[i : i + 1], settings(beam_size=3, n_best=3))
         assert [h.tokens for h in alone] == [h.tokens for h in batched[i]]
         assert [h.score for h in alone] == pytest.approx([h.score for h in batched[i]])
 
@@ -139,13 +147,13 @@ def test_finished_sentences_leave_the_batch():
     model = TableModel(table, vocab_size=6)
     src, lengths = torch.tensor([[7, 0], [7, 7]]), torch.tensor([1, 2])
     short = TableModel({(): {EOS: 1.0}}, vocab_size=6)
-    greedy_search(short, src, lengths, BOS, EOS)
+    greedy_search(short, src, lengths, settings())
     assert short.calls == 2
-    [[g0], [g1]] = greedy_search(model, src, lengths, BOS, EOS, max_len_ratio=1.0, max_len_offset=0)
+    [[g0], [g1]] = greedy_search(model, src, lengths, settings(max_len_ratio=1.0, max_len_offset=0))
     assert len(g0.tokens) == 1 and len(g1.tokens) == 2
     assert model.calls == 2 + 2 + 1  # both rows twice, then only the longer sentence
 
 
 def test_n_best_larger_than_beam_is_refused():
     with pytest.raises(ValueError, match="n_best=3"):
-        beam_search(TableModel(TRAP, 6), *one_source(), 2, BOS, EOS, n_best=3)
+        beam_search(TableModel(TRAP, 6), *one_source(), settings(beam_size=2, n_best=3))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-from decode_standins import random_batch
+from decode_standins import random_batch, settings
 
 from seq2seq.config import ModelConfig
 from seq2seq.decode.ensemble import Ensemble
 from seq2seq.decode.search import beam_search, greedy_search
 from seq2seq.errors import CheckpointError
 from seq2seq.model.seq2seq import Seq2Seq
+from seq2seq.scoring import target_log_probs
 
 torch.set_num_threads(1)
 PAD, BOS, EOS = 0, 2, 3
@@ -34,8 +35,8 @@ def make_model(variant: str, seed: int, tgt_vocab: int = TGT_V) -> Seq2Seq:
 
 
 def search_both(model, src, lengths, **kw):
-    greedy = greedy_search(model, src, lengths, BOS, EOS, pad_id=PAD, **kw)
-    beam = beam_search(model, src, lengths, 1, BOS, EOS, pad_id=PAD, **kw)
+    greedy = greedy_search(model, src, lengths, settings(**kw))
+    beam = beam_search(model, src, lengths, settings(beam_size=1, **kw))
     return greedy, beam
 
 
@@ -51,7 +52,7 @@ def test_beam_one_equals_greedy_and_beam_wins_overall(variant):
         assert (b.attention is None) == (g.attention is None)
         if g.attention is not None:
             assert torch.equal(b.attention, g.attention)
-    beam5 = beam_search(model, src, lengths, 5, BOS, EOS, pad_id=PAD, length_penalty=0.0)
+    beam5 = beam_search(model, src, lengths, settings(beam_size=5, length_penalty=0.0))
     below = sum(b.log_prob < g.log_prob - 1e-5 for [g], [b] in zip(greedy, beam5, strict=True))
     assert below <= 2
     assert sum(b.log_prob for [b] in beam5) > sum(g.log_prob for [g] in greedy)
@@ -60,18 +61,9 @@ def test_beam_one_equals_greedy_and_beam_wins_overall(variant):
 def test_scores_match_teacher_forcing_and_batching():
     model = make_model("lstm-attention-fed", seed=2)
     src, lengths = random_batch(8, SRC_V, 7, seed=2)
-    results = beam_search(model, src, lengths, 4, BOS, EOS, n_best=3, pad_id=PAD)
+    results = beam_search(model, src, lengths, settings(beam_size=4, n_best=3))
     for i, hyps in enumerate(results):
-        [alone] = beam_search(
-            model,
-            src[i : i + 1, : lengths[i]],
-            lengths[i : i + 1],
-            4,
-            BOS,
-            EOS,
-            n_best=3,
-            pad_id=PAD,
-        )
+        [alone] = beam_search(model, src[i : i + 1, : lengths[i]], lengths[i : i + 1], settings(beam_size=4, n_best=3))
         assert [h.tokens for h in alone] == [h.tokens for h in hyps]
         for h in hyps:
             tgt_in = torch.tensor([[BOS, *h.tokens]])
@@ -88,8 +80,8 @@ def test_ensemble_of_two_copies_is_the_single_model():
     model = make_model("gru-attention-bi", seed=3)
     twin = make_model("gru-attention-bi", seed=3)
     src, lengths = random_batch(16, SRC_V, 8, seed=3)
-    single = beam_search(model, src, lengths, 3, BOS, EOS, n_best=2, pad_id=PAD)
-    double = beam_search(Ensemble([model, twin]), src, lengths, 3, BOS, EOS, n_best=2, pad_id=PAD)
+    single = beam_search(model, src, lengths, settings(beam_size=3, n_best=2))
+    double = beam_search(Ensemble([model, twin]), src, lengths, settings(beam_size=3, n_best=2))
     for s, d in zip(single, double, strict=True):
         assert [h.tokens for h in s] == [h.tokens for h in d]
         assert [h.log_prob for h in s] == pytest.approx([h.log_prob for h in d], abs=1e-4)
@@ -104,11 +96,14 @@ def test_ensemble_averages_probabilities_of_different_architectures():
     with torch.no_grad():
         probs = [m(src, lengths, tgt_in).softmax(-1) for m in members]
         expected = ((probs[0] + probs[1]) / 2).log()
-        assert torch.allclose(ensemble(src, lengths, tgt_in), expected, atol=1e-5)
+        tgt_out = torch.randint(4, TGT_V, (5, 4))
+        scored = target_log_probs(ensemble, src, lengths, tgt_in, tgt_out)  # teacher forcing
+        gold = expected.gather(2, tgt_out.unsqueeze(2)).squeeze(2).sum(1)
+        assert torch.allclose(scored, gold, atol=1e-4)
         state = ensemble.init_state(ensemble.encode(src, lengths))
         log_probs, _ = ensemble.step(tgt_in[:, 0], state)
         assert torch.allclose(log_probs, expected[:, 0], atol=1e-5)
-    [[h]] = greedy_search(ensemble, src[:1], lengths[:1], BOS, EOS, pad_id=PAD)
+    [[h]] = greedy_search(ensemble, src[:1], lengths[:1], settings())
     assert h.attention is None  # neither member attends
 
 
@@ -121,4 +116,4 @@ def test_ensemble_of_different_target_vocabularies_is_refused():
         CheckpointError,
         match=f"target vocabularies of different sizes \\({TGT_V} vs {TGT_V + 5}\\)",
     ):
-        greedy_search(ensemble, src, lengths, BOS, EOS)
+        greedy_search(ensemble, src, lengths, settings())

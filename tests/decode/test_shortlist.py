@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import torch
-from decode_standins import TARGET_WORDS, WORDS, copy_sentences
+from decode_standins import TARGET_WORDS, WORDS, copy_sentences, settings
 
 from seq2seq import Translator
+from seq2seq.checkpoint import checkpoint_bytes, read_shortlist, write_atomic
 from seq2seq.cli import main
 from seq2seq.config import Config
 from seq2seq.data.prepare import load_prepared
+from seq2seq.data.shortlist import Shortlist
 from seq2seq.data.vocab import WordVocab
 from seq2seq.decode.search import beam_search, greedy_search
-from seq2seq.decode.shortlist import Shortlist, read_shortlist
 from seq2seq.model.seq2seq import Seq2Seq
-from seq2seq.train.checkpoint import checkpoint_bytes, write_atomic
 
 
 def test_translations_rank_above_words_that_are_everywhere():
@@ -57,10 +57,9 @@ def test_every_token_as_a_candidate_searches_exactly_as_the_full_layer(copy_chec
 
     src, lengths = make_source_batch([src_vocab.encode(s) for s in lines], 0, True)
     every = torch.tensor([i for i in range(len(vocab)) if i not in (vocab.bos_id, vocab.pad_id)])
-    ids = dict(bos_id=vocab.bos_id, eos_id=vocab.eos_id, pad_id=vocab.pad_id)
-    for search, extra in ((greedy_search, {}), (beam_search, {"beam_size": 3})):
-        full = search(model, src, lengths, **extra, **ids)
-        cut = search(model, src, lengths, **extra, **ids, candidates=every)
+    for search, beam in ((greedy_search, 1), (beam_search, 3)):
+        full = search(model, src, lengths, settings(beam_size=beam))
+        cut = search(model, src, lengths, settings(beam_size=beam), candidates=every)
         assert [h[0].tokens for h in cut] == [h[0].tokens for h in full]
         for a, b in zip(cut, full, strict=True):  # BOS and PAD had (almost) no probability
             assert abs(a[0].log_prob - b[0].log_prob) < 1e-3

@@ -1,5 +1,5 @@
 """Fixtures of the evaluation tests: two tiny models trained for a few seconds with the real
-Trainer (one plain, one attention) on the shared small Multi30k subset (tests/conftest.py)."""
+Trainer (one plain, one attention) on the small prepared EN->FR slice (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -33,9 +33,9 @@ def small_config(data_dir: Path, out_dir: Path, steps: int, **model) -> Config:
 
 
 def _train(config: Config) -> Path:
-    from seq2seq.train.trainer import Trainer
+    from seq2seq.experiment import build_trainer
 
-    Trainer(config).fit()
+    build_trainer(config).fit()
     return Path(config.train.out_dir)
 
 

@@ -138,7 +138,7 @@ def test_bleu_by_rarity_ranks_from_the_checkpoint_vocabulary(
 
 
 def _vectors_by_hand(ckpt: Path, phrases: list[str]) -> np.ndarray:
-    from seq2seq.train.checkpoint import load_model
+    from seq2seq.checkpoint import load_model
 
     model, config, src_vocab, _ = load_model(ckpt)
     rows = []
@@ -175,11 +175,11 @@ def test_pca_coordinates_match_numpy_svd_up_to_sign(plain_run, tmp_path):
 
 
 def test_sentence_vectors_join_both_directions_of_a_bidirectional_encoder(tmp_path):
+    from seq2seq.checkpoint import checkpoint_bytes, write_atomic
     from seq2seq.config import Config
     from seq2seq.data.vocab import WordVocab
     from seq2seq.evaluate.probes import sentence_vectors
     from seq2seq.model.seq2seq import Seq2Seq
-    from seq2seq.train.checkpoint import checkpoint_bytes, write_atomic
 
     torch.manual_seed(0)
     config = Config.model_validate(
@@ -199,7 +199,7 @@ def test_sentence_vectors_join_both_directions_of_a_bidirectional_encoder(tmp_pa
 
 
 def test_attention_heatmap_has_the_source_in_reading_order(attention_run, tmp_path):
-    from seq2seq.train.checkpoint import load_model
+    from seq2seq.checkpoint import load_model
 
     ckpt = attention_run / "best.safetensors"
     sentence = "A man in a blue shirt is riding a bike ."

@@ -49,7 +49,7 @@ def test_bleu_and_chrf_equal_the_sacrebleu_command_line(plain_run, test_set, tmp
 
 
 def _perplexity_by_hand(ckpt, src_path, ref_path) -> float:
-    from seq2seq.train.checkpoint import load_model
+    from seq2seq.checkpoint import load_model
 
     model, config, src_vocab, tgt_vocab = load_model(ckpt)
     sources = src_path.read_text("utf-8").splitlines()

@@ -1,5 +1,6 @@
-"""Training end to end on real Multi30k data: every context mode learns, a killed run resumes
-exactly, and two DDP processes match one process on the same global batch."""
+"""Training end to end on real EN->FR data (the committed Tatoeba slice): every context mode
+learns, a killed run resumes exactly, and two DDP processes match one process on the same global
+batch."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ import pytest
 import torch
 import yaml
 
+from seq2seq.checkpoint import read_checkpoint
 from seq2seq.config import Config
-from seq2seq.train.checkpoint import read_checkpoint
+from seq2seq.experiment import build_trainer
 from seq2seq.train.metrics_log import read_log
-from seq2seq.train.trainer import Trainer
 
 
 def _config(data_dir: Path, out_dir: Path, **model) -> Config:
@@ -55,8 +56,8 @@ def _config(data_dir: Path, out_dir: Path, **model) -> Config:
     ],
     ids=["init", "bridge", "concat", "peeky", "luong", "bahdanau", "gru"],
 )
-def test_every_context_mode_learns_on_multi30k(data_dir, tmp_path, model):
-    state = Trainer(_config(data_dir, tmp_path / "run", **model)).fit()
+def test_every_context_mode_learns_on_real_text(data_dir, tmp_path, model):
+    state = build_trainer(_config(data_dir, tmp_path / "run", **model)).fit()
     assert state.step == 40
     train = read_log(tmp_path / "run" / "log.jsonl", "train")
     valid = read_log(tmp_path / "run" / "log.jsonl", "valid")
@@ -66,11 +67,12 @@ def test_every_context_mode_learns_on_multi30k(data_dir, tmp_path, model):
 
 
 def test_checkpoints_carry_the_training_data_lexical_shortlist(data_dir, tmp_path):
-    from seq2seq.decode.shortlist import DEFAULT_K, read_shortlist
+    from seq2seq.checkpoint import read_shortlist
+    from seq2seq.data.shortlist import DEFAULT_K
 
     cfg = _config(data_dir, tmp_path / "run")
     cfg.train.max_steps = cfg.train.valid_every = 2
-    Trainer(cfg).fit()
+    build_trainer(cfg).fit()
     from seq2seq.data.prepare import load_prepared
 
     data = load_prepared(data_dir)
@@ -85,16 +87,16 @@ def test_a_run_dir_with_checkpoints_is_not_clobbered(data_dir, tmp_path):
     cfg = _config(data_dir, tmp_path / "run")
     cfg.train.max_steps = 5
     cfg.train.valid_every = 5
-    Trainer(cfg).fit()
+    build_trainer(cfg).fit()
     from seq2seq.errors import Seq2SeqError
 
     with pytest.raises(Seq2SeqError, match="already holds checkpoints.*--resume"):
-        Trainer(cfg)
+        build_trainer(cfg)
     other = _config(data_dir, tmp_path / "run", hidden_size=64)
     from seq2seq.errors import CheckpointError
 
     with pytest.raises(CheckpointError, match="model.hidden_size=48 but the config asks for 64"):
-        Trainer(other, resume=True)
+        build_trainer(other, resume=True)
 
 
 def _train_cmd(config_path: Path, *extra: str) -> list[str]:
@@ -110,6 +112,7 @@ def _final_weights(run: Path) -> dict[str, torch.Tensor]:
     return read_checkpoint(run / "last.safetensors").model_state
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_as_if_never_stopped(data_dir, tmp_path):
     """Kill (SIGKILL) a run after its step-10 checkpoint, resume, compare with an unbroken run."""
 
@@ -145,6 +148,7 @@ def test_killed_run_resumes_as_if_never_stopped(data_dir, tmp_path):
     assert steps == sorted(set(steps)) and steps[-1] == 30  # no duplicated records after resume
 
 
+@pytest.mark.slow
 def test_two_ddp_processes_match_one_process(data_dir, tmp_path):
     """torchrun, 2 CPU ranks with gloo, each half of every global batch == 1 process, whole batch."""
 

@@ -12,7 +12,6 @@ right checksum are skipped, so running the command again resumes.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import sys
@@ -130,27 +129,3 @@ def fetch(
     os.replace(part, target)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dataset", choices=DATASETS, help="the corpus to fetch")
-    parser.add_argument(
-        "--out", type=Path, required=True, help="directory to write the .gz files to"
-    )
-    parser.add_argument(
-        "--base-url", default=DEFAULT_BASE_URL, help="where the files are (a mirror)"
-    )
-    parser.add_argument(
-        "--langs",
-        default=",".join(LANGUAGES),
-        help="comma-separated languages to fetch (default: en,fr,de)",
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    languages = tuple(lang.strip() for lang in args.langs.split(",") if lang.strip())
-    done = download_multi30k(args.out, args.base_url, languages)
-    fetched = sum(state == "downloaded" for state in done.values())
-    print(
-        f"{args.dataset}: {fetched} file(s) downloaded, {len(done) - fetched} already present "
-        f"and valid, in {args.out}/"
-    )
-    return 0

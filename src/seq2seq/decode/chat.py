@@ -1,4 +1,4 @@
-"""`seq2seq chat`: an interactive prompt; type a line, read the model's output.
+"""The interactive prompt behind `seq2seq chat`: type a line, read the model's output.
 
 Each line is translated on its own (no history is carried between lines), with the same search as
 `seq2seq translate`. Commands start with a colon: ``:nbest K`` shows the K best outputs with their
@@ -8,12 +8,10 @@ commands and ``:quit`` leaves; so do Ctrl-D and Ctrl-C, with exit status 0.
 
 from __future__ import annotations
 
-import argparse
-import sys
 from typing import TextIO
 
-from seq2seq.decode.translator import DEFAULT_MAX_SRC_LEN, Translator, add_checkpoint_argument
-from seq2seq.errors import ConfigError
+from seq2seq.config import DecodeConfig
+from seq2seq.decode.translator import Translator
 
 HELP = """commands:
   :nbest K   show the K best outputs with their scores (K=1: only the best)
@@ -25,12 +23,9 @@ HELP = """commands:
 class ChatSession:
     """The state of one session: the translator and the current search settings."""
 
-    def __init__(
-        self, translator: Translator, beam_size: int, n_best: int, replace_unk: bool
-    ) -> None:
+    def __init__(self, translator: Translator, settings: DecodeConfig) -> None:
         self.translator = translator
-        self.replace_unk = replace_unk
-        self.settings = translator.settings(beam_size=max(beam_size, n_best), n_best=n_best)
+        self.settings = settings
 
     def command(self, line: str) -> str | None:
         """Apply a ':' command; returns the text to show, or None to quit."""
@@ -43,13 +38,15 @@ class ChatSession:
             k = int(value)
             beam = max(self.settings.beam_size, k) if name == "nbest" else k
             n_best = k if name == "nbest" else min(self.settings.n_best, k)
-            self.settings = self.translator.settings(beam_size=beam, n_best=n_best)
+            self.settings = self.translator.settings(
+                **{**self.settings.model_dump(), "beam_size": beam, "n_best": n_best}
+            )
             return f"beam size {self.settings.beam_size}, showing {self.settings.n_best} best"
         return f"unknown command '{line.strip()}'; type :help"
 
     def reply(self, line: str) -> str:
         """The model's output for one input line (n-best with scores when asked for)."""
-        [hyps] = self.translator.translate_hypotheses([line], self.settings, self.replace_unk)
+        [hyps] = self.translator.translate_hypotheses([line], self.settings)
         if not hyps:
             return ""
         if self.settings.n_best == 1:
@@ -85,27 +82,3 @@ def chat_loop(session: ChatSession, stdin: TextIO, stdout: TextIO, prompt: str =
         stdout.flush()
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_checkpoint_argument(parser)
-    parser.add_argument("--beam-size", type=int, default=5, help="beam width (1 = greedy)")
-    parser.add_argument(
-        "--n-best", type=int, default=1, help="show the K best outputs with their scores"
-    )
-    parser.add_argument(
-        "--replace-unk", action="store_true", help="copy the attended source word for <unk>"
-    )
-    parser.add_argument("--max-src-len", type=int, default=DEFAULT_MAX_SRC_LEN)
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
-
-
-def run(args: argparse.Namespace) -> int:
-    if args.beam_size < 1 or args.n_best < 1:
-        raise ConfigError("--beam-size and --n-best must be at least 1")
-    translator = Translator.load(args.checkpoint, device=args.device, max_src_len=args.max_src_len)
-    session = ChatSession(translator, args.beam_size, args.n_best, args.replace_unk)
-    if sys.stdin.isatty():
-        print(
-            f"seq2seq chat: {', '.join(translator.names)}; "
-            "type a line, :help for commands, Ctrl-D to leave"
-        )
-    return chat_loop(session, sys.stdin, sys.stdout)

@@ -3,14 +3,14 @@
 The paper's best direct result came from "an ensemble of 5 deep LSTMs" (§3.6): each step's
 distribution is the mean of the members' probabilities, ``p(y) = 1/M * sum_m p_m(y)``, so an
 `Ensemble` exposes the same interface as one model (``encode``, ``init_state``, ``step``,
-``state.select``, ``forward``) and plugs into greedy search, beam search and rescoring unchanged.
+``state.select``, ``members``: model/interface.py) and plugs into greedy search, beam search and
+rescoring unchanged.
 Members may differ in architecture (cell, depth, attention) but must read the same source
 vocabulary and predict over the same target vocabulary; `load_ensemble` checks that.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +19,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from seq2seq.checkpoint import load_model
 from seq2seq.errors import CheckpointError
+from seq2seq.scoring import mean_of_probs
 
 
 @dataclass
@@ -35,16 +37,10 @@ class EnsembleState:
     @property
     def attn(self) -> torch.Tensor | None:
         """Mean attention ``(N, T, S)`` of the members that attend (None when none does)."""
-        found = [getattr(s, "attn", None) for s in self.members]
-        found = [a for a in found if torch.is_tensor(a)]
+        found = [s.attn for s in self.members if s.attn is not None]
         if not found:
             return None
         return torch.stack(found).mean(dim=0)
-
-
-def mean_of_probs(log_probs: Sequence[torch.Tensor]) -> torch.Tensor:
-    """log(1/M * sum_m exp(log_probs_m)) over M tensors of equal shape (paper §3.6)."""
-    return torch.logsumexp(torch.stack(list(log_probs)), dim=0) - math.log(len(log_probs))
 
 
 class Ensemble(nn.Module):
@@ -87,22 +83,6 @@ class Ensemble(nn.Module):
         log_probs = mean_of_probs([lp for lp, _ in outputs])
         return log_probs, EnsembleState(tuple(s for _, s in outputs))
 
-    def member_log_probs(
-        self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor
-    ) -> list[torch.Tensor]:
-        """Teacher-forced log-probabilities of every member, each (B, T, V)."""
-        return [
-            torch.log_softmax(m(src, src_lengths, tgt_in).float(), dim=-1) for m in self.members
-        ]
-
-    def forward(
-        self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor
-    ) -> torch.Tensor:
-        """Teacher forcing: log of the mean probabilities (B, T, V); usable as logits."""
-        members = self.member_log_probs(src, src_lengths, tgt_in)
-        _check_sizes([lp.size(-1) for lp in members])
-        return mean_of_probs(members)
-
 
 def _check_sizes(sizes: list[int]) -> None:
     if len(set(sizes)) > 1:
@@ -135,8 +115,6 @@ def load_ensemble(paths: Sequence[str | Path], device: str | torch.device = "cpu
     Returns ``(model, configs, src_vocab, tgt_vocab)``: a plain model for one path, an
     `Ensemble` for several; `configs` lists each checkpoint's config.
     """
-    from seq2seq.train.checkpoint import load_model
-
     if not paths:
         raise CheckpointError("no checkpoint given; pass at least one --checkpoint path")
     loaded = [load_model(p, device=device) for p in paths]

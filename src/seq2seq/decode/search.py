@@ -8,18 +8,23 @@ The interface (docs/ARCHITECTURE.md) is ``encode(src, src_lengths)``, ``init_sta
 Beam search follows the paper (§3.2): a left-to-right beam of the ``K`` most likely prefixes; a
 hypothesis is complete when it emits EOS. All sentences and beams live in one tensor of
 ``B * K`` rows; finished hypotheses are taken out with masks. A sentence is done, and leaves the
-batch (so later steps pay only for sentences still searching), once it has `n_best` finished
-hypotheses and none of its open prefixes could beat the best of them: for ``length_penalty=0``
-this test is exact (a prefix's log-probability only falls as it grows), otherwise it compares
-each prefix as if it ended now. Both searches force EOS once a sentence reaches
+batch (so later steps pay only for sentences still searching), once `beam_size` hypotheses have
+ended, or once it has `n_best` finished hypotheses and no open prefix can still beat the best of
+them. That test is exact: a prefix's log-probability only falls as it grows, so its best possible
+normalised score is its log-probability now divided by the longest length it may still reach.
+The stopping rule therefore never changes the best hypothesis: the 1-best is the top of every
+n-best list. Both searches force EOS once a sentence reaches
 ``floor(max_len_ratio * src_len + max_len_offset)`` output tokens, so every hypothesis ends with
 EOS and its log-probability includes it; with ``beam_size=1`` beam search returns exactly the
 greedy output. Ranking uses ``log_prob / (len + 1) ** length_penalty`` (the +1 counts EOS).
 
+Both take the model, the source batch and a `DecodeConfig` (config.py), the one carrier of search
+settings; the special ids are the vocabularies' fixed ones (data/vocab.py).
+
 The searches write into the log-probabilities a step returns (banned tokens, adding the prefix
 scores): `step` must hand back a fresh tensor, as a log-softmax does.
 
-With ``candidates`` (C,) target ids (a lexical shortlist, decode/shortlist.py) the model's output
+With ``candidates`` (C,) target ids (a lexical shortlist, data/shortlist.py) the model's output
 layer is cut to those ids once per batch (``model.output_layer``) and every step scores only
 them; column j of the log-probabilities stands for ``candidates[j]``, and tokens are mapped back
 to vocabulary ids as soon as they are chosen.
@@ -31,6 +36,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+
+from seq2seq.config import DecodeConfig
+from seq2seq.data.vocab import BOS_ID, EOS_ID, PAD_ID
 
 NEG_INF = float("-inf")
 
@@ -56,12 +64,12 @@ def max_output_lengths(src_lengths: torch.Tensor, ratio: float, offset: int) -> 
 
 
 def _attention(state: Any) -> torch.Tensor | None:
-    """The attention weights of the last step, ``(N, S)``, when the model exposes them.
+    """The attention weights of the last step, ``(N, S)``, or None for a model without attention.
 
-    A `DecoderState` keeps ``attn (N, T, S)`` from its last decode call (T = 1 in search).
+    A state keeps ``attn (N, T, S)`` from its last decode call (T = 1 in search).
     """
-    attn = getattr(state, "attn", None)
-    if not torch.is_tensor(attn):
+    attn = state.attn
+    if attn is None:
         return None
     return attn[:, -1] if attn.dim() == 3 else attn
 
@@ -111,35 +119,46 @@ class _Restrictions:
 
 
 @torch.no_grad()
+def search(
+    model: Any,
+    src: torch.Tensor,
+    src_lengths: torch.Tensor,
+    settings: DecodeConfig,
+    candidates: torch.Tensor | None = None,
+) -> list[list[Hypothesis]]:
+    """Greedy search for a beam of one, beam search otherwise; see those two."""
+    if settings.beam_size == 1:
+        return greedy_search(model, src, src_lengths, settings, candidates)
+    return beam_search(model, src, src_lengths, settings, candidates)
+
+
+@torch.no_grad()
 def greedy_search(
     model: Any,
     src: torch.Tensor,
     src_lengths: torch.Tensor,
-    bos_id: int,
-    eos_id: int,
-    max_len_ratio: float = 2.0,
-    max_len_offset: int = 10,
-    pad_id: int | None = None,
-    length_penalty: float = 0.0,
+    settings: DecodeConfig,
     candidates: torch.Tensor | None = None,
 ) -> list[list[Hypothesis]]:
     """Feed back the most likely token until EOS (§3.2 with a beam of one).
 
     src: (B, S) token ids as the encoder expects them; src_lengths: (B,); candidates: (C,)
     target ids to choose from (all when None). Returns one single-element list of hypotheses
-    per sentence, in input order.
+    per sentence, in input order. `settings.beam_size` and `n_best` are not read.
     """
     batch, device = src.size(0), src.device
+    eos_id = EOS_ID
     state = model.init_state(model.encode(src, src_lengths))
-    max_lens = max_output_lengths(src_lengths, max_len_ratio, max_len_offset).to(device)
-    restrict = _Restrictions(bos_id, eos_id, pad_id, candidates)
+    max_lens = max_output_lengths(src_lengths, settings.max_len_ratio, settings.max_len_offset)
+    max_lens = max_lens.to(device)
+    restrict = _Restrictions(BOS_ID, EOS_ID, PAD_ID, candidates)
     output = None if candidates is None else model.output_layer(candidates)
     alive = torch.arange(batch, device=device)  # original index of each row still decoding
     scores = torch.zeros(batch, device=device)
-    tokens = torch.full((batch,), bos_id, dtype=torch.long, device=device)
+    tokens = torch.full((batch,), BOS_ID, dtype=torch.long, device=device)
     history = torch.empty(batch, 0, dtype=torch.long, device=device)  # (n, t)
     attention: torch.Tensor | None = None  # (n, t, S)
-    finished = _Finished(src_lengths, length_penalty)
+    finished = _Finished(src_lengths, settings.length_penalty)
     step = 0
     while alive.numel() > 0:
         log_probs, state = _step(model, tokens, state, output)  # (n, V) or (n, C)
@@ -245,41 +264,36 @@ def beam_search(
     model: Any,
     src: torch.Tensor,
     src_lengths: torch.Tensor,
-    beam_size: int,
-    bos_id: int,
-    eos_id: int,
-    max_len_ratio: float = 2.0,
-    max_len_offset: int = 10,
-    n_best: int = 1,
-    length_penalty: float = 1.0,
-    pad_id: int | None = None,
+    settings: DecodeConfig,
     candidates: torch.Tensor | None = None,
 ) -> list[list[Hypothesis]]:
     """Batched left-to-right beam search (paper §3.2), sentences x beams in one tensor.
 
     src: (B, S) token ids as the encoder expects them; src_lengths: (B,); candidates: (C,)
     target ids to choose from (all when None).
-    Returns for each sentence its `n_best` hypotheses, best normalised score first.
-    A sentence is complete when `beam_size` hypotheses have emitted EOS or it reached its
-    maximum length (then every live beam is closed with a forced EOS).
+    Returns for each sentence its `settings.n_best` hypotheses, best normalised score first.
+    A sentence is complete when `beam_size` hypotheses have emitted EOS, when no open prefix can
+    beat its best finished one (module docstring), or when it reached its maximum length (then
+    every live beam is closed with a forced EOS).
     """
-    if not 1 <= n_best <= beam_size:
-        raise ValueError(f"n_best={n_best} must be between 1 and beam_size={beam_size}")
+    beam_size, eos_id = settings.beam_size, EOS_ID
     batch, device = src.size(0), src.device
     state = model.init_state(model.encode(src, src_lengths))
     state = state.select(torch.arange(batch, device=device).repeat_interleave(beam_size))
-    max_lens = max_output_lengths(src_lengths, max_len_ratio, max_len_offset).to(device)
-    restrict = _Restrictions(bos_id, eos_id, pad_id, candidates)
+    max_lens = max_output_lengths(src_lengths, settings.max_len_ratio, settings.max_len_offset)
+    max_lens = max_lens.to(device)
+    restrict = _Restrictions(BOS_ID, EOS_ID, PAD_ID, candidates)
     output = None if candidates is None else model.output_layer(candidates)
-    beams = _Beams.start(batch, beam_size, bos_id, device)
-    finished = _Finished(src_lengths, length_penalty, n_best)
+    beams = _Beams.start(batch, beam_size, BOS_ID, device)
+    finished = _Finished(src_lengths, settings.length_penalty, settings.n_best)
     step = 0
     while beams.alive.numel() > 0:
         log_probs, state = _step(model, beams.tokens, state, output)  # (n * K, V) or (n * K, C)
         force = max_lens[beams.alive] <= step  # (n,)
         log_probs = restrict(log_probs, force.repeat_interleave(beam_size))
+        longest = (max_lens[beams.alive] + 1).double()  # (n,) output length with EOS, at most
         beams, keep_rows = _advance(
-            beams, log_probs, _attention(state), force, eos_id, finished, candidates
+            beams, log_probs, _attention(state), force, longest, eos_id, finished, candidates
         )
         if beams.alive.numel() > 0:
             state = state.select(keep_rows)
@@ -292,6 +306,7 @@ def _advance(
     log_probs: torch.Tensor,
     attn: torch.Tensor | None,
     force: torch.Tensor,
+    longest: torch.Tensor,
     eos_id: int,
     finished: _Finished,
     ids: torch.Tensor | None = None,
@@ -329,10 +344,13 @@ def _advance(
     best = torch.maximum(
         beams.best, top_scores.masked_fill(~closing, NEG_INF).amax(1) / length_norm
     )
-    # Done when no open prefix, were it to end now, would beat the best finished hypothesis.
-    # With length_penalty 0 this bound is exact: log-probabilities only fall as a prefix grows.
-    bound = scores[:, 0] / length_norm
-    done = force | ((n_finished >= finished.n_best) & (best >= bound))  # (n,)
+    # Done when K hypotheses have ended, or when no open prefix can beat the best finished one:
+    # its log-probability (< 0) only falls, so its normalised score stays below the current one
+    # divided by the longest length it may reach. Neither test depends on n_best beyond needing
+    # n_best hypotheses, so the 1-best is the same whatever n_best is asked for.
+    bound = scores[:, 0] / longest.pow(finished.alpha).to(scores.dtype)
+    enough = n_finished >= finished.n_best
+    done = force | (n_finished >= k) | (enough & (best >= bound))  # (n,)
     keep = (~done).nonzero().flatten()
     rows = origin.gather(1, pick)[keep].flatten()  # (n' * K,)
     new_tokens = token.gather(1, pick)[keep].flatten()

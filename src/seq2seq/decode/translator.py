@@ -1,4 +1,4 @@
-"""Translator: checkpoint(s) in, text out; and the `seq2seq translate` command.
+"""Translator: checkpoint(s) in, text out; the decoding API under translate, evaluate, chat, serve.
 
 A `Translator` holds a model (or an `Ensemble` of several, paper §3.6), its vocabularies and its
 config. `translate` encodes lines with the source vocabulary, reverses them when the checkpoint
@@ -8,38 +8,40 @@ the input order and detokenises with the target vocabulary. An empty line, or on
 ``max_src_len`` tokens, gets an empty output and a warning on stderr: never a crash or a shifted
 line.
 
-Command line::
+In Python::
 
-    seq2seq translate --checkpoint best.safetensors < input.en > output.fr
-    seq2seq translate --checkpoint a.safetensors b.safetensors --beam-size 12 --input test.en
-    seq2seq translate --checkpoint best.safetensors --n-best 5 --input test.en --output test.nbest
+    translator = Translator.load("best.safetensors")             # or several paths: an ensemble
+    translator.translate(["A man rides a bike."], beam_size=5)    # any DecodeConfig key
+    settings = translator.settings(beam_size=12, n_best=5)        # validated DecodeConfig
+    translator.translate_hypotheses(lines, settings)              # Translation objects, scores
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
-import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import torch
 from pydantic import ValidationError
 
+from seq2seq.checkpoint import read_languages, read_shortlist
 from seq2seq.config import Config, DecodeConfig
+from seq2seq.data.batching import make_source_batch
+from seq2seq.data.shortlist import Shortlist
 from seq2seq.data.vocab import WordVocab
-from seq2seq.decode.ensemble import Ensemble, load_ensemble
-from seq2seq.decode.rescore import NBestEntry, format_features, score_pairs
-from seq2seq.decode.search import Hypothesis, beam_search, greedy_search
-from seq2seq.decode.shortlist import Shortlist, read_shortlist
+from seq2seq.decode.ensemble import load_ensemble
+from seq2seq.decode.nbest import NBestEntry, format_features
+from seq2seq.decode.search import Hypothesis, search
 from seq2seq.errors import ConfigError, DataError
-from seq2seq.precision import add_precision_argument, autocast, resolve
+from seq2seq.precision import autocast, resolve
+from seq2seq.scoring import score_pairs
 
 DEFAULT_MAX_SRC_LEN = 400
-CHUNK_LINES = 4096  # lines read, sorted and translated together by the command
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -82,6 +84,7 @@ class Translator:
         max_src_len: int = DEFAULT_MAX_SRC_LEN,
         names: Sequence[str] | None = None,
         shortlist: Shortlist | None = None,
+        languages: tuple[str | None, str | None] = (None, None),
     ) -> None:
         self.model = model.eval()
         self.shortlist = shortlist
@@ -92,8 +95,9 @@ class Translator:
         self.max_src_len = max_src_len
         self.names = list(names or [f"model{i}" for i in range(len(self.configs))])
         self.reverse_source = self.config.data.reverse_source
+        self.src_lang, self.tgt_lang = languages  # e.g. ("en", "fr"); None when unknown
         self._bf16_model: torch.nn.Module | None = None  # made on first use of bf16 search
-        self.warn: Callable[[str], None] = _print_warning
+        self.warn: Callable[[str], None] = log.warning
 
     @classmethod
     def load(
@@ -109,60 +113,51 @@ class Translator:
         # Members share the target vocabulary: the first shortlist found serves them all.
         shortlist = next(filter(None, (read_shortlist(p) for p in paths)), None)
         names = [str(p) for p in paths]
-        return cls(model, configs, src_vocab, tgt_vocab, device, max_src_len, names, shortlist)
+        languages = read_languages(paths[0])
+        return cls(
+            model, configs, src_vocab, tgt_vocab, device, max_src_len, names, shortlist, languages
+        )
 
     @property
     def has_attention(self) -> bool:
         return any(c.model.context == "attention" for c in self.configs)
 
     def settings(self, **overrides: Any) -> DecodeConfig:
-        """The checkpoint's decode section with the given (non-None) keys replaced, validated."""
-        merged = {
-            **self.config.decode.model_dump(),
-            **{k: v for k, v in overrides.items() if v is not None},
-        }
+        """The checkpoint's decode section with the given (non-None) keys replaced, validated.
+
+        Asking for more hypotheses (`n_best`) than the checkpoint's beam holds widens the beam.
+        """
+        given = {k: v for k, v in overrides.items() if v is not None}
+        merged = {**self.config.decode.model_dump(), **given}
+        if "beam_size" not in given and merged["n_best"] > merged["beam_size"]:
+            merged["beam_size"] = merged["n_best"]
         try:
-            decode = DecodeConfig.model_validate(merged)
+            return DecodeConfig.model_validate(merged)
         except ValidationError as err:
             first = err.errors()[0]
             key = ".".join(str(p) for p in first["loc"])
+            message = first["msg"].removeprefix("Value error, ")
+            if not key:
+                raise ConfigError(f"decode settings: {message}") from None
             raise ConfigError(
-                f"decode setting '{key}': {first['msg'].lower()} (got {first.get('input')!r})"
+                f"decode setting '{key}': {message[0].lower() + message[1:]} "
+                f"(got {first.get('input')!r})"
             ) from None
-        if decode.n_best > decode.beam_size:
-            raise ConfigError(f"n_best={decode.n_best} cannot exceed beam_size={decode.beam_size}")
-        return decode
 
     # --- translating ----------------------------------------------------------------------------
 
     def translate(
-        self,
-        lines: Sequence[str],
-        beam_size: int | None = None,
-        n_best: int | None = None,
-        batch_size: int | None = None,
-        length_penalty: float | None = None,
-        max_len_ratio: float | None = None,
-        max_len_offset: int | None = None,
-        replace_unk: bool = False,
-        precision: str | None = None,
-        shortlist: bool | None = None,
+        self, lines: Sequence[str], settings: DecodeConfig | None = None, **overrides: Any
     ) -> list[str] | list[list[str]]:
         """Translate `lines`; one string per line, or (n_best > 1) a list of n_best strings.
 
-        Settings left at None come from the checkpoint's ``decode`` config section.
+        `overrides` are `DecodeConfig` keys (beam_size=5, n_best=3, ...); settings left out come
+        from `settings`, or else from the checkpoint's ``decode`` config section.
         """
-        settings = self.settings(
-            beam_size=beam_size,
-            n_best=n_best,
-            batch_size=batch_size,
-            length_penalty=length_penalty,
-            max_len_ratio=max_len_ratio,
-            max_len_offset=max_len_offset,
-            precision=precision,
-            shortlist=shortlist,
-        )
-        results = self.translate_hypotheses(lines, settings, replace_unk=replace_unk)
+        if settings is not None:
+            overrides = {**settings.model_dump(), **overrides}
+        settings = self.settings(**overrides)
+        results = self.translate_hypotheses(lines, settings)
         if settings.n_best == 1:
             return [hyps[0].text if hyps else "" for hyps in results]
         return [[h.text for h in hyps] for hyps in results]
@@ -172,7 +167,6 @@ class Translator:
         self,
         lines: Sequence[str],
         settings: DecodeConfig | None = None,
-        replace_unk: bool = False,
         features: bool = False,
         first_line: int = 1,
         progress: Callable[[int], Any] | None = None,
@@ -182,6 +176,7 @@ class Translator:
         `first_line` numbers the lines in warnings; `progress(n)` is called as batches finish.
         """
         settings = settings or self.settings()
+        replace_unk = settings.replace_unk
         if replace_unk and not self.has_attention:
             raise ConfigError(
                 f"--replace-unk needs a model with attention, but {self.names[0]} has "
@@ -236,29 +231,14 @@ class Translator:
         return encoded
 
     def _search(self, id_lists: list[list[int]], settings: DecodeConfig) -> list[list[Hypothesis]]:
-        from seq2seq.data.batching import make_source_batch
-
         src, lengths = make_source_batch(id_lists, self.src_vocab.pad_id, self.reverse_source)
         src, lengths = src.to(self.device), lengths.to(self.device)
-        common = dict(
-            bos_id=self.tgt_vocab.bos_id,
-            eos_id=self.tgt_vocab.eos_id,
-            pad_id=self.tgt_vocab.pad_id,
-            max_len_ratio=settings.max_len_ratio,
-            max_len_offset=settings.max_len_offset,
-            length_penalty=settings.length_penalty,
-            candidates=self._candidates(src) if settings.shortlist else None,
-        )
-        model = self._model_for(settings.precision)
+        candidates = self._candidates(src) if settings.shortlist else None
         with autocast(settings.precision, self.device):
-            if settings.beam_size == 1:
-                return greedy_search(model, src, lengths, **common)
-            return beam_search(
-                model, src, lengths, settings.beam_size, n_best=settings.n_best, **common
-            )
+            return search(self._model_for(settings.precision), src, lengths, settings, candidates)
 
     def _candidates(self, src: torch.Tensor) -> torch.Tensor:
-        """The target ids this batch may produce: its lexical shortlist (decode/shortlist.py)."""
+        """The target ids this batch may produce: its lexical shortlist (data/shortlist.py)."""
         if self.shortlist is None:
             raise ConfigError(
                 f"checkpoint {self.names[0]} has no lexical shortlist; add one with "
@@ -322,7 +302,7 @@ class Translator:
 
     def _add_features(self, id_lists: list[list[int]], results: list[list[Translation]]) -> None:
         """Per-member log-probabilities (model0=, model1=, ...) of an ensemble's hypotheses."""
-        if not isinstance(self.model, Ensemble):
+        if len(self.model.members) == 1:
             return
         flat = [(ids, t) for ids, hyps in zip(id_lists, results, strict=True) for t in hyps]
         src = [ids for ids, _ in flat]
@@ -336,10 +316,6 @@ class Translator:
             translation.features = {**features, "logprob": translation.log_prob}
 
 
-def _print_warning(message: str) -> None:
-    print(f"seq2seq: warning: {message}", file=sys.stderr)
-
-
 def format_nbest(sentence: int, translation: Translation) -> str:
     """One Moses n-best line: ``id ||| text ||| features ||| score``."""
     entry = NBestEntry(
@@ -350,149 +326,3 @@ def format_nbest(sentence: int, translation: Translation) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # The command
-
-
-def add_checkpoint_argument(parser: argparse.ArgumentParser) -> None:
-    """`--checkpoint CKPT [CKPT ...]`, shared by translate, rescore and chat."""
-    parser.add_argument(
-        "--checkpoint",
-        nargs="+",
-        required=True,
-        metavar="CKPT",
-        help="one checkpoint, or several for an ensemble (averaged probabilities)",
-    )
-
-
-def add_shortlist_argument(parser: argparse.ArgumentParser) -> None:
-    """`--shortlist`, shared by translate and evaluate."""
-    parser.add_argument(
-        "--shortlist",
-        action="store_true",
-        default=None,
-        help="score only each batch's lexical shortlist of target tokens (faster on a CPU; "
-        "the checkpoint must hold one)",
-    )
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_checkpoint_argument(parser)
-    parser.add_argument(
-        "--input", type=Path, default=None, help="source file, plain or .gz (default: stdin)"
-    )
-    parser.add_argument("--output", type=Path, default=None, help="output file (default: stdout)")
-    parser.add_argument(
-        "--beam-size", type=int, default=None, help="beam width; 1 = greedy (default: config)"
-    )
-    parser.add_argument(
-        "--n-best", type=int, default=None, help="write K hypotheses per line, Moses format"
-    )
-    parser.add_argument(
-        "--batch-size", type=int, default=None, help="sentences per batch (default: config)"
-    )
-    parser.add_argument(
-        "--length-penalty", type=float, default=None, help="rank by logprob / len**A"
-    )
-    parser.add_argument(
-        "--max-len-ratio", type=float, default=None, help="output length <= R * src_len + offset"
-    )
-    parser.add_argument("--max-len-offset", type=int, default=None)
-    add_precision_argument(parser)
-    add_shortlist_argument(parser)
-    parser.add_argument(
-        "--max-src-len",
-        type=int,
-        default=DEFAULT_MAX_SRC_LEN,
-        help="longer lines get an empty output",
-    )
-    parser.add_argument(
-        "--replace-unk", action="store_true", help="copy the attended source word for <unk>"
-    )
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def _read_chunks(path: Path | None) -> Iterator[list[str]]:
-    """Lines of the input file (or stdin), CHUNK_LINES at a time."""
-    from seq2seq.data.io import iter_lines
-
-    lines = iter_lines(path) if path is not None else _stdin_lines()
-    chunk: list[str] = []
-    for line in lines:
-        chunk.append(line)
-        if len(chunk) == CHUNK_LINES:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def _stdin_lines() -> Iterator[str]:
-    for lineno, raw in enumerate(sys.stdin.buffer, 1):
-        try:
-            yield raw.decode("utf-8").rstrip("\r\n")
-        except UnicodeDecodeError:
-            raise DataError(f"standard input line {lineno} is not valid UTF-8") from None
-
-
-@contextmanager
-def _output(path: Path | None) -> Iterator[TextIO]:
-    """stdout, or a file that appears complete or not at all."""
-    from seq2seq.data.io import AtomicTextFile
-
-    if path is None:
-        yield sys.stdout
-    else:
-        with AtomicTextFile(path) as handle:
-            yield handle
-
-
-def _settings_from_args(translator: Translator, args: argparse.Namespace) -> DecodeConfig:
-    beam_size = args.beam_size
-    if beam_size is None and args.n_best is not None:  # widen the beam to hold n_best
-        beam_size = max(translator.config.decode.beam_size, args.n_best)
-    return translator.settings(
-        beam_size=beam_size,
-        n_best=args.n_best,
-        batch_size=args.batch_size,
-        length_penalty=args.length_penalty,
-        max_len_ratio=args.max_len_ratio,
-        max_len_offset=args.max_len_offset,
-        precision=args.precision,
-        shortlist=args.shortlist,
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from seq2seq.data.io import count_lines
-
-    if args.max_src_len < 1:
-        raise ConfigError(f"--max-src-len must be at least 1, got {args.max_src_len}")
-    translator = Translator.load(args.checkpoint, device=args.device, max_src_len=args.max_src_len)
-    settings = _settings_from_args(translator, args)
-    nbest = settings.n_best > 1
-    total = count_lines(args.input) if args.input is not None else None
-    quiet = args.quiet or args.input is None
-    with (
-        tqdm(total=total, unit="sent", file=sys.stderr, disable=quiet) as bar,
-        _output(args.output) as out,
-    ):
-        sentence = 0
-        for chunk in _read_chunks(args.input):
-            results = translator.translate_hypotheses(
-                chunk,
-                settings,
-                args.replace_unk,
-                nbest,
-                first_line=sentence + 1,
-                progress=bar.update,
-            )
-            for hyps in results:
-                if nbest:
-                    out.writelines(format_nbest(sentence, h) + "\n" for h in hyps)
-                else:
-                    out.write((hyps[0].text if hyps else "") + "\n")
-                sentence += 1
-            out.flush()
-    return 0

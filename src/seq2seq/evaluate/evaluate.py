@@ -1,8 +1,8 @@
-"""`seq2seq evaluate`: translate a test set (or take a hypotheses file) and score it.
+"""Evaluating a test set: translate it (or take a hypotheses file) and score it.
 
-Prints sacreBLEU's BLEU and chrF with their signatures, and the per-token perplexity of the
-references under the model (teacher forcing, EOS included). With ``--json`` it prints one JSON
-object instead, for scripts and for ``seq2seq report --eval``::
+BLEU and chrF from sacreBLEU with their signatures, and the per-token perplexity of the references
+under the model (teacher forcing, EOS included); `seq2seq evaluate` prints them
+(commands/evaluate.py), ``--json`` as one object for scripts and ``seq2seq report --eval``::
 
     seq2seq evaluate --checkpoint run/best.safetensors --src test.en.gz --ref test.fr.gz
     seq2seq evaluate --checkpoint a.safetensors b.safetensors --beam-size 12 \\
@@ -12,88 +12,48 @@ object instead, for scripts and for ``seq2seq report --eval``::
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from seq2seq.data.io import AtomicTextFile
+from seq2seq.decode.translator import Translator
 from seq2seq.errors import ConfigError
-from seq2seq.precision import add_precision_argument
+from seq2seq.evaluate.scores import check_aligned, corpus_scores, read_lines, reference_perplexity
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--checkpoint",
-        nargs="+",
-        metavar="CKPT",
-        default=None,
-        help="one checkpoint, or several for an ensemble (needed unless --hyp is given)",
-    )
-    parser.add_argument("--src", type=Path, required=True, help="source sentences, plain or .gz")
-    parser.add_argument("--ref", type=Path, required=True, help="reference translations")
-    parser.add_argument(
-        "--hyp", type=Path, default=None, help="score this hypotheses file instead of translating"
-    )
-    parser.add_argument(
-        "--beam-size", type=int, default=None, help="beam width; 1 = greedy (default: config)"
-    )
-    parser.add_argument("--batch-size", type=int, default=None, help="sentences per batch")
-    add_precision_argument(parser)
-    parser.add_argument(
-        "--shortlist",
-        action="store_true",
-        default=None,
-        help="score only each batch's lexical shortlist of target tokens (see translate)",
-    )
-    parser.add_argument("--lowercase", action="store_true", help="case-insensitive BLEU and chrF")
-    parser.add_argument(
-        "--output", type=Path, default=None, help="also write the translations to this file"
-    )
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
-
-
-def evaluate(args: argparse.Namespace) -> dict[str, Any]:
-    """Everything `run` prints, as one JSON-able dict."""
-    from seq2seq.evaluate.scores import check_aligned, corpus_scores, read_lines
-
-    if args.checkpoint is None and args.hyp is None:
+def evaluate(
+    src: Path,
+    ref: Path,
+    checkpoints: Sequence[Path] = (),
+    hyp: Path | None = None,
+    lowercase: bool = False,
+    output: Path | None = None,
+    device: str = "cpu",
+    decode: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Scores of `hyp`, or of the checkpoints' translations of `src`, against `ref`, as one
+    JSON-able dict. `decode` holds `DecodeConfig` overrides (beam_size, precision, ...)."""
+    if not checkpoints and hyp is None:
         raise ConfigError("give --checkpoint to translate the source, or --hyp with translations")
-    sources, references = read_lines(args.src), read_lines(args.ref)
-    check_aligned({str(args.src): sources, str(args.ref): references})
+    sources, references = read_lines(src), read_lines(ref)
+    check_aligned({str(src): sources, str(ref): references})
     result: dict[str, Any] = {
-        "checkpoints": [str(p) for p in args.checkpoint or []],
-        "src": str(args.src),
-        "ref": str(args.ref),
-        "hyp": str(args.hyp) if args.hyp else None,
-        "lowercase": args.lowercase,
+        "checkpoints": [str(p) for p in checkpoints],
+        "src": str(src),
+        "ref": str(ref),
+        "hyp": str(hyp) if hyp else None,
+        "lowercase": lowercase,
     }
-    translator = None
-    if args.checkpoint:
-        from seq2seq.decode.translator import Translator
-
-        translator = Translator.load(args.checkpoint, device=args.device)
-    if args.hyp is not None:
-        hypotheses = read_lines(args.hyp)
-        check_aligned({str(args.ref): references, str(args.hyp): hypotheses})
+    translator = Translator.load(checkpoints, device=device) if checkpoints else None
+    if hyp is not None:
+        hypotheses = read_lines(hyp)
+        check_aligned({str(ref): references, str(hyp): hypotheses})
     else:
-        settings = translator.settings(
-            beam_size=args.beam_size,
-            n_best=1,
-            batch_size=args.batch_size,
-            precision=args.precision,
-            shortlist=args.shortlist,
-        )
+        settings = translator.settings(**{**(decode or {}), "n_best": 1})
         started = time.perf_counter()
-        hypotheses = translator.translate(
-            sources,
-            beam_size=settings.beam_size,
-            n_best=1,
-            batch_size=settings.batch_size,
-            precision=settings.precision,
-            shortlist=settings.shortlist,
-        )
+        hypotheses = translator.translate(sources, settings)
         seconds = time.perf_counter() - started
         result.update(
             beam_size=settings.beam_size,
@@ -101,35 +61,24 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             shortlist=settings.shortlist,
             translate_seconds=round(seconds, 3),
         )
-        if args.output is not None:
-            _write_lines(args.output, hypotheses)
-    result.update(corpus_scores(hypotheses, references, args.lowercase).to_dict())
+        if output is not None:
+            with AtomicTextFile(output) as handle:
+                handle.writelines(line + "\n" for line in hypotheses)
+    result.update(corpus_scores(hypotheses, references, lowercase).to_dict())
     result["perplexity"] = None
     if translator is not None:
-        result["perplexity"] = _perplexity(translator, sources, references, args).to_dict()
+        batch_size = (decode or {}).get("batch_size") or translator.config.decode.batch_size
+        result["perplexity"] = reference_perplexity(
+            translator.model,
+            translator.src_vocab,
+            translator.tgt_vocab,
+            translator.reverse_source,
+            sources,
+            references,
+            batch_size=batch_size,
+            device=translator.device,
+        ).to_dict()
     return result
-
-
-def _perplexity(translator, sources, references, args):
-    from seq2seq.evaluate.scores import reference_perplexity
-
-    return reference_perplexity(
-        translator.model,
-        translator.src_vocab,
-        translator.tgt_vocab,
-        translator.reverse_source,
-        sources,
-        references,
-        batch_size=args.batch_size or translator.config.decode.batch_size,
-        device=translator.device,
-    )
-
-
-def _write_lines(path: Path, lines: list[str]) -> None:
-    from seq2seq.data.io import AtomicTextFile
-
-    with AtomicTextFile(path) as handle:
-        handle.writelines(line + "\n" for line in lines)
 
 
 def format_result(result: dict[str, Any]) -> str:
@@ -153,9 +102,3 @@ def format_result(result: dict[str, Any]) -> str:
             f"in {result['translate_seconds']:.1f} s ({speed:.1f} sentences/s)"
         )
     return "\n".join(lines)
-
-
-def run(args: argparse.Namespace) -> int:
-    result = evaluate(args)
-    print(json.dumps(result) if args.json else format_result(result))
-    return 0

@@ -13,13 +13,11 @@ file can be mailed or archived alone and opened without a network::
 
 from __future__ import annotations
 
-import argparse
 import base64
 import csv
 import datetime
 import html
 import json
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -52,19 +50,6 @@ figure { margin: 0.8em 0; } img { max-width: 100%; height: auto; border: 1px sol
 code, pre { font-size: 0.85em; background: #f7f7f7; padding: 1px 4px; }
 .scroll { overflow-x: auto; }
 """
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a training run directory")
-    parser.add_argument(
-        "--eval", type=Path, default=None, help="output of `seq2seq evaluate --json` (or JSONL)"
-    )
-    parser.add_argument(
-        "--analyses", type=Path, default=None, help="directory written by `seq2seq analyze`"
-    )
-    parser.add_argument(
-        "--out", type=Path, default=None, help="HTML file to write (default: RUN_DIR/report.html)"
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,14 +264,3 @@ def build_report(
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    from seq2seq.data.io import AtomicTextFile
-
-    evaluations = read_evaluations(args.eval) if args.eval is not None else None
-    page = build_report(args.run_dir, evaluations, args.analyses)
-    out = args.out or args.run_dir / "report.html"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with AtomicTextFile(out) as handle:
-        handle.write(page)
-    print(f"wrote {out} ({len(page) / 1024:,.0f} KiB)", file=sys.stderr)
-    return 0

@@ -9,8 +9,8 @@ end-of-sentence token included (the paper's test perplexity, §3.3), computed th
 
 from __future__ import annotations
 
+import logging
 import math
-import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,6 +20,9 @@ import sacrebleu
 import torch
 
 from seq2seq.errors import DataError
+from seq2seq.scoring import target_log_probs
+
+log = logging.getLogger(__name__)
 
 
 def read_lines(path: str | Path) -> list[str]:
@@ -126,10 +129,9 @@ def reference_perplexity(
     kept = [i for i, ids in enumerate(src_ids) if ids]
     if len(kept) < len(src_ids):
         first = next(i for i, ids in enumerate(src_ids) if not ids)
-        print(
-            f"seq2seq: warning: {len(src_ids) - len(kept)} empty source lines (first: line "
-            f"{first + 1}) are left out of the perplexity",
-            file=sys.stderr,
+        log.warning(
+            f"{len(src_ids) - len(kept)} empty source lines (first: line {first + 1}) are left "
+            "out of the perplexity"
         )
     if not kept:
         raise DataError("every source line is empty; there is nothing to score")
@@ -156,12 +158,6 @@ def reference_perplexity(
 
 
 def _batch_nll(model: torch.nn.Module, pad_id: int):
-    """A function (src, lengths, tgt_in, tgt_out) -> summed NLL (float) for this kind of model."""
-    from seq2seq.decode.ensemble import Ensemble
-    from seq2seq.decode.rescore import target_log_probs
-    from seq2seq.train.loss import SequenceLoss
-
-    if isinstance(model, Ensemble):
-        return lambda *batch: -float(target_log_probs(model, *batch, pad_id=pad_id).sum())
-    objective = SequenceLoss(model, pad_id)
-    return lambda *batch: float(objective(*batch)[1])
+    """A function (src, lengths, tgt_in, tgt_out) -> summed NLL (float), for one model or an
+    ensemble (model/interface.py: whatever scores)."""
+    return lambda *batch: -float(target_log_probs(model, *batch, pad_id=pad_id).sum())

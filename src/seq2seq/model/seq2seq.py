@@ -62,7 +62,12 @@ class Seq2Seq(nn.Module):
             self.encoder.embedding.weight[self.pad_id].zero_()
             self.decoder.embedding.weight[self.pad_id].zero_()
 
-    # --- the interface --------------------------------------------------------------------------
+    # --- the interface (model/interface.py: SearchModel) ---------------------------------------
+
+    @property
+    def members(self) -> tuple[Seq2Seq]:
+        """One model is an ensemble of one (decode/ensemble.py has several)."""
+        return (self,)
 
     def encode(self, src: Tensor, src_lengths: Tensor) -> Encoded:
         """src (B, S) padded at the end, src_lengths (B,) -> Encoded (outputs, mask, h, c)."""
@@ -87,7 +92,7 @@ class Seq2Seq(nn.Module):
 
     def output_layer(self, ids: Tensor) -> tuple[Tensor, Tensor]:
         """The generator's rows for target ids (C,): weight (C, D), bias (C,); cut once per
-        batch for a shortlist search (decode/shortlist.py)."""
+        batch for a shortlist search (data/shortlist.py)."""
         return self.generator.weight.index_select(0, ids), self.generator.bias.index_select(0, ids)
 
     def step(

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import yaml
 
+from seq2seq.checkpoint import write_atomic
 from seq2seq.config import Config
 from seq2seq.errors import Seq2SeqError
-from seq2seq.train.checkpoint import write_atomic
 
 _STEP = re.compile(r"step-(\d+)\.safetensors$")
 

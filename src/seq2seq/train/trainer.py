@@ -1,6 +1,7 @@
-"""`seq2seq train CONFIG`: the training loop, split into steps a reader can name.
+"""The training loop, split into steps a reader can name.
 
-    Trainer(config).fit()
+    trainer = build_trainer(config)      # seq2seq/experiment.py assembles the parts
+    trainer.fit()
       ├─ train_step(batch)     forward, loss / batch size, backward, clip at 5, SGD step (paper §3.4)
       ├─ validate()            dev perplexity and greedy BLEU; best-checkpoint and early-stop bookkeeping
       └─ save()                atomic safetensors checkpoint with everything needed to resume
@@ -12,25 +13,32 @@ position in the epoch's batch order are all restored.
 
 from __future__ import annotations
 
-import argparse
+import logging
 import math
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
 from tqdm import tqdm
 
-from seq2seq.config import Config, load_config
+from seq2seq.checkpoint import checkpoint_bytes, load_weights, read_checkpoint
+from seq2seq.config import Config
+from seq2seq.data.batching import BatchIterator
+from seq2seq.data.prepare import PreparedData
+from seq2seq.data.shortlist import build_from_data
 from seq2seq.errors import CheckpointError
 from seq2seq.precision import autocast
 from seq2seq.train import distributed
-from seq2seq.train.checkpoint import checkpoint_bytes, load_weights, read_checkpoint
 from seq2seq.train.loss import SequenceLoss
 from seq2seq.train.metrics_log import MetricsLog
 from seq2seq.train.optim import Schedule, build_optimizer, clip_gradients, set_lr
 from seq2seq.train.rundir import RunDir
+from seq2seq.train.validation import dev_perplexity
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -49,52 +57,41 @@ class TrainState:
 
 
 class Trainer:
-    def __init__(self, config: Config, resume: bool = False, overwrite: bool = False):
-        from seq2seq.data.batching import make_batches
-        from seq2seq.data.prepare import load_prepared
-        from seq2seq.model.seq2seq import Seq2Seq
+    """Trains one model on prepared data into a run directory; every part comes ready-made.
 
+    `dev_bleu(model) -> float`, when given, scores the dev set by search: the command that
+    assembles the trainer builds it on the decode package, which train itself does not import.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        model: torch.nn.Module,
+        data: PreparedData,
+        train_batches: BatchIterator,
+        valid_batches: BatchIterator | None,
+        run: RunDir,
+        ctx: distributed.DistContext,
+        dev_bleu: Callable[[torch.nn.Module], float] | None = None,
+    ) -> None:
         self.config = cfg = config
-        if cfg.train.threads:
-            torch.set_num_threads(cfg.train.threads)
-        self.ctx = distributed.setup(cfg.train.device)
-        torch.manual_seed(cfg.train.seed)
-
-        self.data = load_prepared(cfg.data.dir)
-        self.src_vocab, self.tgt_vocab = self.data.src_vocab, self.data.tgt_vocab
-        self.train_batches = make_batches(
-            self.data, "train", cfg.data, shuffle=True, seed=cfg.train.seed
-        )
-        self.valid_batches = (
-            make_batches(self.data, "valid", cfg.data, shuffle=False, seed=cfg.train.seed)
-            if "valid" in self.data.splits
-            else None
-        )
-        self.steps_per_epoch = self.train_batches.num_batches()
+        self.model, self.data, self.run, self.ctx = model, data, run, ctx
+        self.src_vocab, self.tgt_vocab = data.src_vocab, data.tgt_vocab
+        self.train_batches, self.valid_batches = train_batches, valid_batches
+        self.dev_bleu = dev_bleu
+        self.steps_per_epoch = train_batches.num_batches()
         self.total_steps = math.ceil(cfg.train.epochs * self.steps_per_epoch)
         if cfg.train.max_steps:
             self.total_steps = min(self.total_steps, cfg.train.max_steps)
-
-        self.model = Seq2Seq(cfg.model, len(self.src_vocab), len(self.tgt_vocab)).to(
-            self.ctx.device
-        )
-        objective = SequenceLoss(self.model, self.tgt_vocab.pad_id, cfg.train.label_smoothing)
-        if self.ctx.distributed:
-            device_ids = [self.ctx.device.index] if self.ctx.device.type == "cuda" else None
+        objective = SequenceLoss(model, self.tgt_vocab.pad_id, cfg.train.label_smoothing)
+        if ctx.distributed:
+            device_ids = [ctx.device.index] if ctx.device.type == "cuda" else None
             objective = torch.nn.parallel.DistributedDataParallel(objective, device_ids=device_ids)
         self.objective = objective
-        self.optimizer = build_optimizer(self.model.parameters(), cfg.train)
+        self.optimizer = build_optimizer(model.parameters(), cfg.train)
         self.schedule = Schedule(cfg.train, self.steps_per_epoch)
         self.state = TrainState()
-
-        self.run = RunDir(cfg.train.out_dir)
-        if self.ctx.is_main:
-            self.run.start(cfg, resume=resume, overwrite=overwrite)
-        if resume:
-            self._restore()
-        self.log = MetricsLog(
-            self.run.path, enabled=self.ctx.is_main, tensorboard=cfg.train.tensorboard
-        )
+        self.log: MetricsLog | None = None  # opened by fit()
         self._improved = False
         self._shortlist: dict[str, torch.Tensor] | None = None
         self._window = {"loss": 0.0, "tokens": 0, "seconds": 0.0, "norm": 0.0, "steps": 0}
@@ -103,13 +100,13 @@ class Trainer:
     # The loop
 
     def fit(self) -> TrainState:
-        state = self.state
+        state, cfg = self.state, self.config.train
+        self.log = MetricsLog(self.run.path, enabled=self.ctx.is_main, tensorboard=cfg.tensorboard)
         if self.ctx.is_main:
             params = self.model.num_parameters()
-            print(
+            log.info(
                 f"training {params:,} parameters on {self.ctx.device} x{self.ctx.world_size}; "
-                f"{self.steps_per_epoch} batches/epoch, {self.total_steps} steps",
-                file=sys.stderr,
+                f"{self.steps_per_epoch} batches/epoch, {self.total_steps} steps"
             )
         bar = tqdm(
             total=self.total_steps,
@@ -144,9 +141,8 @@ class Trainer:
             if state.last_save_step != state.step:
                 self.save()
             bar.close()
-            print(
-                f"interrupted: saved step {state.step} in {self.run.path}; resume with --resume",
-                file=sys.stderr,
+            log.warning(
+                f"interrupted: saved step {state.step} in {self.run.path}; resume with --resume"
             )
             raise
         finally:
@@ -267,20 +263,21 @@ class Trainer:
             )
             text = ", ".join(f"{k} {v:.2f}" for k, v in metrics.items())
             message = f"step {state.step}: dev {text}" + (" (best)" if improved else "")
-            (bar.write if bar is not None else print)(message, file=sys.stderr)
+            if bar is not None:
+                bar.write(message, file=sys.stderr)
+            else:
+                log.info(message)
         return metrics
 
     def _dev_metrics(self) -> dict[str, float]:
-        from seq2seq.train.validation import dev_bleu, dev_perplexity
-
         self.model.eval()
         metrics = {
             "ppl": dev_perplexity(
                 self.model, self.valid_batches, self.tgt_vocab.pad_id, self.ctx.device
             )
         }
-        if self.config.train.valid_bleu:
-            metrics["bleu"] = dev_bleu(self.model, self.data, self.config, self.ctx.device)
+        if self.config.train.valid_bleu and self.dev_bleu is not None:
+            metrics["bleu"] = self.dev_bleu(self.model)
         self.model.train()
         return metrics
 
@@ -307,14 +304,13 @@ class Trainer:
         )
 
     def _shortlist_tensors(self) -> dict[str, torch.Tensor]:
-        """The lexical shortlist of the training data (decode/shortlist.py), built once per run."""
+        """The lexical shortlist of the training data (data/shortlist.py), built once per run."""
         if self._shortlist is None:
-            from seq2seq.decode.shortlist import build_from_data
-
             self._shortlist = build_from_data(self.config.data.dir).to_tensors()
         return self._shortlist
 
-    def _restore(self) -> None:
+    def restore(self) -> None:
+        """Continue from the run directory's newest checkpoint, exactly where it stopped."""
         path = self.run.latest()
         ckpt = read_checkpoint(path)
         if ckpt.config.model != self.config.model:
@@ -341,7 +337,7 @@ class Trainer:
             torch.cuda.set_rng_state(ckpt.rng_state["cuda"])
         if self.ctx.is_main:
             self.run.truncate_log(self.state.step)
-            print(f"resumed from {path} at step {self.state.step}", file=sys.stderr)
+            log.info(f"resumed from {path} at step {self.state.step}")
 
 
 def _raise_interrupt(signum, frame):  # SIGTERM -> the same clean save as Ctrl-C
@@ -352,41 +348,3 @@ def _raise_interrupt(signum, frame):  # SIGTERM -> the same clean save as Ctrl-C
 # CLI
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="experiment YAML file (see configs/reference.yaml)")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key, e.g. --set model.layers=4 (repeatable)",
-    )
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the run in train.out_dir from its newest checkpoint",
-    )
-    group.add_argument(
-        "--overwrite", action="store_true", help="discard the checkpoints already in train.out_dir"
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config, args.overrides)
-    trainer = Trainer(config, resume=args.resume, overwrite=args.overwrite)
-    try:
-        state = trainer.fit()
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        distributed.teardown(trainer.ctx)
-    if trainer.ctx.is_main:
-        best = (
-            f", best dev {config.train.best_metric} {state.best:.2f}"
-            if state.best is not None
-            else ""
-        )
-        print(f"done: {state.step} steps{best}; checkpoints in {trainer.run.path}", file=sys.stderr)
-    return 0

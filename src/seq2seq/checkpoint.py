@@ -222,3 +222,53 @@ def load_model(path: str | Path, device: str | torch.device = "cpu"):
     load_weights(model, ckpt)
     model.to(device).eval()
     return model, ckpt.config, src_vocab, tgt_vocab
+
+
+def read_shortlist(path: str | Path):
+    """A checkpoint's lexical shortlist (data/shortlist.py), reading only its own tensors;
+    None when it has none."""
+    from seq2seq.data.shortlist import PREFIX, Shortlist
+
+    with safe_open(str(path), framework="pt") as handle:
+        names = [k for k in handle.keys() if k.startswith(PREFIX)]
+        return Shortlist.from_tensors({k: handle.get_tensor(k) for k in names})
+
+
+def read_languages(path: str | Path) -> tuple[str | None, str | None]:
+    """The (source, target) language codes a checkpoint was trained on; None where unknown."""
+    with safe_open(str(path), framework="pt") as handle:
+        meta = handle.metadata() or {}
+    try:
+        languages = json.loads(meta.get("languages", "{}"))
+    except ValueError:
+        languages = {}
+    if not isinstance(languages, dict):
+        languages = {}
+    return languages.get("src"), languages.get("tgt")
+
+
+def add_shortlist(path: str | Path, data_dir: str | Path | None, k: int, frequent: int):
+    """Build the lexical shortlist of a prepared data directory (default: the checkpoint's own)
+    and store it in the checkpoint, rewritten atomically. Returns the shortlist."""
+    from safetensors.torch import save as st_save
+
+    from seq2seq.data.shortlist import PREFIX, build_from_data
+
+    if k < 1 or frequent < 0:
+        raise ConfigError(f"--k must be >= 1 and --frequent >= 0 (got {k}, {frequent})")
+    path = Path(path)
+    ckpt = read_checkpoint(path)  # validates the file, one sentence if it is not ours
+    data_dir = Path(data_dir or ckpt.config.data.dir)
+    shortlist = build_from_data(data_dir, k, frequent)
+    predicts = ckpt.model_state["generator.weight"].size(0)
+    if shortlist.tgt_size != predicts:
+        raise ConfigError(
+            f"data directory {data_dir} has {shortlist.tgt_size} target tokens but checkpoint "
+            f"{path} predicts {predicts}"
+        )
+    with safe_open(str(path), framework="pt") as handle:
+        meta = handle.metadata()
+    tensors = {k: v for k, v in st_load(path.read_bytes()).items() if not k.startswith(PREFIX)}
+    tensors.update(shortlist.to_tensors())
+    write_atomic(path, st_save(tensors, metadata=meta))
+    return shortlist

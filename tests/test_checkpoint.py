@@ -5,9 +5,9 @@ import os
 import pytest
 import torch
 
+from seq2seq.checkpoint import checkpoint_bytes, load_weights, read_checkpoint, write_atomic
 from seq2seq.config import Config
 from seq2seq.errors import CheckpointError
-from seq2seq.train.checkpoint import checkpoint_bytes, load_weights, read_checkpoint, write_atomic
 
 
 class _Vocab:
@@ -111,7 +111,7 @@ class _Bridged(torch.nn.Module):
 def test_a_version_1_lstm_bridge_is_refused_and_other_version_1_checkpoints_load(
     tmp_path, monkeypatch
 ):
-    import seq2seq.train.checkpoint as checkpoint
+    import seq2seq.checkpoint as checkpoint
 
     monkeypatch.setattr(checkpoint, "VERSION", "1")
     old_bridge, old_plain = tmp_path / "bridge.safetensors", tmp_path / "plain.safetensors"

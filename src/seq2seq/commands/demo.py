@@ -75,7 +75,7 @@ def run_demo(
     from seq2seq.data.io import ParallelSource
     from seq2seq.data.prepare import prepare
     from seq2seq.decode.translator import Translator
-    from seq2seq.train.trainer import Trainer
+    from seq2seq.experiment import build_trainer
 
     start = time.perf_counter()
     corpus = write_corpus(work / "corpus", seed)
@@ -92,7 +92,7 @@ def run_demo(
     )
     print("[2/3] train: LSTM encoder-decoder, reversed source (paper §3.3)", file=sys.stderr)
     config = demo_config(work / "data", work / "run", minutes, seed, max_steps)
-    Trainer(config, overwrite=True).fit()
+    build_trainer(config, overwrite=True).fit()
 
     print("[3/3] translate the held-out test sentences (greedy)", file=sys.stderr)
     src_lines = corpus["test"][0].read_text(encoding="utf-8").splitlines()

@@ -23,6 +23,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from seq2seq.commands.options import (
+    add_checkpoint,
+    add_checkpoints,
+    add_decode_settings,
+    add_device,
+    add_lowercase,
+    add_named_checkpoints,
+    add_test_set,
+)
 from seq2seq.errors import ConfigError
 
 
@@ -53,46 +62,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     rarity.add_argument("--groups", type=int, default=10, help="equal-size groups (default 10)")
 
     pca = sub.add_parser("pca", help="2-D PCA of sentence vectors of phrase groups (Fig. 2)")
-    pca.add_argument("--checkpoint", type=Path, required=True, metavar="CKPT")
+    add_checkpoint(pca)
     pca.add_argument(
         "--phrases", type=Path, default=None,
         help="file of 'group<TAB>phrase' lines (default: the phrase groups shipped with seq2seq)",
     )  # fmt: skip
     attention = sub.add_parser("attention", help="attention heatmap of one sentence")
-    attention.add_argument("--checkpoint", type=Path, required=True, metavar="CKPT")
+    add_checkpoint(attention)
     attention.add_argument("--sentence", required=True, help="the source sentence to translate")
-    attention.add_argument("--beam-size", type=int, default=None, help="default: config")
+    add_decode_settings(attention, only=("beam_size",))
 
     beams = sub.add_parser("beams", help="BLEU and speed for several beam sizes (§3.6)")
-    beams.add_argument("--checkpoint", nargs="+", required=True, metavar="CKPT")
-    beams.add_argument("--src", type=Path, required=True, help="source sentences")
-    beams.add_argument("--ref", type=Path, required=True, help="reference translations")
+    add_checkpoints(beams)
+    add_test_set(beams)
     beams.add_argument(
         "--beam-sizes", type=_int_list, default=[1, 2, 4, 8, 12], metavar="K1,K2,...",
         help="beam sizes to try (default: 1,2,4,8,12)",
     )  # fmt: skip
     beams.add_argument("--limit", type=int, default=None, help="use the first N sentences only")
-    beams.add_argument("--batch-size", type=int, default=None, help="sentences per batch")
-    beams.add_argument("--lowercase", action="store_true", help="case-insensitive BLEU")
+    add_decode_settings(beams, only=("batch_size",))
+    add_lowercase(beams)
     for child in (length, rarity, pca, attention, beams):
         child.add_argument("--out", type=Path, default=Path("analyses"), help="output directory")
-        child.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+        add_device(child)
 
 
 def _test_set_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--src", type=Path, required=True, help="source sentences")
-    parser.add_argument("--ref", type=Path, required=True, help="reference translations")
+    add_test_set(parser)
     parser.add_argument(
         "--system", action="append", default=[], metavar="NAME=HYPFILE",
         help="a system's translations of --src (repeat for several systems)",
     )  # fmt: skip
-    parser.add_argument(
-        "--checkpoint", action="append", default=[], metavar="NAME=CKPT",
-        help="a checkpoint whose translations of --src are analysed (repeatable)",
-    )  # fmt: skip
-    parser.add_argument("--beam-size", type=int, default=None, help="for --checkpoint systems")
-    parser.add_argument("--batch-size", type=int, default=None, help="sentences per batch")
-    parser.add_argument("--lowercase", action="store_true", help="case-insensitive BLEU")
+    add_named_checkpoints(parser)
+    add_decode_settings(parser, only=("beam_size", "batch_size"))
+    add_lowercase(parser)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -131,7 +134,7 @@ def load_systems(args: argparse.Namespace, sources: list[str]) -> tuple[dict[str
         first = first or translator
         print(f"translating {len(sources):,} sentences with {name}", file=sys.stderr)
         systems[name] = translator.translate(
-            sources, beam_size=args.beam_size, n_best=1, batch_size=args.batch_size
+            sources, beam_size=getattr(args, 'decode_beam_size', None), n_best=1, batch_size=getattr(args, 'decode_batch_size', None)
         )
     return systems, first
 
@@ -208,7 +211,7 @@ def run_attention(args: argparse.Namespace) -> list[Path]:
     from seq2seq.evaluate.probes import attention_map
 
     translator = Translator.load(args.checkpoint, device=args.device)
-    amap = attention_map(translator, args.sentence, args.beam_size)
+    amap = attention_map(translator, args.sentence, getattr(args, 'decode_beam_size', None))
     print(f"translation: {amap.translation}", file=sys.stderr)
     rows = [[tok, *map(float, row)] for tok, row in zip(amap.output_tokens, amap.weights)]
     table = Table(["output \\ source", *amap.source_tokens], rows)
@@ -231,7 +234,7 @@ def run_beams(args: argparse.Namespace) -> list[Path]:
         sources, references = sources[: args.limit], references[: args.limit]
     translator = Translator.load(args.checkpoint, device=args.device)
     table = beam_sweep(
-        translator, sources, references, args.beam_sizes, args.lowercase, args.batch_size
+        translator, sources, references, args.beam_sizes, args.lowercase, getattr(args, 'decode_batch_size', None)
     )
     return _write(table, args.out / "beams", lambda t, path: plot_beams(t, path))
 

@@ -14,12 +14,12 @@ always in it and BOS / padding never are.
     candidates = shortlist.candidates(src)        # (C,) sorted target ids for this batch
 
 A shortlist travels inside the checkpoint (tensors ``shortlist.table``, ``shortlist.frequent``);
-``seq2seq shortlist`` adds one to a checkpoint trained without it.
+``seq2seq shortlist`` adds one to a checkpoint trained without it
+(`seq2seq.checkpoint.read_shortlist` reads it back).
 """
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,58 +130,3 @@ def build_from_data(data_dir: str | Path, k: int = DEFAULT_K, frequent: int = DE
         always=[tgt_vocab.eos_id, tgt_vocab.unk_id],
         never=sorted({tgt_vocab.bos_id, tgt_vocab.pad_id}),
     )
-
-
-def read_shortlist(path: str | Path) -> Shortlist | None:
-    """A checkpoint's shortlist, reading only its own tensors (None when it has none)."""
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as handle:
-        names = [k for k in handle.keys() if k.startswith(PREFIX)]
-        return Shortlist.from_tensors({k: handle.get_tensor(k) for k in names})
-
-
-# ---------------------------------------------------------------------------------------------
-# `seq2seq shortlist`: add a shortlist to a checkpoint trained without one
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", type=Path, required=True, help="checkpoint to extend")
-    parser.add_argument(
-        "--data", type=Path, default=None, help="prepared data directory (default: the config's)"
-    )
-    parser.add_argument("--k", type=int, default=DEFAULT_K, help="target tokens per source token")
-    parser.add_argument(
-        "--frequent", type=int, default=DEFAULT_FREQUENT, help="most frequent target tokens added"
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    from safetensors.torch import load as st_load
-    from safetensors.torch import save as st_save
-
-    from seq2seq.errors import ConfigError
-    from seq2seq.train.checkpoint import read_checkpoint, write_atomic
-
-    if args.k < 1 or args.frequent < 0:
-        raise ConfigError(f"--k must be >= 1 and --frequent >= 0 (got {args.k}, {args.frequent})")
-    ckpt = read_checkpoint(args.checkpoint)  # validates the file, one sentence if it is not ours
-    data_dir = args.data or Path(ckpt.config.data.dir)
-    shortlist = build_from_data(data_dir, args.k, args.frequent)
-    if shortlist.tgt_size != ckpt.model_state["generator.weight"].size(0):
-        raise ConfigError(
-            f"data directory {data_dir} has {shortlist.tgt_size} target tokens but checkpoint "
-            f"{args.checkpoint} predicts {ckpt.model_state['generator.weight'].size(0)}"
-        )
-    from safetensors import safe_open
-
-    raw = args.checkpoint.read_bytes()
-    with safe_open(str(args.checkpoint), framework="pt") as handle:
-        meta = handle.metadata()
-    tensors = {k: v for k, v in st_load(raw).items() if not k.startswith(PREFIX)}
-    tensors.update(shortlist.to_tensors())
-    write_atomic(args.checkpoint, st_save(tensors, metadata=meta))
-    sizes = shortlist.table.size(1), shortlist.frequent.numel()
-    print(f"added a shortlist ({sizes[0]} per source token + {sizes[1]} frequent) to "
-          f"{args.checkpoint}")  # fmt: skip
-    return 0

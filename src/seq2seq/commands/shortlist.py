@@ -1,0 +1,30 @@
+"""`seq2seq shortlist`: add a lexical output shortlist (data/shortlist.py) to a checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from seq2seq.commands.options import add_checkpoint
+from seq2seq.data.shortlist import DEFAULT_FREQUENT, DEFAULT_K
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_checkpoint(parser, help="checkpoint to extend (rewritten in place, atomically)")
+    parser.add_argument(
+        "--data", type=Path, default=None, help="prepared data directory (default: the config's)"
+    )
+    parser.add_argument("--k", type=int, default=DEFAULT_K, help="target tokens per source token")
+    parser.add_argument(
+        "--frequent", type=int, default=DEFAULT_FREQUENT, help="most frequent target tokens added"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from seq2seq.checkpoint import add_shortlist
+
+    shortlist = add_shortlist(args.checkpoint, args.data, args.k, args.frequent)
+    sizes = shortlist.table.size(1), shortlist.frequent.numel()
+    print(f"added a shortlist ({sizes[0]} per source token + {sizes[1]} frequent) to "
+          f"{args.checkpoint}")  # fmt: skip
+    return 0

@@ -1,0 +1,110 @@
+"""`seq2seq translate`: translate lines from a file or stdin with one checkpoint or an ensemble.
+
+    seq2seq translate --checkpoint best.safetensors < input.en > output.fr
+    seq2seq translate --checkpoint a.safetensors b.safetensors --beam-size 12 --input test.en
+    seq2seq translate --checkpoint best.safetensors --n-best 5 --input test.en --output test.nbest
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+from seq2seq.commands.options import (
+    add_checkpoints,
+    add_decode_settings,
+    add_device,
+    add_max_src_len,
+    decode_overrides,
+)
+
+CHUNK_LINES = 4096  # lines read, sorted and translated together
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_checkpoints(parser)
+    parser.add_argument(
+        "--input", type=Path, default=None, help="source file, plain or .gz (default: stdin)"
+    )
+    parser.add_argument(
+        "--output", type=Path, default=None, help="output file (default: stdout); with "
+        "--n-best, Moses n-best lines 'id ||| text ||| features ||| score'"
+    )  # fmt: skip
+    add_decode_settings(parser)
+    add_max_src_len(parser)
+    add_device(parser)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _read_chunks(path: Path | None) -> Iterator[list[str]]:
+    """Lines of the input file (or stdin), CHUNK_LINES at a time."""
+    from seq2seq.data.io import iter_lines
+
+    lines = iter_lines(path) if path is not None else _stdin_lines()
+    chunk: list[str] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) == CHUNK_LINES:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _stdin_lines() -> Iterator[str]:
+    from seq2seq.errors import DataError
+
+    for lineno, raw in enumerate(sys.stdin.buffer, 1):
+        try:
+            yield raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            raise DataError(f"standard input line {lineno} is not valid UTF-8") from None
+
+
+@contextmanager
+def _output(path: Path | None) -> Iterator[TextIO]:
+    """stdout, or a file that appears complete or not at all."""
+    from seq2seq.data.io import AtomicTextFile
+
+    if path is None:
+        yield sys.stdout
+    else:
+        with AtomicTextFile(path) as handle:
+            yield handle
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from seq2seq.data.io import count_lines
+    from seq2seq.decode.translator import Translator, format_nbest
+    from seq2seq.errors import ConfigError
+
+    if args.max_src_len < 1:
+        raise ConfigError(f"--max-src-len must be at least 1, got {args.max_src_len}")
+    translator = Translator.load(args.checkpoint, device=args.device, max_src_len=args.max_src_len)
+    settings = translator.settings(**decode_overrides(args))
+    nbest = settings.n_best > 1
+    total = count_lines(args.input) if args.input is not None else None
+    quiet = args.quiet or args.input is None
+    with (
+        tqdm(total=total, unit="sent", file=sys.stderr, disable=quiet) as bar,
+        _output(args.output) as out,
+    ):
+        sentence = 0
+        for chunk in _read_chunks(args.input):
+            results = translator.translate_hypotheses(
+                chunk, settings, features=nbest, first_line=sentence + 1, progress=bar.update
+            )
+            for hyps in results:
+                if nbest:
+                    out.writelines(format_nbest(sentence, h) + "\n" for h in hyps)
+                else:
+                    out.write((hyps[0].text if hyps else "") + "\n")
+                sentence += 1
+            out.flush()
+    return 0

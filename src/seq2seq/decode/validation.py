@@ -1,0 +1,47 @@
+"""Dev BLEU during training: greedy search over the dev set, scored with sacreBLEU.
+
+Training hands this in as its validator (seq2seq/experiment.py), so train never imports decode.
+"""
+
+from __future__ import annotations
+
+import sacrebleu
+import torch
+
+from seq2seq.config import Config
+from seq2seq.data.batching import make_batches
+from seq2seq.data.prepare import PreparedData
+from seq2seq.decode.search import greedy_search
+
+
+class DevBleu:
+    """Corpus BLEU of greedy translations of (the first `max_valid_sentences` of) the dev set."""
+
+    def __init__(self, data: PreparedData, config: Config, device: torch.device) -> None:
+        self.data, self.config, self.device = data, config, device
+        self.settings = config.decode.model_copy(update={"beam_size": 1, "n_best": 1})
+        _, ref_path = data.split_paths("valid")
+        with open(ref_path, encoding="utf-8") as handle:
+            self.references = handle.read().split("\n")
+
+    @torch.no_grad()
+    def __call__(self, model: torch.nn.Module) -> float:
+        limit = self.config.data.max_valid_sentences
+        batches = make_batches(self.data, "valid", self.config.data, shuffle=False)
+        tgt_vocab = self.data.tgt_vocab
+        hypotheses: dict[int, str] = {}
+        for batch in batches.iter_epoch(0):
+            rows = (
+                torch.arange(len(batch))
+                if limit is None
+                else (batch.indices < limit).nonzero().flatten()
+            )
+            if rows.numel() == 0:
+                continue
+            src = batch.src[rows].to(self.device)
+            results = greedy_search(model, src, batch.src_lengths[rows].to(self.device), self.settings)
+            for index, hyps in zip(batch.indices[rows].tolist(), results, strict=True):
+                hypotheses[index] = tgt_vocab.decode(hyps[0].tokens)
+        order = sorted(hypotheses)
+        refs = [self.references[i] for i in order]
+        return sacrebleu.corpus_bleu([hypotheses[i] for i in order], [refs]).score

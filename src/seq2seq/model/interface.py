@@ -1,0 +1,47 @@
+"""The one interface through which everything decodes or scores: a model or an ensemble alike.
+
+`Seq2Seq` (model/seq2seq.py) and `Ensemble` (decode/ensemble.py) both satisfy `SearchModel`, so
+search, rescoring, evaluation and serving never ask which of the two they hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from torch import Tensor
+
+
+class SearchState(Protocol):
+    """A decoder state of N rows (hypotheses)."""
+
+    attn: Tensor | None  # (N, T, S) attention of the last step, None without attention
+
+    def select(self, index: Tensor) -> SearchState:
+        """Rows index (N',) of this state, repeats allowed (beam reordering, finished rows)."""
+        ...
+
+
+class SearchModel(Protocol):
+    """What greedy search, beam search and teacher-forced scoring need of a model."""
+
+    @property
+    def members(self) -> Sequence[Any]:
+        """The single models whose probabilities are averaged: (self,) for one model."""
+        ...
+
+    def encode(self, src: Tensor, src_lengths: Tensor) -> Any:
+        """src (B, S), src_lengths (B,) -> whatever `init_state` takes."""
+        ...
+
+    def init_state(self, encoded: Any) -> SearchState: ...
+
+    def output_layer(self, ids: Tensor) -> Any:
+        """The output layer cut to target ids (C,), for `step(..., output)`."""
+        ...
+
+    def step(
+        self, tokens: Tensor, state: SearchState, output: Any = None
+    ) -> tuple[Tensor, SearchState]:
+        """tokens (N,) -> fresh log-probabilities (N, V) (or (N, C) with `output`), next state."""
+        ...

@@ -1,0 +1,72 @@
+"""Teacher-forced scoring: log p(y <eos> | x) of given target sentences under a model or ensemble.
+
+Shared by rescoring (decode/rescore.py, paper §3.6), evaluation (reference perplexity) and the
+n-best features of an ensemble's hypotheses. Each member scores by teacher forcing, the path of
+the training loss; an ensemble's probability of a token is the mean of its members' (paper §3.6).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+from seq2seq.data.batching import make_source_batch, make_target_batch
+
+
+def mean_of_probs(log_probs: Sequence[torch.Tensor]) -> torch.Tensor:
+    """log(1/M * sum_m exp(log_probs_m)) over M tensors of equal shape (paper §3.6)."""
+    if len(log_probs) == 1:
+        return log_probs[0]
+    return torch.logsumexp(torch.stack(list(log_probs)), dim=0) - math.log(len(log_probs))
+
+
+def gold_log_probs(logits: torch.Tensor, gold: torch.Tensor) -> torch.Tensor:
+    """logits (B, T, V), gold (B, T) ids -> log_softmax(logits) at the gold ids, (B, T)."""
+    logits = logits.float()
+    return logits.gather(2, gold.unsqueeze(2)).squeeze(2) - logits.logsumexp(-1)
+
+
+@torch.no_grad()
+def target_log_probs(
+    model,
+    src: torch.Tensor,
+    src_lengths: torch.Tensor,
+    tgt_in: torch.Tensor,
+    tgt_out: torch.Tensor,
+    pad_id: int = 0,
+) -> torch.Tensor:
+    """Total log p(y <eos> | x) of each row, by teacher forcing.
+
+    src (B, S), src_lengths (B,), tgt_in (B, T) = <bos> y, tgt_out (B, T) = y <eos> -> (B,).
+    `model` is any `SearchModel` (model/interface.py); each member contributes only its
+    log-probabilities of the gold tokens (B, T): the members' mean over the whole vocabulary,
+    (B, T, V), is never formed.
+    """
+    gold = [gold_log_probs(m(src, src_lengths, tgt_in), tgt_out) for m in model.members]
+    per_token = mean_of_probs(gold)  # (B, T)
+    return per_token.masked_fill(tgt_out == pad_id, 0.0).sum(dim=1)
+
+
+def score_pairs(
+    model,
+    src_ids: Sequence[Sequence[int]],
+    tgt_ids: Sequence[Sequence[int]],
+    reverse_source: bool,
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+) -> list[float]:
+    """log p(y <eos> | x) for each (source ids, target ids) pair, batched by length."""
+    order = sorted(range(len(src_ids)), key=lambda i: (len(src_ids[i]), len(tgt_ids[i])))
+    scores = [0.0] * len(src_ids)
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        src, lengths = make_source_batch([src_ids[i] for i in rows], 0, reverse_source)
+        tgt_in, tgt_out = make_target_batch([tgt_ids[i] for i in rows])
+        totals = target_log_probs(
+            model, src.to(device), lengths.to(device), tgt_in.to(device), tgt_out.to(device)
+        )
+        for row, total in zip(rows, totals.tolist(), strict=True):
+            scores[row] = total
+    return scores
