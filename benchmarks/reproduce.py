@@ -65,7 +65,8 @@ TABLE_ORDER = [
 # Rows the README's headline leaves to the full table: the beam sweep repeats the base model's
 # beam 5, and seeds 2-5 are the ensemble's members (the findings section sums them up).
 NOT_IN_HEADLINE = {"beam-sweep", "seed-2", "seed-3", "seed-4", "seed-5", "forward-seed-2",
-                   "forward-seed-3"}  # fmt: skip
+                   "forward-seed-3", "tatoeba-base", "tatoeba-attention"}  # fmt: skip
+# (the Tatoeba rows score another test set: the headline is Multi30k's)
 
 # Prepared data directories: name -> (directory under the data cache, languages, prepare options).
 # The word vocabularies split punctuation off words (reversibly: Multi30k is raw text) and keep
@@ -79,7 +80,30 @@ DATASETS: dict[str, tuple[str, str, str, dict[str, Any]]] = {
                                                         "tgt_vocab_size": 6500}),
     "en-de-bpe8k": ("multi30k-en-de", "en", "de", {"vocab": "bpe", "joint": True,
                                                     "src_vocab_size": 8000}),
+    "tatoeba-en-fr-bpe8k": ("tatoeba-en-fr", "en", "fr", {"vocab": "bpe", "joint": True,
+                                                           "src_vocab_size": 8000}),
 }  # fmt: skip
+# Datasets whose raw files are not Multi30k's: name -> (their directory, the file split standing
+# for each Multi30k split). benchmarks/scale/tatoeba_split.py writes the Tatoeba split there.
+RAW_FILES: dict[str, tuple[Path, dict[str, str]]] = {
+    "tatoeba-en-fr-bpe8k": (ROOT / "data" / "tatoeba-en-fr",
+                            {"train": "train", "val": "valid", TEST_SET: "test"}),
+}  # fmt: skip
+
+
+def raw_file(dataset: str, multi30k: Path, split: str, lang: str) -> Path:
+    """One raw file of a dataset: a Multi30k split, or what RAW_FILES puts in its place."""
+    if dataset in RAW_FILES:
+        folder, names = RAW_FILES[dataset]
+        return folder / f"{names[split]}.{lang}.gz"
+    return multi30k / f"{split}.{lang}.gz"
+
+
+def test_set_name(dataset: str) -> str:
+    if dataset in RAW_FILES:
+        folder, names = RAW_FILES[dataset]
+        return f"{folder.name} {names[TEST_SET]}"
+    return TEST_SET
 
 
 @dataclass
@@ -93,6 +117,8 @@ class Experiment:
     beams: list[int] = field(default_factory=list)
     members: list[str] = field(default_factory=list)
     rescore: dict[str, Any] | None = None
+    # {"beam_size": [...], "length_penalty": [...]}: chosen by BLEU on val, then test decoded once
+    val_sweep: dict[str, list] | None = None
 
     @property
     def trains(self) -> bool:
@@ -143,11 +169,12 @@ def load_experiment(
     raw = _read_yaml(path)
     spec = raw.pop("reproduce", None) or {}
     name = path.stem
-    known = {"description", "dataset", "beams", "members", "rescore"}
+    known = {"description", "dataset", "beams", "members", "rescore", "val_sweep"}
     unknown = sorted(set(spec) - known)
     if unknown:
         raise ConfigError(f"{path}: unknown reproduce key '{unknown[0]}'; allowed: {sorted(known)}")
     exp = Experiment(name, spec.get("description", name), beams=list(spec.get("beams", [])))
+    exp.val_sweep = spec.get("val_sweep")
     if "members" in spec or "rescore" in spec:
         if raw:
             raise ConfigError(f"{path}: a decode-only row (members/rescore) takes no config keys")
@@ -210,10 +237,11 @@ def ensure_dataset(name: str, data_cache: Path, multi30k: Path) -> Path:
     print(f"reproduce: preparing {out} ({name})", file=sys.stderr)
 
     def pair(split: str) -> ParallelSource:
-        paths = [multi30k / f"{split}.{lang}.gz" for lang in (src, tgt)]
+        paths = [raw_file(name, multi30k, split, lang) for lang in (src, tgt)]
         for path in paths:
             if not path.is_file():
-                raise Seq2SeqError(f"Multi30k file {path} is missing (see --multi30k)")
+                hint = "benchmarks/scale/tatoeba_split.py" if name in RAW_FILES else "--multi30k"
+                raise Seq2SeqError(f"raw file {path} is missing (see {hint})")
         return ParallelSource(*paths)
 
     prepare(
@@ -271,27 +299,45 @@ class TestSet:
 
     sources: list[str]
     references: list[str]
+    tokenized: list[str] | None = None  # the official lc.norm.tok references, when present
+    lang: str = ""
 
 
 def read_test_set(
     exp: Experiment, found: dict[str, Experiment], multi30k: Path, limit: int | None
 ) -> TestSet:
     """The row's test_2016_flickr sources and references (its languages), first `limit` lines."""
+
+    return read_split(exp, found, multi30k, TEST_SET, limit)
+
+
+def read_split(
+    exp: Experiment, found: dict[str, Experiment], multi30k: Path, split: str, limit: int | None
+) -> TestSet:
+    """One Multi30k split in the row's languages (and its official tokenised references)."""
     from seq2seq.evaluate.scores import read_lines
 
-    _, src, tgt, _ = DATASETS[found[exp.needs()[0]].dataset or ""]
-    sources = read_lines(multi30k / f"{TEST_SET}.{src}.gz")[:limit]
-    references = read_lines(multi30k / f"{TEST_SET}.{tgt}.gz")[:limit]
-    return TestSet(sources, references)
+    dataset = found[exp.needs()[0]].dataset or ""
+    _, src, tgt, _ = DATASETS[dataset]
+    sources = read_lines(raw_file(dataset, multi30k, split, src))[:limit]
+    references = read_lines(raw_file(dataset, multi30k, split, tgt))[:limit]
+    tok = multi30k / "tok" / f"{split}.lc.norm.tok.{tgt}.gz"
+    tokenized = read_lines(tok)[:limit] if tok.is_file() and dataset not in RAW_FILES else None
+    return TestSet(sources, references, tokenized, tgt)
 
 
 def score(label: str, hyps: list[str], test: TestSet) -> dict[str, Any]:
-    """Cased and lower-cased sacreBLEU and chrF of one system output."""
-    from seq2seq.evaluate.scores import corpus_scores
+    """Cased and lower-cased sacreBLEU and chrF of one system output, and BLEU as the Multi30k
+    literature counts it when the official tokenised references are there."""
+    from seq2seq.evaluate.scores import corpus_scores, tokenized_bleu
 
     cased = corpus_scores(hyps, test.references)
     lower = corpus_scores(hyps, test.references, lowercase=True)
-    return {
+    extra = {}
+    if test.tokenized is not None:
+        tok = tokenized_bleu(hyps, test.tokenized, test.lang)
+        extra = {"bleu_tok": round(tok.bleu, 2), "bleu_tok_signature": tok.signature}
+    return {**extra,
         "search": label,
         "bleu": round(cased.bleu, 2),
         "bleu_lc": round(lower.bleu, 2),
@@ -312,7 +358,9 @@ def checkpoints(names: list[str], found: dict[str, Experiment]) -> list[Path]:
     return paths
 
 
-def decode_rows(exp: Experiment, found: dict, test: TestSet, out: Path) -> list[dict[str, Any]]:
+def decode_rows(
+    exp: Experiment, found: dict, test: TestSet, out: Path, val: TestSet | None = None
+) -> list[dict[str, Any]]:
     """Greedy / beam decodes of the row's model (or ensemble), outputs kept in `out`."""
     from seq2seq.decode.translator import Translator
 
@@ -323,7 +371,32 @@ def decode_rows(exp: Experiment, found: dict, test: TestSet, out: Path) -> list[
         hyps = translator.translate(test.sources, beam_size=beam, n_best=1)
         (out / f"test.beam{beam}.txt").write_text("\n".join(hyps) + "\n", encoding="utf-8")
         rows.append(score("greedy" if beam == 1 else f"beam {beam}", hyps, test))
+    if exp.val_sweep and val is not None:
+        rows.append(val_chosen_row(exp, translator, test, val, out))
     return rows
+
+
+def val_chosen_row(
+    exp: Experiment, translator, test: TestSet, val: TestSet, out: Path
+) -> dict[str, Any]:
+    """Beam size and length penalty chosen by BLEU on val (never on test), then test once."""
+    import itertools
+
+    assert exp.val_sweep is not None
+    sweep = []
+    for beam, alpha in itertools.product(
+        exp.val_sweep.get("beam_size", [5]), exp.val_sweep.get("length_penalty", [1.0])
+    ):
+        hyps = translator.translate(val.sources, beam_size=beam, length_penalty=alpha)
+        sweep.append({"beam_size": beam, "length_penalty": alpha,
+                      "val_bleu": round(score("", hyps, val)["bleu"], 2)})  # fmt: skip
+    best = max(sweep, key=lambda r: r["val_bleu"])
+    hyps = translator.translate(
+        test.sources, beam_size=best["beam_size"], length_penalty=best["length_penalty"]
+    )
+    (out / "test.val-chosen.txt").write_text("\n".join(hyps) + "\n", encoding="utf-8")
+    label = f"beam {best['beam_size']}, lp {best['length_penalty']} (chosen on val)"
+    return {**score(label, hyps, test), "val_bleu": best["val_bleu"], "val_sweep": sweep}
 
 
 def rescore_rows(exp: Experiment, found: dict, test: TestSet) -> list[dict[str, Any]]:
@@ -386,11 +459,12 @@ def evaluate(
     step or time budgets, test limit), so the recorded command reproduces it exactly.
     """
     test = read_test_set(exp, found, multi30k, limit)
+    val = read_split(exp, found, multi30k, "val", limit) if exp.val_sweep else None
     out = runs_dir / exp.name
     out.mkdir(parents=True, exist_ok=True)
     rows = rescore_rows(exp, found, test) if exp.rescore else []
     if exp.trains or exp.members:
-        rows = decode_rows(exp, found, test, out) + rows
+        rows = decode_rows(exp, found, test, out, val) + rows
     used = exp.needs() if exp.trains or not exp.members else exp.members
     result = {
         "name": exp.name,
@@ -399,7 +473,8 @@ def evaluate(
         "date": time.strftime("%Y-%m-%d"),
         "machine": machine_line(),
         "uses": used,
-        "test_set": f"{TEST_SET} ({len(test.sources)} sentences)",
+        "test_set": f"{test_set_name(found[exp.needs()[0]].dataset or '')} "
+        f"({len(test.sources)} sentences)",
         "training": training_totals(used, found),
         "decodes": rows,
     }
@@ -459,24 +534,48 @@ def render_table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _earlier_tokenized() -> dict[tuple[str, str], float]:
+    """(row, search) -> tokenised lc BLEU from benchmarks/tokenized_bleu.py's last table, for
+    rows scored before the reproduction computed it itself."""
+    path = ROOT / "benchmarks" / "results" / "tokenized_bleu.json"
+    if not path.is_file():
+        return {}
+    rows = json.loads(path.read_text(encoding="utf-8"))["rows"]
+    return {(r["run"], r["search"]): r["tokenized_lc"] for r in rows}
+
+
+def headline_decode(decodes: list[dict[str, Any]]) -> dict[str, Any]:
+    """The decode a row is known by: the one chosen on val, else its (one) beam search.
+    (Rows list one beam size; the beam sweep row is left out of the headline.)"""
+    chosen = [d for d in decodes if "val_bleu" in d]
+    if chosen:
+        return chosen[0]
+    beams = [d for d in decodes if d["search"].startswith("beam")]
+    return max(beams, key=lambda d: int(d["search"].split()[1])) if beams else decodes[-1]
+
+
 def render_headline(results: list[dict[str, Any]]) -> str:
-    """One line per row: greedy and best-beam BLEU (cased and lower-cased), chrF, dev ppl."""
+    """One line per row: greedy and beam BLEU (cased, lower-cased, and tokenised lower-cased as
+    the Multi30k literature counts it), chrF, dev ppl."""
     lines = [
-        "| experiment | dev ppl | BLEU greedy | BLEU beam | BLEU beam (lc) | chrF beam | steps |",
-        "|---|---|---|---|---|---|---|",
+        "| experiment | dev ppl | BLEU greedy | BLEU beam | BLEU beam (lc) | BLEU beam (tok lc) "
+        "| chrF beam | steps |",
+        "|---|---|---|---|---|---|---|---|",
     ]
+    earlier = _earlier_tokenized()
     for res in results:
         if res["name"] in NOT_IN_HEADLINE:
             continue
         decodes = res["decodes"]
         greedy = next((d for d in decodes if d["search"] == "greedy"), None)
-        beams = [d for d in decodes if d["search"].startswith("beam")]
-        best = max(beams, key=lambda d: d["bleu"]) if beams else decodes[-1]
+        best = headline_decode(decodes)
+        tok = best.get("bleu_tok", earlier.get((res["name"], best["search"])))
         t = res["training"]
         lines.append(
             f"| {res['name']}: {res['description']} | {_cell(t.get('dev_ppl'), '{:.2f}')} "
             f"| {_cell(greedy and greedy['bleu'], '{:.2f}')} | {best['bleu']:.2f} ({best['search']}) "
-            f"| {best['bleu_lc']:.2f} | {best['chrf']:.2f} | {_cell(t.get('steps'), '{:,}')} |"
+            f"| {best['bleu_lc']:.2f} | {_cell(tok, '{:.2f}')} | {best['chrf']:.2f} "
+            f"| {_cell(t.get('steps'), '{:,}')} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -4,13 +4,14 @@
 
 Papers on Multi30k (the shared tasks of 2016-2018 and the systems compared there) report BLEU
 on lower-cased text that Moses' `normalize-punctuation.perl` and `tokenizer.perl -l LANG` have
-normalised and split, counted on the resulting tokens (`multi-bleu.perl`). Our tables report
+normalised and split, counted on the resulting tokens (`multi-bleu.perl`), against the official
+tokenised references (multi30k/tok/*.lc.norm.tok.LANG): `seq2seq evaluate --tok-ref`
+(`seq2seq.evaluate.scores.tokenized_bleu`) does exactly that, and this script calls it. Our tables report
 sacreBLEU on detokenised text (13a tokenisation), which is reproducible but not the same number:
 the Moses French tokeniser splits elisions ("l'homme" -> "l' homme") and both split more
 punctuation than 13a, which changes the n-gram counts. This script scores every run's
 test.beam*.txt both ways, so a figure of ours can be set against a published one.
 
-Needs `sacremoses` (`pip install -e ".[bench]"`), the Python port of the Moses scripts.
 Writes benchmarks/results/tokenized_bleu.{json,md}.
 """
 
@@ -30,23 +31,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from reproduce import MULTI30K, RESULTS_DIR, TEST_SET  # noqa: E402
 
-from seq2seq.evaluate.scores import corpus_bleu, read_lines  # noqa: E402
+from seq2seq.evaluate.scores import corpus_bleu, read_lines, tokenized_bleu  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
-
-
-def moses_tokenizer(lang: str):
-    """A function: detokenised line -> normalised, tokenised, lower-cased line (Moses, `lang`)."""
-    try:
-        from sacremoses import MosesPunctNormalizer, MosesTokenizer
-    except ImportError:
-        sys.exit('tokenized_bleu: needs sacremoses: pip install -e ".[bench]"')
-    normalizer, tokenizer = MosesPunctNormalizer(lang=lang), MosesTokenizer(lang=lang)
-
-    def tokenize(line: str) -> str:
-        return tokenizer.tokenize(normalizer.normalize(line), escape=False, return_str=True).lower()
-
-    return tokenize
 
 
 def score_run(name: str, runs_dir: Path, multi30k: Path) -> list[dict]:
@@ -54,8 +41,7 @@ def score_run(name: str, runs_dir: Path, multi30k: Path) -> list[dict]:
     result = json.loads((RESULTS_DIR / f"{name}.json").read_text(encoding="utf-8"))
     lang = "de" if name.startswith("en-de") else "fr"
     refs = read_lines(multi30k / f"{TEST_SET}.{lang}.gz")
-    tokenize = moses_tokenizer(lang)
-    tok_refs = [[tokenize(r) for r in refs]]
+    tok_refs = read_lines(multi30k / "tok" / f"{TEST_SET}.lc.norm.tok.{lang}.gz")  # the official
     rows = []
     for decode in result["decodes"]:
         beam = re.search(r"\d+", decode["search"])
@@ -64,10 +50,7 @@ def score_run(name: str, runs_dir: Path, multi30k: Path) -> list[dict]:
             print(f"tokenized_bleu: {path} is missing; run {name} is skipped", file=sys.stderr)
             continue
         hyps = read_lines(path)
-        # multi-bleu.perl's counting: BLEU on the Moses tokens, no further tokenisation
-        tok = sacrebleu.corpus_bleu(
-            [tokenize(h) for h in hyps], tok_refs, tokenize="none", force=True
-        )
+        tok = tokenized_bleu(hyps, tok_refs, lang)  # = seq2seq evaluate --tok-ref
         rows.append(
             {
                 "run": name,
@@ -75,8 +58,9 @@ def score_run(name: str, runs_dir: Path, multi30k: Path) -> list[dict]:
                 "target": lang,
                 "sacrebleu": corpus_bleu(hyps, refs).score,
                 "sacrebleu_lc": corpus_bleu(hyps, refs, lowercase=True).score,
-                "tokenized_lc": tok.score,
-                "tokenized_lc_text": tok.format(),
+                "tokenized_lc": tok.bleu,
+                "tokenized_lc_text": tok.text,
+                "tokenized_signature": tok.signature,
             }
         )
     return rows
@@ -92,9 +76,10 @@ def write_report(rows: list[dict], out: Path) -> None:
         "# BLEU as the Multi30k literature counts it",
         "",
         f"{stamp} · `python benchmarks/tokenized_bleu.py` · {TEST_SET} · sacreBLEU "
-        f"{sacrebleu.__version__}. *tokenised lc*: Moses punctuation normalisation and tokeniser "
-        "(sacremoses, the target language, no escaping), lower-cased, BLEU on those tokens "
-        "(`multi-bleu.perl`'s counting).",
+        f"{sacrebleu.__version__}. *tokenised lc*: `seq2seq evaluate --tok-ref`: the hypotheses "
+        "Moses-normalised, -tokenised and escaped (sacremoses, the target language), lower-cased, "
+        "BLEU on those tokens (`multi-bleu.perl`'s counting) against the official "
+        "`*.lc.norm.tok` references.",
         "",
         "| run | search | sacreBLEU cased | sacreBLEU lc | tokenised lc | difference |",
         "|---|---|---|---|---|---|",

@@ -25,7 +25,7 @@ BEGIN, END = "<!-- layers: begin (scripts/architecture.py) -->", "<!-- layers: e
 LAYERS: list[tuple[str, list[str]]] = [
     ("base", ["errors", "config", "precision", "runtime", "demo_task"]),
     ("data, model", ["data", "model"]),
-    ("checkpoint I/O, scoring", ["checkpoint", "scoring"]),
+    ("checkpoint I/O, scoring", ["checkpoint", "scoring", "average"]),
     ("train, decode", ["train", "decode"]),
     ("evaluate, serve, experiment", ["evaluate", "serve", "experiment"]),
     ("commands and the package's face", ["commands", "cli", "__init__"]),

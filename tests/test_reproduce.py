@@ -40,7 +40,8 @@ def test_every_experiment_merges_into_a_valid_config(tmp_path):
         assert isinstance(config, Config)
         assert config.train.out_dir == str(tmp_path / "runs" / name)
         # the base recipe's budget is kept, except by the hour-long quality recipes (issue 16)
-        expected = 60 if name.startswith("multi30k-") else 15
+        # and the hour-long Tatoeba runs (issue 17)
+        expected = 60 if name.startswith(("multi30k-", "tatoeba-")) else 15
         assert config.train.max_minutes == expected
     assert found["forward"].config.data.reverse_source is False
     assert found["reversed"].config.data.reverse_source is True
@@ -114,12 +115,21 @@ def test_table_replaces_only_its_block(tmp_path):
 
 def test_headline_leaves_repeats_and_ensemble_members_to_the_full_table():
     def row(name):
-        decode = {"search": "beam 5", "bleu": 30.0, "bleu_lc": 30.5, "chrf": 50.0}
+        decode = {"search": "beam 5", "bleu": 30.0, "bleu_lc": 30.5, "bleu_tok": 31.0, "chrf": 50.0}
         return {"name": name, "description": "d", "training": {"steps": None}, "decodes": [decode]}
 
     headline = reproduce.render_headline([row("reversed"), row("seed-2"), row("beam-sweep")])
-    assert "| reversed: d | — | — | 30.00 (beam 5) | 30.50 | 50.00 | — |" in headline
+    assert "| reversed: d | — | — | 30.00 (beam 5) | 30.50 | 31.00 | 50.00 | — |" in headline
     assert "seed-2" not in headline and "beam-sweep" not in headline
+
+
+def test_the_headline_shows_the_decode_chosen_on_val_not_the_best_on_test():
+    test_best = {"search": "beam 10", "bleu": 40.0, "bleu_lc": 40.5, "chrf": 60.0}
+    chosen = {"search": "beam 5, lp 0.6 (chosen on val)", "bleu": 39.0, "bleu_lc": 39.5,
+              "bleu_tok": 39.9, "chrf": 59.0, "val_bleu": 41.0}  # fmt: skip
+    res = {"name": "x", "description": "d", "training": {"steps": 10}, "decodes": [test_best, chosen]}
+    headline = reproduce.render_headline([res])
+    assert "| 39.00 (beam 5, lp 0.6 (chosen on val)) | 39.50 | 39.90 | 59.00 | 10 |" in headline
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +25,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from seq2seq.config import Config, config_from_dict
-from seq2seq.errors import CheckpointError, ConfigError
+from seq2seq.errors import CheckpointError, ConfigError, DataError
 
 FORMAT = "seq2seq-checkpoint"
 # 2: the bridge maps an LSTM's cell state linearly (version 1 squashed it with tanh, model/bridge.py)
@@ -119,15 +121,49 @@ def write_atomic(path: str | Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        fault_point(write_point(path))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+    fsync_dir(path.parent)
+
+
+def fsync_dir(path: str | Path) -> None:
+    """Make a rename or unlink in directory `path` durable (a power cut cannot undo it)."""
+    dir_fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def write_point(path: str | Path) -> str:
+    """The fault point of a write to `path`: `step-00000300.safetensors` -> `write.step`."""
+    return "write." + re.sub(r"[-_]?\d+$", "", Path(path).name.split(".")[0])
+
+
+# The crash battery's hook (tests/train/test_crash_battery.py): SEQ2SEQ_FAULT=POINT[@N][:SIGNAL]
+# makes this process send itself SIGNAL (KILL, the default, INT or TERM) the N-th time (default 1)
+# it passes the named point: `write.KIND` (a temporary file of `write_atomic` or of a best/last
+# link is complete, not yet renamed; KIND as `write_point` names it), `commit` (a run's manifest
+# renamed into place), `prune`, `recover` (train/rundir.py), `train.forward`, `train.update`,
+# `valid.metrics` (train/trainer.py). Without the variable a point costs one dictionary lookup.
+FAULT_ENV = "SEQ2SEQ_FAULT"
+_fault_passes: dict[str, int] = {}
+
+
+def fault_point(name: str) -> None:
+    spec = os.environ.get(FAULT_ENV)
+    if not spec:
+        return
+    point, _, signame = spec.partition(":")
+    point, _, nth = point.partition("@")
+    if point != name:
+        return
+    _fault_passes[name] = _fault_passes.get(name, 0) + 1
+    if _fault_passes[name] == int(nth or 1):
+        os.kill(os.getpid(), getattr(signal, f"SIG{signame or 'KILL'}"))
 
 
 def _umask() -> int:
@@ -140,13 +176,79 @@ def _umask() -> int:
 # Loading
 
 
+def _missing(path: Path) -> CheckpointError:
+    """A checkpoint path that is not a file: missing, or a directory (a run directory, often)."""
+    if path.is_dir():
+        hint = next(
+            (f" (did you mean {path / n}?)" for n in ("best.safetensors", "last.safetensors")
+             if (path / n).is_file()),
+            "",
+        )  # fmt: skip
+        return CheckpointError(f"checkpoint {path} is a directory, not a checkpoint file{hint}")
+    return CheckpointError(f"checkpoint {path} does not exist")
+
+
+def _check_version(meta: dict[str, str], path: Path) -> None:
+    """Refuse a checkpoint written by a newer format version than this code reads."""
+    written = meta.get("version", "1")
+    try:
+        number = int(written)
+    except ValueError:
+        raise CheckpointError(
+            f"checkpoint {path} has format version '{written}', which this seq2seq "
+            f"(format version {VERSION}) does not know"
+        ) from None
+    if number > int(VERSION):
+        raise CheckpointError(
+            f"checkpoint {path} was written by a newer seq2seq (format version {number}); this "
+            f"one reads format versions up to {VERSION}: upgrade seq2seq to load it"
+        )
+
+
+_META_WHAT = {
+    "config": "config",
+    "src_vocab": "source vocabulary",
+    "tgt_vocab": "target vocabulary",
+    "aliases": "list of tied weights",
+    "optim": "optimiser state",
+    "train_state": "training state",
+}
+
+
+def _meta_json(meta: dict[str, str], key: str, path: Path, default: Any = None) -> Any:
+    """The JSON object stored under `key`; a missing required key (no `default`) or malformed
+    JSON is a CheckpointError naming the file and the key."""
+    what = _META_WHAT.get(key, key)
+    if key not in meta:
+        if default is not None:
+            return default
+        raise CheckpointError(f"checkpoint {path} lacks its {what} (metadata key '{key}')")
+    try:
+        value = json.loads(meta[key])
+    except ValueError as err:
+        raise CheckpointError(
+            f"checkpoint {path} has a malformed {what} (metadata key '{key}' is not JSON: {err})"
+        ) from None
+    if not isinstance(value, dict):
+        raise CheckpointError(
+            f"checkpoint {path} has a malformed {what} (metadata key '{key}' is not a JSON object)"
+        )
+    return value
+
+
 def read_checkpoint(path: str | Path) -> Checkpoint:
-    """Parse a checkpoint file; every failure is a CheckpointError naming the file."""
+    """Parse a checkpoint file; every failure is a CheckpointError naming the file: missing, a
+    directory, unreadable, not safetensors, not a seq2seq checkpoint, a newer format version,
+    malformed or missing metadata (config, vocabularies, training state)."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
+        raise _missing(path)
     try:
-        tensors = st_load(path.read_bytes())
+        data = path.read_bytes()
+    except OSError as err:
+        raise CheckpointError(f"cannot read checkpoint {path} ({err.strerror or err})") from None
+    try:
+        tensors = st_load(data)
         with safe_open(str(path), framework="pt") as handle:
             meta = handle.metadata() or {}
     except (SafetensorError, ValueError, OSError):
@@ -155,37 +257,50 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         ) from None
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is a safetensors file but not a seq2seq checkpoint")
+    _check_version(meta, path)
     try:
-        config = config_from_dict(json.loads(meta["config"]))
+        config = config_from_dict(_meta_json(meta, "config", path))
     except ConfigError as err:
         raise CheckpointError(f"checkpoint {path} holds an invalid config: {err}") from None
+    src_vocab = _meta_json(meta, "src_vocab", path)
+    tgt_vocab = _meta_json(meta, "tgt_vocab", path)
     model_state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
     if meta.get("version") == "1" and "bridge.c.weight" in model_state:
         raise CheckpointError(
             f"checkpoint {path} has an LSTM bridge from checkpoint version 1, which squashed the "
             "cell state with tanh; this version maps it linearly, so the model must be retrained"
         )
-    for alias, target in json.loads(meta.get("aliases", "{}")).items():
+    for alias, target in _meta_json(meta, "aliases", path, default={}).items():
+        if target not in model_state:
+            raise CheckpointError(
+                f"checkpoint {path} ties {alias} to {target}, which it does not hold"
+            )
         model_state[alias] = model_state[target]
     optim_state = None
     if "optim" in meta:
-        optim_meta = json.loads(meta["optim"])
-        optim_state = {"param_groups": optim_meta["param_groups"], "state": {}}
-        for key, value in tensors.items():
-            if key.startswith("optim."):
-                _, idx, slot = key.split(".", 2)
+        optim_meta = _meta_json(meta, "optim", path)
+        try:
+            optim_state = {"param_groups": optim_meta["param_groups"], "state": {}}
+            for key, value in tensors.items():
+                if key.startswith("optim."):
+                    _, idx, slot = key.split(".", 2)
+                    optim_state["state"].setdefault(int(idx), {})[slot] = value
+            for key, value in optim_meta["scalars"].items():
+                idx, slot = key.split(".", 1)
                 optim_state["state"].setdefault(int(idx), {})[slot] = value
-        for key, value in optim_meta["scalars"].items():
-            idx, slot = key.split(".", 1)
-            optim_state["state"].setdefault(int(idx), {})[slot] = value
+        except (KeyError, ValueError, AttributeError, TypeError) as err:
+            raise CheckpointError(
+                f"checkpoint {path} has a malformed optimiser state ({type(err).__name__}: {err})"
+            ) from None
+    train_state = _meta_json(meta, "train_state", path) if "train_state" in meta else None
     return Checkpoint(
         path=path,
         config=config,
         model_state=model_state,
-        src_vocab=json.loads(meta["src_vocab"]),
-        tgt_vocab=json.loads(meta["tgt_vocab"]),
+        src_vocab=src_vocab,
+        tgt_vocab=tgt_vocab,
         optim_state=optim_state,
-        train_state=json.loads(meta["train_state"]) if "train_state" in meta else None,
+        train_state=train_state,
         rng_state={k[len("rng.") :]: v for k, v in tensors.items() if k.startswith("rng.")},
     )
 
@@ -216,8 +331,11 @@ def load_model(path: str | Path, device: str | torch.device = "cpu"):
     from seq2seq.model.seq2seq import Seq2Seq
 
     ckpt = read_checkpoint(path)
-    src_vocab = vocab_from_dict(ckpt.src_vocab)
-    tgt_vocab = vocab_from_dict(ckpt.tgt_vocab)
+    try:
+        src_vocab = vocab_from_dict(ckpt.src_vocab, f"checkpoint {path}: the source vocabulary")
+        tgt_vocab = vocab_from_dict(ckpt.tgt_vocab, f"checkpoint {path}: the target vocabulary")
+    except DataError as err:
+        raise CheckpointError(str(err)) from None
     model = Seq2Seq(ckpt.config.model, len(src_vocab), len(tgt_vocab))
     load_weights(model, ckpt)
     model.to(device).eval()

@@ -147,7 +147,8 @@ class TrainConfig(_Section):
         None, gt=0, description="early stop after this many validations without gain"
     )
     save_every: int | None = Field(
-        None, gt=0, description="steps between checkpoints; default valid_every"
+        None, gt=0, description="steps between checkpoints; default valid_every (an improving validation "
+        "always saves, so the best model is its own validated checkpoint)"
     )
     keep_last: int = Field(2, ge=1, description="keep this many latest checkpoints beside the best")
     device: Literal["cpu", "cuda", "auto"] = "auto"
@@ -175,6 +176,9 @@ class DecodeConfig(_Section):
         2.0, gt=0.0, description="max output length = ratio * src_len + offset"
     )
     max_len_offset: int = Field(10, ge=0, description="see max_len_ratio")
+    min_len: int = Field(
+        0, ge=0, description="output tokens before EOS is allowed (the length cap still wins)"
+    )
     length_penalty: float = Field(
         1.0,
         ge=0.0,

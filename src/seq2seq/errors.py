@@ -20,6 +20,13 @@ class CheckpointError(Seq2SeqError):
     """A checkpoint is missing, corrupt, or does not fit the model or vocabulary asked for."""
 
 
+class TrainingError(Seq2SeqError):
+    """Training cannot go on: the loss or the gradient became NaN or infinite, or exploded.
+
+    Raised before anything of the bad state is saved, so the run's last checkpoint stays good.
+    """
+
+
 class ServeError(Seq2SeqError):
     """A request to the translation server is malformed, too large or not allowed.
 

@@ -4,9 +4,10 @@
     state = trainer.fit()
 
 It sets the process up (threads, process group, seed), loads the prepared data, builds the model
-and the batches, claims the run directory (deleting earlier checkpoints only when `overwrite` is
-asked for), hands the trainer a dev-BLEU validator built on decode, and restores the newest
-checkpoint on `resume`. It sits above train and decode, which never import each other.
+and the batches, hands the trainer a dev-BLEU validator built on decode, restores the newest
+committed checkpoint on `resume`, and only then claims the run directory (recovering it after a
+kill, or deleting earlier checkpoints when `overwrite` is asked for, and recording the config): a
+refused start writes nothing. It sits above train and decode, which never import each other.
 """
 
 from __future__ import annotations
@@ -38,9 +39,11 @@ def build_trainer(config: Config, resume: bool = False, overwrite: bool = False)
     model = Seq2Seq(cfg.model, len(data.src_vocab), len(data.tgt_vocab)).to(ctx.device)
     run = RunDir(cfg.train.out_dir)
     if ctx.is_main:
-        run.start(cfg, resume=resume, overwrite=overwrite)
+        run.check(resume=resume, overwrite=overwrite)
     dev_bleu = DevBleu(data, cfg, ctx.device) if valid_batches is not None else None
     trainer = Trainer(cfg, model, data, train_batches, valid_batches, run, ctx, dev_bleu)
     if resume:
-        trainer.restore()
+        trainer.restore()  # refuses a checkpoint of another model before anything is written
+    if ctx.is_main:
+        run.start(cfg, resume=resume, overwrite=overwrite)
     return trainer

@@ -1,5 +1,6 @@
-"""`seq2seq download multi30k` against a local HTTP server (no other network) serving stand-ins made
-from the committed EN->FR slice under Multi30k's file names, the checksum table pointed at them."""
+"""`seq2seq download` against a local HTTP server (no other network) serving stand-ins made from the
+committed EN->FR slice under the published file names (Multi30k's files; WMT'14's archives), the
+checksum tables pointed at them."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import functools
 import gzip
 import hashlib
 import http.server
+import io
+import json
 import re
 import shutil
+import tarfile
 import threading
 from pathlib import Path
 
@@ -126,3 +130,193 @@ def test_missing_file_on_server_and_unknown_language(serve, tmp_path):
         download_multi30k(tmp_path / "out", url, languages=("en",), progress=False)
     with pytest.raises(DataError, match="not 'xx'"):
         download_multi30k(tmp_path / "out", url, languages=("xx",), progress=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# WMT'14 English-French: archives built here with the published members' names, served by a
+# local server that honours range requests and can cut a transfer short.
+
+
+class _RangeHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves files with HTTP range requests; `state["cut"]` names paths whose next response
+    stops after half its body; `state["requests"]` records (path, Range header)."""
+
+    def __init__(self, *args, state, **kwargs):
+        self.state = state
+        super().__init__(*args, **kwargs)
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        path = Path(self.translate_path(self.path))
+        if not path.is_file():
+            self.send_error(404)
+            return
+        data = path.read_bytes()
+        wanted = self.headers.get("Range")
+        self.state["requests"].append((self.path, wanted))
+        start = int(wanted.split("=")[1].split("-")[0]) if wanted else 0
+        if start >= len(data) > 0 and wanted:
+            self.send_error(416)
+            return
+        self.send_response(206 if wanted else 200)
+        if wanted:
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        body = data[start:]
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.path in self.state["cut"]:
+            self.state["cut"].discard(self.path)
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def range_server():
+    servers = []
+
+    def start(directory, cut=()):
+        state = {"cut": set(cut), "requests": []}
+        handler = functools.partial(_RangeHandler, directory=str(directory), state=state)
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/", state
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def _tar(path: Path, members: dict[str, bytes]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz" if path.suffix == ".tgz" else "w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def _sgml(lines: list[str]) -> bytes:
+    segs = "".join(f'<seg id="{i}">{line}</seg>\n' for i, line in enumerate(lines, 1))
+    return f'<srcset setid="x">\n<doc docid="d">\n{segs}</doc>\n</srcset>\n'.encode()
+
+
+@pytest.fixture
+def wmt_mirror(corpus, tmp_path, monkeypatch) -> dict:
+    """A statmt.org stand-in: Europarl and the 10^9 corpus (its members gzipped inside a plain
+    tar) from the committed slice's train split, and the dev / test archives holding newstest
+    sets in SGML; the module's MD5 table patched, for this test only, to these files."""
+    from seq2seq.data import download
+
+    def lines(split, lang):
+        with gzip.open(corpus / f"{split}.{lang}.gz", "rt", encoding="utf-8") as handle:
+            return handle.read().splitlines()
+
+    en, fr = lines("train", "en"), lines("train", "fr")
+    root = tmp_path / "statmt"
+    files = {
+        "europarl": {"training/europarl-v7.fr-en.en": "\n".join(en[:700]) + "\n",
+                     "training/europarl-v7.fr-en.fr": "\n".join(fr[:700]) + "\n"},
+        "giga": {"giga-fren.release2.fixed.en.gz": gzip.compress(("\n".join(en[700:]) + "\n").encode()),
+                 "giga-fren.release2.fixed.fr.gz": gzip.compress(("\n".join(fr[700:]) + "\n").encode())},
+        "dev": {f"dev/newstest{year}-{kind}.{lang}.sgm": _sgml(lines("valid", lang)[: 40 + year % 2])
+                for year in (2012, 2013) for kind, lang in (("src", "en"), ("ref", "fr"))},
+        "test": {"test-full/newstest2014-fren-src.en.sgm": _sgml(["Fish &amp; chips &lt;3", "Two"]),
+                 "test-full/newstest2014-fren-ref.fr.sgm": _sgml(["Poisson &amp; frites", "Deux"])},
+    }  # fmt: skip
+    for key, members in files.items():
+        archive = download.WMT14_ARCHIVES[key]
+        data = {k: v.encode() if isinstance(v, str) else v for k, v in members.items()}
+        _tar(root / archive.path, data)
+        md5 = hashlib.md5((root / archive.path).read_bytes()).hexdigest()
+        monkeypatch.setitem(download.WMT14_ARCHIVES, key, download.Archive(archive.path, md5))
+    return {"root": root, "en": en, "fr": fr}
+
+
+def test_wmt14_downloads_resume_and_unpack_aligned_text(wmt_mirror, range_server, tmp_path):
+    from seq2seq.data.download import WMT14_ARCHIVES, download_wmt14_en_fr
+
+    giga = "/" + WMT14_ARCHIVES["giga"].path
+    url, state = range_server(wmt_mirror["root"], cut=[giga])
+    out = tmp_path / "wmt14"
+    corpora = ("europarl", "giga")
+    # the giga archive's transfer stops half-way: what came is kept for the next run
+    with pytest.raises(
+        DataError, match=r"training-giga-fren\.tar stopped after [\d,]+ bytes.*again"
+    ):
+        download_wmt14_en_fr(out, url, corpora, progress=False)
+    part = out / "archives" / "training-giga-fren.tar.part"
+    half = part.stat().st_size
+    assert 0 < half < (wmt_mirror["root"] / WMT14_ARCHIVES["giga"].path).stat().st_size
+    assert (out / "archives" / "training-parallel-europarl-v7.tgz").is_file()  # before it: kept
+    assert not (out / "train.en").exists()
+
+    done = download_wmt14_en_fr(out, url, corpora, progress=False)
+    assert (giga, f"bytes={half}-") in state["requests"]  # only the rest was asked for
+    assert done["training-giga-fren.tar"] == "downloaded"
+    assert done["training-parallel-europarl-v7.tgz"] == "present"
+    assert not list(out.rglob("*.part"))
+    assert (out / "train.en").read_text().splitlines() == wmt_mirror["en"]
+    assert (out / "train.fr").read_text().splitlines() == wmt_mirror["fr"]
+    assert len((out / "newstest2012.en").read_text().splitlines()) == 40
+    assert len((out / "newstest2013.fr").read_text().splitlines()) == 41
+    assert (out / "newstest2014.en").read_text() == "Fish & chips <3\nTwo\n"
+    assert (out / "newstest2014.fr").read_text() == "Poisson & frites\nDeux\n"
+    summary = json.loads((out / "wmt14-en-fr.json").read_text())
+    assert summary["lines"] == {"europarl": 700, "giga": 1300, "newstest2012": 40,
+                                "newstest2013": 41, "newstest2014": 2}  # fmt: skip
+
+    before = len(state["requests"])
+    done = download_wmt14_en_fr(out, url, corpora, progress=False)  # all there: nothing to do
+    assert set(done.values()) == {"present"} and len(state["requests"]) == before
+
+
+def test_wmt14_server_without_ranges_bad_archive_and_cli(
+    wmt_mirror, serve, tmp_path, capsys, monkeypatch
+):
+    from seq2seq.data.download import WMT14_ARCHIVES, download_wmt14_en_fr
+
+    url = serve(wmt_mirror["root"])  # SimpleHTTPRequestHandler ignores Range: sends it all again
+    out = tmp_path / "wmt14"
+    (out / "archives").mkdir(parents=True)
+    stale = out / "archives" / "training-parallel-europarl-v7.tgz.part"
+    stale.write_bytes(b"\x1f\x8b stale bytes of an older run")
+    args = [
+        "download",
+        "wmt14-en-fr",
+        "--out",
+        str(out),
+        "--base-url",
+        url,
+        "--corpora",
+        "europarl",
+    ]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "3 archive(s) downloaded, 0 already present" in printed and "seq2seq prepare" in printed
+    assert (out / "train.en").read_text().splitlines() == wmt_mirror["en"][:700]
+
+    # an archive whose two sides differ in length is refused, and no train file is left half-made
+    root = wmt_mirror["root"]
+    path = root / WMT14_ARCHIVES["europarl"].path
+    _tar(
+        path, {"training/europarl-v7.fr-en.en": b"a\nb\n", "training/europarl-v7.fr-en.fr": b"a\n"}
+    )
+    from seq2seq.data.download import Archive
+
+    md5 = hashlib.md5(path.read_bytes()).hexdigest()
+    monkeypatch.setitem(WMT14_ARCHIVES, "europarl", Archive(WMT14_ARCHIVES["europarl"].path, md5))
+    other = tmp_path / "other"
+    with pytest.raises(DataError, match="europarl: 2 English lines but 1 French lines"):
+        download_wmt14_en_fr(other, url, ("europarl",), progress=False)
+    assert not (other / "train.en").exists() and not list(other.glob(".*.part"))
+
+    assert main(["download", "wmt14-en-fr", "--out", str(other), "--corpora", "hansard"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "not 'hansard'" in err

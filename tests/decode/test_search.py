@@ -157,3 +157,31 @@ def test_finished_sentences_leave_the_batch():
 def test_n_best_larger_than_beam_is_refused():
     with pytest.raises(ValueError, match="n_best=3"):
         beam_search(TableModel(TRAP, 6), *one_source(), settings(beam_size=2, n_best=3))
+
+
+def test_min_len_bans_eos_until_that_many_tokens_in_both_searches():
+    model = TinyRNNModel(30, 15, seed=7, eos_bias=3.0)  # EOS is likely: outputs are short
+    src, lengths = random_batch(12, 30, 9, seed=7)
+    for search, beam in ((greedy_search, 1), (beam_search, 3)):
+        plain = search(model, src, lengths, settings(beam_size=beam))
+        longer = search(model, src, lengths, settings(beam_size=beam, min_len=4))
+        assert min(len(h[0].tokens) for h in plain) < 4
+        assert all(len(h[0].tokens) >= 4 for h in longer)
+        assert all(EOS not in h[0].tokens for h in longer)
+    # The length cap still wins over min_len: a 1-token cap forces EOS after one token.
+    capped = greedy_search(model, src, lengths, settings(min_len=5, max_len_ratio=0.01, max_len_offset=1))
+    assert all(len(h[0].tokens) == 1 for h in capped)
+
+
+def test_the_length_cap_ends_a_sentence_even_where_the_model_rules_eos_out():
+    # TRAP's prefix (A, A) continues only with EOS; past the table everything but EOS has no
+    # probability and EOS is banned by min_len: the cap must still end every hypothesis.
+    model = TableModel(TRAP, vocab_size=6)
+    src, lengths = one_source()
+    for search, beam in ((greedy_search, 1), (beam_search, 2)):
+        capped = settings(beam_size=beam, min_len=8, max_len_ratio=1.0, max_len_offset=0)
+        [hyps] = search(model, src, lengths, capped)
+        # it ended (before the fix greedy search looped forever here), within the cap; beam
+        # search may find no hypothesis of non-zero probability at all and return none
+        assert all(len(h.tokens) <= 3 for h in hyps)
+        assert hyps or beam > 1

@@ -31,7 +31,7 @@ def test_trained_model_copies_and_replace_unk_restores_the_attended_words(copy_c
     assert sum(r == s for r, s in zip(replaced, lines, strict=True)) >= 57
 
 
-def test_order_is_restored_and_bad_lines_give_empty_outputs(copy_checkpoint, capsys):
+def test_order_is_restored_and_bad_lines_give_empty_outputs(copy_checkpoint, caplog):
     translator = Translator.load(copy_checkpoint, max_src_len=8)
     good = copy_sentences(9, seed=8, min_len=1, max_len=8)
     overlong = " ".join(["w1"] * 9)
@@ -41,7 +41,7 @@ def test_order_is_restored_and_bad_lines_give_empty_outputs(copy_checkpoint, cap
     alone = [translator.translate([s], beam_size=2)[0] for s in good]
     assert [o for o, s in zip(outputs, lines, strict=True) if s.strip() and s != overlong] == alone
     assert outputs[3] == outputs[7] == outputs[8] == ""
-    err = capsys.readouterr().err
+    err = caplog.text  # the library warns through logging; the command prints it on stderr
     assert "input line 4 is empty" in err and "input line 9 is empty" in err
     assert "input line 8 has 9 tokens, more than the maximum source length 8" in err
 
@@ -150,3 +150,21 @@ def test_auto_precision_is_bf16_exactly_where_the_hardware_is_fast():
         assert (torch.ones(2, 3) @ torch.ones(3, 2)).dtype == torch.bfloat16
     with autocast("fp32", cpu):
         assert (torch.ones(2, 3) @ torch.ones(3, 2)).dtype == torch.float32
+
+
+def test_a_decode_option_reaches_the_search_from_the_api_and_the_command_line(copy_checkpoint, tmp_path):
+    """min_len lives in DecodeConfig and the search only; the flag and the keyword follow."""
+    from seq2seq.commands import main
+
+    translator = Translator.load(copy_checkpoint)
+    lines = ["w1", "w2 w3"]
+    short = translator.translate(lines, beam_size=2)
+    longer = translator.translate(lines, beam_size=2, min_len=6)
+    assert min(len(t.split()) for t in short) < 6
+    assert all(len(t.split()) >= 6 for t in longer)
+    src = tmp_path / "in.txt"
+    src.write_text("\n".join(lines) + "\n", "utf-8")
+    out = tmp_path / "out.txt"
+    args = ["translate", "--checkpoint", str(copy_checkpoint), "--input", str(src)]
+    assert main([*args, "--output", str(out), "--beam-size", "2", "--min-len", "6"]) == 0
+    assert out.read_text("utf-8").splitlines() == longer

@@ -3,9 +3,25 @@
 This package is the only place that knows about a terminal: argparse, printing, exit codes. Each
 sub-command is a module here with ``add_arguments(parser)`` and ``run(args) -> int``: it parses,
 calls the library with plain values and prints. Flags shared by several commands are declared once
-in `options`. Library errors (`Seq2SeqError`) become one sentence and exit status 2; library
-warnings and progress (`logging`) go to stderr. Only the chosen command's module is imported, so
-``seq2seq --help`` answers at once without loading PyTorch.
+in `options`. Library warnings and progress (`logging`) go to stderr. Only the chosen command's
+module is imported, so ``seq2seq --help`` answers at once without loading PyTorch.
+
+How a command ends, for every command (`main`):
+
+- success: exit status 0;
+- a library error (`Seq2SeqError`), or an operating-system error no check caught (a full disk):
+  one line ``seq2seq CMD: error: SENTENCE`` on stderr, exit status 2, no traceback;
+- Ctrl-C: ``seq2seq CMD: interrupted``, exit status 130 (128 + SIGINT);
+- SIGTERM: raised as `Terminated` (a KeyboardInterrupt) wherever the program is, so the same
+  clean-up runs as for Ctrl-C (temporary files removed, nothing half-written left behind), then
+  ``seq2seq CMD: terminated``, exit status 143 (128 + SIGTERM). A command that needs SIGTERM
+  for itself (train saves a checkpoint, serve drains its requests) installs its own handler;
+- stdout closed by its reader (``seq2seq translate ... | head -1``): no message, exit status
+  141 (128 + SIGPIPE, what a shell reports for ``yes | head -1``); stdout is pointed at
+  /dev/null so Python's last flush stays quiet too.
+
+Commands check their output paths (`seq2seq.data.io.check_writable`) and inputs before they
+load a model or start the work, so a bad path costs nothing and a finished result is never lost.
 """
 
 from __future__ import annotations
@@ -14,6 +30,8 @@ import argparse
 import importlib
 import importlib.util
 import logging
+import os
+import signal
 import sys
 
 from seq2seq import __version__
@@ -23,9 +41,10 @@ from seq2seq.runtime import keep_freed_memory
 # name -> (module, one-line help). Order is the order of the pipeline.
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("seq2seq.commands.demo", "train and translate a small synthetic task end to end (no download)"),
-    "download": ("seq2seq.commands.download", "download a public parallel corpus (Multi30k)"),
+    "download": ("seq2seq.commands.download", "download a public parallel corpus (Multi30k, WMT'14 EN-FR)"),
     "prepare": ("seq2seq.commands.prepare", "clean parallel text and build vocabularies for training"),
     "train": ("seq2seq.commands.train", "train a model from a YAML config"),
+    "average": ("seq2seq.commands.average", "average the weights of the last checkpoints of a run"),
     "translate": ("seq2seq.commands.translate", "translate text with one checkpoint or an ensemble"),
     "shortlist": (
         "seq2seq.commands.shortlist",
@@ -114,6 +133,58 @@ def setup_logging(program: str) -> None:
     root.propagate = False
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C so that the same clean-up runs."""
+
+    signum = signal.SIGTERM
+
+
+EXIT_ERROR = 2
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # 141
+# a signal N ends with 128 + N: 130 for Ctrl-C (SIGINT), 143 for SIGTERM
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated
+
+
+_UNCHANGED = object()
+
+
+def _install_sigterm():
+    """Turn SIGTERM into `Terminated`; returns the handler to restore (`_UNCHANGED` when not
+    on the main thread)."""
+    try:
+        return signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread (an embedding program): leave signals alone
+        return _UNCHANGED
+
+
+def _say(line: str) -> None:
+    """One line on stderr; a closed stderr is not worth a traceback."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+def _silence_stdout() -> None:
+    """stdout's reader is gone: point the descriptor at /dev/null so that what is still buffered
+    (and Python's flush at exit) goes nowhere instead of raising again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass  # stdout is not a real file (a test's capture): nothing buffered will fail
+
+
+def _os_error(err: OSError) -> str:
+    """An OSError no check foresaw, as one sentence naming the file."""
+    reason = err.strerror or str(err) or type(err).__name__
+    return f"{err.filename}: {reason}" if err.filename is not None else reason
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
@@ -122,17 +193,31 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    setup_logging(f"seq2seq {args.command}")
+    program = f"seq2seq {args.command}"
+    setup_logging(program)
     keep_freed_memory()  # before PyTorch allocates anything: see seq2seq/runtime.py
-    module = importlib.import_module(COMMANDS[args.command][0])
+    previous = _install_sigterm()
     try:
-        return int(module.run(args) or 0)
+        module = importlib.import_module(COMMANDS[args.command][0])
+        status = int(module.run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the try, not at exit
+        return status
     except Seq2SeqError as err:
-        print(f"seq2seq {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"seq2seq {args.command}: interrupted", file=sys.stderr)
-        return 130
+        _say(f"{program}: error: {err}")
+        return EXIT_ERROR
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt as stop:  # Ctrl-C, or a signal raised as one (`signum` says which)
+        signum = getattr(stop, "signum", signal.SIGINT)
+        _say(f"{program}: {'terminated' if signum == signal.SIGTERM else 'interrupted'}")
+        return 128 + int(signum)
+    except OSError as err:
+        _say(f"{program}: error: {_os_error(err)}")
+        return EXIT_ERROR
+    finally:
+        if previous is not _UNCHANGED:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 if __name__ == "__main__":

@@ -271,6 +271,9 @@ ANALYSES = {
 
 
 def run(args: argparse.Namespace) -> int:
+    from seq2seq.data.io import check_writable
+
+    check_writable(args.out, "--out", directory=True)  # before any model is loaded
     paths = ANALYSES[args.analysis](args)
     print("wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)
     return 0

@@ -123,6 +123,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from seq2seq.data.io import check_writable
+    from seq2seq.errors import ConfigError
+
+    if not args.minutes > 0:
+        raise ConfigError(f"--minutes must be more than 0, got {args.minutes}")
+    if args.out is not None:
+        check_writable(args.out, "--out", directory=True)
     if args.out is not None:
         run_demo(args.out, args.minutes, args.seed)
         print(

@@ -31,6 +31,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--output", type=Path, default=None, help="also write the translations to this file"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--tok-ref", type=Path, default=None, metavar="FILE",
+        help="also score BLEU as the Multi30k papers do: hypotheses Moses-normalised, "
+        "-tokenised (escaped) and lower-cased, against this official *.lc.norm.tok.LANG file",
+    )  # fmt: skip
+    parser.add_argument(
+        "--tok-lang", default=None,
+        help="language of --tok-ref for the Moses tokeniser (default: the checkpoint's target "
+        "language, else the file name's)",
+    )  # fmt: skip
     add_decode_settings(
         parser, only=("beam_size", "batch_size", "length_penalty", "precision", "shortlist")
     )
@@ -38,8 +48,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from seq2seq.data.io import check_readable, check_writable, same_file
+    from seq2seq.errors import ConfigError, DataError
     from seq2seq.evaluate.evaluate import evaluate, format_result
 
+    # Paths first, before anything is translated: a score is never lost to a bad --output.
+    if not args.checkpoint and args.hyp is None:
+        raise ConfigError("give --checkpoint to translate the source, or --hyp with translations")
+    for flag, path in (("--src", args.src), ("--ref", args.ref), ("--hyp", args.hyp)):
+        if path is not None:
+            check_readable(path, flag)
+    if args.output is not None:
+        check_writable(args.output, "--output")
+        for flag, path in (("--src", args.src), ("--ref", args.ref), ("--hyp", args.hyp)):
+            if same_file(path, args.output):
+                raise DataError(
+                    f"--output {args.output} is the {flag} file; give another name so it is "
+                    "not overwritten"
+                )
     result = evaluate(
         args.src,
         args.ref,
@@ -49,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         output=args.output,
         device=args.device,
         decode=decode_overrides(args),
+        tok_ref=args.tok_ref,
+        tok_lang=args.tok_lang,
     )
     print(json.dumps(result) if args.json else format_result(result))
     return 0

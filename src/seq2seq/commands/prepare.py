@@ -5,8 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from seq2seq.data.io import EMPTY_POLICIES, ParallelSource
-from seq2seq.data.prepare import VOCAB_KINDS
+from seq2seq.data.io import (
+    EMPTY_POLICIES,
+    ParallelSource,
+    check_readable,
+    check_writable,
+    same_file,
+)
+from seq2seq.data.prepare import DEFAULT_MAX_LEN, VOCAB_KINDS
 from seq2seq.errors import DataError
 
 
@@ -28,6 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         io_group.add_argument(f"--{split}-tgt", type=Path, help=f"{split} target file")
         io_group.add_argument(f"--{split}-tsv", type=Path, help=f"{split} pairs as a TSV file")
     io_group.add_argument("--out", type=Path, required=True, help="data directory to write")
+    io_group.add_argument(
+        "--no-ids",
+        action="store_true",
+        help="write the cleaned text only, not the token ids training reads (it then encodes the "
+        "text again every epoch)",
+    )
     io_group.add_argument("--src-lang", help="source language code (default: from the file name)")
     io_group.add_argument("--tgt-lang", help="target language code (default: from the file name)")
     vg = parser.add_argument_group("vocabulary")
@@ -70,7 +82,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fg.add_argument(
         "--max-len",
         type=int,
-        help="drop training pairs longer than this many tokens on either side",
+        default=DEFAULT_MAX_LEN,
+        help="drop training pairs longer than this many tokens on either side, counted in the "
+        f"vocabulary's tokens (default: {DEFAULT_MAX_LEN}; the number dropped is reported)",
     )
     fg.add_argument(
         "--empty-lines",
@@ -92,17 +106,47 @@ def _source(args: argparse.Namespace, split: str) -> ParallelSource | None:
         raise DataError(f"give either {flag}tsv or {flag}src/{flag}tgt, not both")
     if tsv is None and (src is None or tgt is None):
         raise DataError(f"{flag}src and {flag}tgt go together: give both")
+    for key, path in (("src", src), ("tgt", tgt), ("tsv", tsv)):
+        if path is not None:
+            check_readable(path, f"{flag}{key}")
     return ParallelSource(src=src, tgt=tgt, tsv=tsv)
+
+
+def _check_not_overwritten(args: argparse.Namespace) -> None:
+    """An input file must not be one that prepare writes (``--out`` the input's own folder)."""
+    from seq2seq.data.prepare import MANIFEST, SPLITS
+
+    written = [f"{split}.{side}" for split in SPLITS for side in ("src", "tgt")]
+    written += ["src.vocab.json", "tgt.vocab.json", MANIFEST]
+    written += [f"{split}.{end}" for split in SPLITS for end in ("src.ids", "tgt.ids", "offsets")]
+    for split in SPLITS:
+        prefix = "" if split == "train" else f"{split}_"
+        for key in ("src", "tgt", "tsv"):
+            path = getattr(args, f"{prefix}{key}")
+            clash = next((n for n in written if same_file(path, args.out / n)), None)
+            if clash is not None:
+                flag = f"--{prefix.replace('_', '-')}{key}"
+                raise DataError(
+                    f"{flag} {path} is the file prepare writes as {args.out / clash}; "
+                    "give another --out so the input is not overwritten"
+                )
 
 
 def run(args: argparse.Namespace) -> int:
     from seq2seq.data.prepare import MANIFEST, prepare, summary_table
 
+    sources = [_source(args, split) for split in ("train", "valid", "test")]
+    for flag in ("src_vocab_size", "tgt_vocab_size", "max_len", "sp_sample"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise DataError(f"--{flag.replace('_', '-')} must be a positive number, not {value}")
+    if not 0.0 < args.character_coverage <= 1.0:
+        raise DataError(f"--character-coverage must lie in (0, 1], not {args.character_coverage}")
+    check_writable(args.out, "--out", directory=True)
+    _check_not_overwritten(args)
     prepared = prepare(
         args.out,
-        _source(args, "train"),  # type: ignore[arg-type]
-        _source(args, "valid"),
-        _source(args, "test"),
+        *sources,  # type: ignore[arg-type]
         src_lang=args.src_lang,
         tgt_lang=args.tgt_lang,
         vocab=args.vocab,
@@ -116,11 +160,13 @@ def run(args: argparse.Namespace) -> int:
         sp_sample=args.sp_sample,
         character_coverage=args.character_coverage,
         seed=args.seed,
+        binary=not args.no_ids,
     )
     print(summary_table(prepared.manifest))
     print(
         f"wrote {prepared.dir}/ ({MANIFEST}, src.vocab.json, tgt.vocab.json, "
         + ", ".join(f"{s}.src/.tgt" for s in prepared.splits)
+        + ("" if args.no_ids else "; their token ids as .src.ids/.tgt.ids/.offsets")
         + ")"
     )
     return 0

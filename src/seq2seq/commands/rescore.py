@@ -27,16 +27,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from seq2seq.data.io import iter_lines
+    from seq2seq.data.io import check_readable, check_writable, iter_lines, same_file
     from seq2seq.decode.nbest import read_nbest
     from seq2seq.decode.rescore import check_sources, rescore, write_outputs
     from seq2seq.decode.translator import Translator
-    from seq2seq.errors import ConfigError
+    from seq2seq.errors import ConfigError, DataError
 
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
     if not 0.0 <= args.weight <= 1.0:
         raise ConfigError(f"--weight must lie in [0, 1], got {args.weight}")
+    # Every path before any scoring, so the scores are never lost to a bad output path.
+    check_readable(args.src, "--src")
+    check_readable(args.nbest, "--nbest")
+    outputs = [("--output", args.output), ("--nbest-output", args.nbest_output)]
+    for flag, path in outputs:
+        if path is None:
+            continue
+        check_writable(path, flag)
+        for in_flag, given in (("--src", args.src), ("--nbest", args.nbest)):
+            if same_file(path, given):
+                raise DataError(
+                    f"{flag} {path} is the {in_flag} file; give another name so it is not "
+                    "overwritten"
+                )
+    if args.nbest_output is not None and args.output.absolute() == args.nbest_output.absolute():
+        raise DataError(f"--output and --nbest-output are both {args.output}; give two names")
     sources = list(iter_lines(args.src))
     entries = read_nbest(args.nbest)
     check_sources(entries, sources, args.src, args.nbest)

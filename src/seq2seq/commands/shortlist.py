@@ -22,7 +22,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from seq2seq.checkpoint import add_shortlist
+    from seq2seq.data.io import check_writable
+    from seq2seq.errors import ConfigError
 
+    if args.k < 1 or args.frequent < 0:
+        raise ConfigError(f"--k must be >= 1 and --frequent >= 0 (got {args.k}, {args.frequent})")
+    if args.checkpoint.is_file():  # rewritten in place: its directory must take the new file
+        check_writable(args.checkpoint, "--checkpoint")
     shortlist = add_shortlist(args.checkpoint, args.data, args.k, args.frequent)
     sizes = shortlist.table.size(1), shortlist.frequent.numel()
     print(f"added a shortlist ({sizes[0]} per source token + {sizes[1]} frequent) to "

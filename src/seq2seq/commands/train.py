@@ -26,18 +26,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from seq2seq.config import load_config
+    from seq2seq.data.io import check_writable
     from seq2seq.experiment import build_trainer
     from seq2seq.train import distributed
+    from seq2seq.train.trainer import Interrupted
 
     config = load_config(args.config, args.overrides)
+    check_writable(config.train.out_dir, "train.out_dir", directory=True)  # before any work
     trainer = build_trainer(config, resume=args.resume, overwrite=args.overwrite)
     try:
         state = trainer.fit()
-    except KeyboardInterrupt:
-        return 130
+    except Interrupted as stop:  # the trainer saved the last complete step and said so
+        return 128 + stop.signum
     finally:
         distributed.teardown(trainer.ctx)
     if trainer.ctx.is_main:
-        best = "" if state.best is None else f", best dev {config.train.best_metric} {state.best:.2f}"
-        log.info(f"done: {state.step} steps{best}; checkpoints in {trainer.run.path}")
+        best = trainer.run.manifest.best if trainer.run.manifest else None
+        where = ""
+        if best is not None and best.metric is not None:
+            where = f", best dev {best.metric} {best.value:.2f} at step {best.step}"
+        log.info(f"done: {state.step} steps{where}; checkpoints in {trainer.run.path}")
     return 0

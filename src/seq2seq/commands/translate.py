@@ -80,12 +80,23 @@ def _output(path: Path | None) -> Iterator[TextIO]:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from seq2seq.data.io import count_lines
+    from seq2seq.data.io import check_readable, check_writable, count_lines, same_file
     from seq2seq.decode.translator import Translator, format_nbest
-    from seq2seq.errors import ConfigError
+    from seq2seq.errors import ConfigError, DataError
 
     if args.max_src_len < 1:
         raise ConfigError(f"--max-src-len must be at least 1, got {args.max_src_len}")
+    # Every path is checked before the model loads: a bad one costs nothing, a finished
+    # translation is never lost to it.
+    if args.input is not None:
+        check_readable(args.input, "--input")
+    if args.output is not None:
+        check_writable(args.output, "--output")
+        if same_file(args.input, args.output):
+            raise DataError(
+                f"--output {args.output} is the --input file; give another name so the input "
+                "is not overwritten"
+            )
     translator = Translator.load(args.checkpoint, device=args.device, max_src_len=args.max_src_len)
     settings = translator.settings(**decode_overrides(args))
     nbest = settings.n_best > 1

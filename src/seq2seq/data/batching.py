@@ -14,6 +14,12 @@ For data-parallel training every rank builds the same global batch and keeps the
 be normalised by the global count.
 
 Source reversal (paper §3.3) is applied here, when a batch is built, never in the files.
+
+A split that `prepare` also wrote as token ids (data/shards.py) is read from them: `make_batches`
+then hands the iterator an `IdsCorpus`, whose buckets are read with two positioned reads and never
+encoded again, and whose batch counts come from the stored lengths alone, so that resuming
+mid-epoch passes over the buckets before the saved position without reading their tokens (with a
+token budget too). Both corpora give the same batches, in the same order, for the same data.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import numpy as np
 import torch
 
 from seq2seq.data.io import count_lines, open_binary
+from seq2seq.data.shards import IdsBucket, IdsCorpus
 from seq2seq.data.vocab import BOS_ID, EOS_ID, PAD_ID, Vocab
 from seq2seq.errors import DataError
 
@@ -37,8 +44,9 @@ if TYPE_CHECKING:
     from seq2seq.config import DataConfig
     from seq2seq.data.prepare import PreparedData
 
-# One encoded pair: (corpus index, source ids, target ids), no BOS/EOS.
-EncodedPair = tuple[int, list[int], list[int]]
+# One encoded pair: (corpus index, source ids, target ids), no BOS/EOS; the ids are lists, or
+# integer arrays when read from a split's ids files.
+EncodedPair = tuple[int, Sequence[int], Sequence[int]]
 
 
 @dataclass
@@ -244,7 +252,7 @@ class BatchIterator:
 
     def __init__(
         self,
-        corpus: ParallelCorpus,
+        corpus: ParallelCorpus | IdsCorpus,
         *,
         batch_size: int = 128,
         batch_tokens: int | None = None,
@@ -259,7 +267,7 @@ class BatchIterator:
         self.batch_size, self.batch_tokens, self.bucket_size = batch_size, batch_tokens, bucket_size
         self.shuffle, self.seed, self.reverse_source = shuffle, seed, reverse_source
         self._counts: dict[tuple[int, int], int] = {}  # (bucket, world_size) -> batches
-        self._cached: list[EncodedPair] | None = None  # the whole corpus, when it is one bucket
+        self._cached: Sequence[EncodedPair] | None = None  # the whole corpus, if one bucket
 
     def __iter__(self) -> Iterator[Batch]:
         return self.iter_epoch(0)
@@ -298,6 +306,7 @@ class BatchIterator:
                 if position >= skip:
                     yield self._shard([pairs[i] for i in rows], rank, world_size, position)
                 position += 1
+            del pairs, plan  # before the next bucket is read: one bucket in memory, not two
 
     def _bucket_order(self, epoch: int) -> list[int]:
         order = list(range(self.corpus.num_buckets(self.bucket_size)))
@@ -313,9 +322,16 @@ class BatchIterator:
             count = full * (self.batch_size >= world_size) + (rest >= max(world_size, 1))
             self._counts[(bucket, world_size)] = count
             return count
+        if isinstance(self.corpus, IdsCorpus):  # by token budget: from the stored lengths alone
+            src_lens, tgt_lens = self.corpus.lengths(bucket, self.bucket_size)
+            order = np.lexsort((tgt_lens, src_lens)).tolist()
+            cuts = self._cut(order, src_lens.tolist(), tgt_lens.tolist())
+            count = sum(len(rows) >= world_size for rows in cuts)
+            self._counts[(bucket, world_size)] = count
+            return count
         return None
 
-    def _load(self, bucket: int) -> list[EncodedPair]:
+    def _load(self, bucket: int) -> Sequence[EncodedPair]:
         if self._cached is not None:
             return self._cached
         pairs = self.corpus.read_bucket(bucket, self.bucket_size)
@@ -324,34 +340,39 @@ class BatchIterator:
         return pairs
 
     def _plan(
-        self, pairs: list[EncodedPair], bucket: int, epoch: int, world_size: int
+        self, pairs: Sequence[EncodedPair], bucket: int, epoch: int, world_size: int
     ) -> list[list[int]]:
         """Row positions of each batch of a bucket, in the order they are yielded."""
+        if isinstance(pairs, IdsBucket):
+            src_lens, tgt_lens = pairs.lengths()
+        else:
+            src_lens, tgt_lens = [len(p[1]) for p in pairs], [len(p[2]) for p in pairs]
         if self.shuffle:
             rng = random.Random(f"batches:{self.seed}:{epoch}:{bucket}")
             ties = [rng.random() for _ in pairs]
         else:
             ties = list(range(len(pairs)))
-        order = sorted(
-            range(len(pairs)), key=lambda i: (len(pairs[i][1]), len(pairs[i][2]), ties[i])
-        )
-        batches = [rows for rows in self._cut(order, pairs) if len(rows) >= world_size]
+        order = sorted(range(len(pairs)), key=lambda i: (src_lens[i], tgt_lens[i], ties[i]))
+        cuts = self._cut(order, src_lens, tgt_lens)
+        batches = [rows for rows in cuts if len(rows) >= world_size]
         self._counts[(bucket, world_size)] = len(batches)
         if self.shuffle:
             rng.shuffle(batches)
         return batches
 
-    def _cut(self, order: list[int], pairs: list[EncodedPair]) -> list[list[int]]:
+    def _cut(self, order: list[int], src_lens: list[int], tgt_lens: list[int]) -> list[list[int]]:
+        """Cut rows taken in `order` into batches (by count, or by token budget)."""
         if self.batch_tokens is None:
             return [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         batches: list[list[int]] = []
         rows: list[int] = []
         longest = 0
         for i in order:
-            need = max(longest, len(pairs[i][1]), len(pairs[i][2]) + 1)
+            own = max(src_lens[i], tgt_lens[i] + 1)
+            need = max(longest, own)
             if rows and need * (len(rows) + 1) > self.batch_tokens:
                 batches.append(rows)
-                rows, need = [], max(len(pairs[i][1]), len(pairs[i][2]) + 1)
+                rows, need = [], own
             rows.append(i)
             longest = need
         if rows:
@@ -378,7 +399,13 @@ def make_batches(
     `Batch.indices` give each row's line in the split, to restore the file order).
     """
     src_path, tgt_path = prepared.split_paths(split)
-    corpus = ParallelCorpus(src_path, tgt_path, prepared.src_vocab, prepared.tgt_vocab)
+    vocabs = prepared.src_vocab, prepared.tgt_vocab
+    ids = prepared.manifest["splits"][split].get("ids")
+    corpus: ParallelCorpus | IdsCorpus
+    if ids is not None:
+        corpus = IdsCorpus(prepared.dir, ids, *vocabs, text_paths=(src_path, tgt_path))
+    else:  # a directory prepared without ids files: encode the text, bucket by bucket
+        corpus = ParallelCorpus(src_path, tgt_path, *vocabs)
     return BatchIterator(
         corpus,
         batch_size=data_cfg.batch_size,

@@ -12,6 +12,11 @@ whose effect is counted in a `ReadStats`:
 
 A source and target file of different lengths is reported at the end of the streaming pass, with
 both file names and both line counts.
+
+Writing: `AtomicTextFile` (a file that appears complete or not at all) and the checks a command
+runs before its work starts, so that a bad path costs nothing: `check_writable` (an output file
+or directory), `check_readable` (an input file) and `same_file` (an output that would replace an
+input). Each raises a DataError naming the flag and the path.
 """
 
 from __future__ import annotations
@@ -272,25 +277,121 @@ def guess_language(path: str | Path | None) -> str | None:
 
 class AtomicTextFile:
     """A UTF-8 text file written under a temporary name and renamed into place only on success,
-    so an interrupted write never leaves a file that looks complete."""
+    so an interrupted write never leaves a file that looks complete.
+
+    The temporary file (``.NAME.XXXX.tmp`` beside the target) is removed whenever the block ends
+    with an exception (Ctrl-C included, and SIGTERM where the command layer turns it into one), and
+    when the final flush or rename fails; such a failure is a DataError naming the file.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
 
     def __enter__(self):
-        fd, self.tmp = tempfile.mkstemp(
-            dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
-        )
+        self.tmp = None
+        if self.path.exists() and not self.path.is_file() and not self.path.is_dir():
+            # a device or a pipe (/dev/null, /dev/stdout, a FIFO): written directly, never replaced
+            try:
+                self.handle = open(self.path, "w", encoding="utf-8", newline="\n")
+            except OSError as err:
+                raise DataError(f"cannot write {self.path} ({err.strerror or err})") from None
+            return self.handle
+        try:
+            fd, self.tmp = tempfile.mkstemp(
+                dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
+            )
+        except OSError as err:
+            raise DataError(f"cannot write {self.path} ({err.strerror or err})") from None
         os.chmod(self.tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         self.handle = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
         return self.handle
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        self.handle.close()
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
+        if self.tmp is None:
+            self.handle.close()
+            return
+        if exc_type is not None:
+            try:
+                self.handle.close()
+            except OSError:
+                pass  # the exception on its way out says what went wrong
             Path(self.tmp).unlink(missing_ok=True)
+            return
+        try:
+            self.handle.close()
+            os.replace(self.tmp, self.path)
+        except OSError as err:
+            Path(self.tmp).unlink(missing_ok=True)
+            raise DataError(f"cannot write {self.path} ({err.strerror or err})") from None
+
+
+def check_writable(
+    path: str | Path, what: str, *, directory: bool = False, make_parents: bool = False
+) -> None:
+    """Raise DataError, before any work starts, unless `path` can be written.
+
+    `what` names the path for the user (a flag such as ``--output``). A file (the default) must
+    not be an existing directory, and its directory must exist (or, with `make_parents`, be
+    creatable) and accept new files. A `directory` must not be an existing file and must accept
+    new files, or be creatable. Writability is tried, not guessed: a probe file is created and
+    removed, so permissions, ACLs and read-only file systems are all seen as they are.
+    """
+    path = Path(path)
+    if directory:
+        if path.exists() and not path.is_dir():
+            raise DataError(f"{what} {path} is a file, not a directory")
+        folder = path
+    else:
+        if path.is_dir():
+            raise DataError(f"{what} {path} is a directory; give a file name")
+        if path.exists() and not path.is_file():  # a device or a pipe: written in place
+            if not os.access(path, os.W_OK):
+                raise DataError(f"{what} {path} cannot be written (permission denied)")
+            return
+        folder = path.parent
+    if not folder.exists():
+        if not (make_parents or directory):
+            raise DataError(f"{what} {path}: the directory {folder} does not exist")
+        existing = next(p for p in folder.absolute().parents if p.exists())
+        if not existing.is_dir():
+            raise DataError(f"{what} {path}: {existing} is a file, not a directory")
+        folder = existing
+    elif not folder.is_dir():
+        raise DataError(f"{what} {path}: {folder} is a file, not a directory")
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".seq2seq-probe-", suffix=".tmp")
+    except OSError as err:
+        raise DataError(
+            f"{what} {path}: cannot write in the directory {folder} ({err.strerror or err})"
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def check_readable(path: str | Path, what: str) -> None:
+    """Raise DataError unless `path` is a file that can be opened for reading (checked before
+    the work starts; the reader itself reports bad content with file:line)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{what} file {path} does not exist")
+    if path.is_dir():
+        raise DataError(f"{what} {path} is a directory, not a file")
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as err:
+        raise DataError(f"{what} {path} cannot be read ({err.strerror or err})") from None
+
+
+def same_file(a: str | Path | None, b: str | Path | None) -> bool:
+    """Whether two paths name one existing regular file (an output that would replace an input;
+    a terminal or pipe named twice, as /dev/stdin and /dev/stdout, is not that)."""
+    if a is None or b is None or not (Path(a).is_file() and Path(b).is_file()):
+        return False
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _umask() -> int:

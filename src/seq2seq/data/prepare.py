@@ -6,12 +6,15 @@
 
 The directory holds, for each split (train, and optionally valid and test), the cleaned text as
 ``<split>.src`` / ``<split>.tgt`` (UTF-8, one sentence per line, whitespace normalised, empty pairs
-skipped), the vocabularies ``src.vocab.json`` / ``tgt.vocab.json``, and ``manifest.json``:
-languages, counts kept and dropped, lengths in tokens and the out-of-vocabulary rate of each side.
+skipped), the same pairs as token ids (``<split>.src.ids`` / ``.tgt.ids`` / ``.offsets``, see
+data/shards.py; training reads these, so nothing is tokenised twice), the vocabularies
+``src.vocab.json`` / ``tgt.vocab.json``, and ``manifest.json``: languages, counts kept and
+dropped, lengths in tokens and the out-of-vocabulary rate of each side.
 
 Word vocabularies follow the paper (§3.1: the 160,000 most frequent source words and 80,000 target
-words, the rest <unk>). ``--max-len`` drops training pairs with more tokens than that on either side,
-counted in the vocabulary's own tokens (words or subword pieces); dev and test sets are never
+words, the rest <unk>). ``--max-len`` (default 250) drops training pairs with more tokens than
+that on either side, counted in the vocabulary's own tokens (words or subword pieces); the number
+dropped is logged and kept in the manifest (``too_long``). Dev and test sets are never
 length-filtered, so scores stay comparable. Source reversal is not applied here (it happens when
 batches are built).
 """
@@ -25,6 +28,7 @@ import logging
 import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +43,7 @@ from seq2seq.data.io import (
     guess_language,
     iter_lines,
 )
+from seq2seq.data.shards import IdsWriter
 from seq2seq.data.vocab import UNK_ID, SentencePieceVocab, Vocab, WordVocab
 from seq2seq.errors import DataError
 
@@ -49,6 +54,9 @@ VERSION = 1
 VOCAB_KINDS = ("word", "bpe", "unigram")
 DEFAULT_SIZES = {"word": (160_000, 80_000), "bpe": (8_000, 8_000), "unigram": (8_000, 8_000)}
 SPLITS = ("train", "valid", "test")
+# Training pairs longer than this (in vocabulary tokens, either side) are dropped and counted: such
+# lines are nearly always alignment or extraction errors, and one of them fills a whole batch.
+DEFAULT_MAX_LEN = 250
 _ENCODE_CHUNK = 10_000
 
 
@@ -170,10 +178,11 @@ class PrepareOptions:
     joint: bool = False  # one vocabulary for both sides (its size: src_vocab_size)
     lowercase: bool = False
     split_punct: bool = False  # word vocabularies: split punctuation off words (with joiners)
-    max_len: int | None = None  # drop training pairs longer than this, in vocabulary tokens
+    max_len: int | None = DEFAULT_MAX_LEN  # drop longer training pairs; None keeps every pair
     empty_lines: str = "skip"  # skip | error
     sp_sample: int = 1_000_000  # SentencePiece trains on at most this many sentences
     character_coverage: float = 1.0
+    binary: bool = True  # also write each split's token ids (data/shards.py), which training reads
     seed: int = 1
     progress: bool = True
 
@@ -192,13 +201,18 @@ class PrepareOptions:
                 f"--split-punct applies to word vocabularies; {self.vocab} pieces need no tokenizer"
             )
         src, tgt = self.src_vocab_size, self.tgt_vocab_size
+        for name, value in (("source vocabulary size", src), ("target vocabulary size", tgt)):
+            if value is not None and value < 1:  # checked before 0 could pass for "not given"
+                raise DataError(f"{name} must be a positive number, not {value}")
         if self.joint and src is not None and tgt is not None and src != tgt:
             raise DataError(
                 f"a joint vocabulary has one size, but the source size is {src} and the target {tgt}"
             )
         default_src, default_tgt = DEFAULT_SIZES[self.vocab]
-        self.src_vocab_size = src or (tgt if self.joint else None) or default_src
-        self.tgt_vocab_size = self.src_vocab_size if self.joint else (tgt or default_tgt)
+        if src is None:
+            src = tgt if (self.joint and tgt is not None) else default_src
+        self.src_vocab_size = src
+        self.tgt_vocab_size = src if self.joint else (default_tgt if tgt is None else tgt)
         for name, value in (
             ("source vocabulary size", self.src_vocab_size),
             ("target vocabulary size", self.tgt_vocab_size),
@@ -223,6 +237,7 @@ def prepare(
     doc); `options` are the fields of `PrepareOptions` (vocab, src_vocab_size, max_len, ...)."""
     opts = PrepareOptions(**options)
     out = Path(out_dir)
+    created = [d for d in (out, *out.absolute().parents) if not d.exists()]  # removed on failure
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -241,14 +256,25 @@ def prepare(
             name: _finish_split(name, out, src_vocab, tgt_vocab, read[name], sources[name], opts)
             for name in sources
         }
-    finally:
-        for part in parts:
-            part.unlink(missing_ok=True)
+    except BaseException:
+        _remove_parts(parts)
+        for folder in created:  # innermost first; only if still empty
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
+    _remove_parts(parts)
     src_vocab.save(out / "src.vocab.json")
     tgt_vocab.save(out / "tgt.vocab.json")
     manifest = _manifest(train, src_lang, tgt_lang, src_vocab, tgt_vocab, splits, opts)
     _write_json(out / MANIFEST, manifest)
     return PreparedData(out, manifest, src_vocab, tgt_vocab)
+
+
+def _remove_parts(parts: list[Path]) -> None:
+    for part in parts:
+        part.unlink(missing_ok=True)
 
 
 def _progress(items: Iterable, opts: PrepareOptions, desc: str) -> Iterable:
@@ -349,9 +375,12 @@ def _finish_split(
     too_long = read.too_long
     kept = 0
     src_file, tgt_file = f"{name}.src", f"{name}.tgt"
-    with AtomicTextFile(out / src_file) as fs, AtomicTextFile(out / tgt_file) as ft:
+    ids = IdsWriter(out, name, len(src_vocab), len(tgt_vocab)) if opts.binary else nullcontext()
+    with AtomicTextFile(out / src_file) as fs, AtomicTextFile(out / tgt_file) as ft, ids as writer:
         chunks = _chunks(iter_lines(out / f"{name}.src.part"), iter_lines(out / f"{name}.tgt.part"))
         for src_text, tgt_text in chunks:
+            kept_src: list[list[int]] = []
+            kept_tgt: list[list[int]] = []
             for s, t, s_ids, t_ids in zip(
                 src_text,
                 tgt_text,
@@ -366,8 +395,19 @@ def _finish_split(
                 src_stats.add(s_ids)
                 tgt_stats.add(t_ids)
                 kept += 1
+                kept_src.append(s_ids)
+                kept_tgt.append(t_ids)
+            if writer is not None:
+                writer.add(kept_src, kept_tgt)
     if name == "train" and kept == 0:
         raise DataError(f"every training pair is longer than --max-len {opts.max_len} tokens")
+    if too_long:
+        log.warning(
+            f"{name}: dropped {too_long:,} of {read.lines:,} pairs longer than {limit} tokens on "
+            "a side (--max-len; counted in the manifest as too_long)"
+        )
+    if read.empty:
+        log.info(f"{name}: skipped {read.empty:,} pairs with an empty side")
     return {
         "src": src_file,
         "tgt": tgt_file,
@@ -376,6 +416,7 @@ def _finish_split(
         "pairs": kept,
         "empty": read.empty,
         "too_long": too_long,
+        **({"ids": writer.info()} if writer is not None else {}),
         **src_stats.report("src", kept),
         **tgt_stats.report("tgt", kept),
     }
@@ -461,5 +502,3 @@ def summary_table(manifest: dict[str, Any]) -> str:
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join([head, *lines, "(lengths in tokens: mean / max)"])
-
-

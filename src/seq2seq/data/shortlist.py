@@ -111,18 +111,36 @@ class Shortlist:
         return cls(get["table"], get["frequent"], get["always"], get["never"], int(get["tgt_size"]))
 
 
-def build_from_data(data_dir: str | Path, k: int = DEFAULT_K, frequent: int = DEFAULT_FREQUENT):
-    """The shortlist of a prepared data directory's training split."""
+# Co-occurrence keys (a source token x a target token of one pair) counted at most: counting
+# holds about 25 bytes a key. Multi30k's 29,000 pairs make about 5M; a large corpus (the paper's
+# 12M pairs of some 30 words make about 10^10) is counted on evenly spaced pairs up to this many.
+MAX_KEYS = 24_000_000
+
+
+def build_from_data(
+    data_dir: str | Path,
+    k: int = DEFAULT_K,
+    frequent: int = DEFAULT_FREQUENT,
+    max_keys: int = MAX_KEYS,
+):
+    """The shortlist of a prepared data directory's training split (from its token ids when
+    prepare wrote them: every pair, or evenly spaced pairs up to `max_keys` co-occurrences)."""
     from seq2seq.data.io import iter_lines
     from seq2seq.data.prepare import load_prepared
+    from seq2seq.data.shards import IdsCorpus
 
     data = load_prepared(data_dir)
-    src_path, tgt_path = data.split_paths("train")
     src_vocab, tgt_vocab = data.src_vocab, data.tgt_vocab
-    src_ids = src_vocab.encode_batch(list(iter_lines(src_path)))
-    tgt_ids = tgt_vocab.encode_batch(list(iter_lines(tgt_path)))
+    ids = data.manifest["splits"]["train"].get("ids")
+    if ids is not None:
+        pairs: Iterable = _spaced_pairs(IdsCorpus(data.dir, ids), max_keys)
+    else:
+        src_path, tgt_path = data.split_paths("train")
+        src_ids = src_vocab.encode_batch(list(iter_lines(src_path)))
+        tgt_ids = tgt_vocab.encode_batch(list(iter_lines(tgt_path)))
+        pairs = zip(src_ids, tgt_ids, strict=True)
     return Shortlist.build(
-        zip(src_ids, tgt_ids, strict=True),
+        pairs,
         len(src_vocab),
         len(tgt_vocab),
         k=k,
@@ -130,3 +148,21 @@ def build_from_data(data_dir: str | Path, k: int = DEFAULT_K, frequent: int = DE
         always=[tgt_vocab.eos_id, tgt_vocab.unk_id],
         never=sorted({tgt_vocab.bos_id, tgt_vocab.pad_id}),
     )
+
+
+def _spaced_pairs(corpus, max_keys: int, chunk: int = 1_000_000):
+    """(source ids, target ids) of every `stride`-th pair, the stride the smallest that keeps
+    the sum of len(source) x len(target) within `max_keys` (1: every pair)."""
+    total = 0
+    for first in range(0, len(corpus), chunk):
+        lengths = np.diff(corpus.offsets(first, min(chunk, len(corpus) - first)), axis=0)
+        total += int((lengths[:, 0] * lengths[:, 1]).sum())
+    stride = max(1, -(-total // max_keys))
+    if stride == 1:
+        for first in range(0, len(corpus), chunk):
+            for _, src, tgt in corpus.read_bucket(first // chunk, chunk):
+                yield src, tgt
+        return
+    for index in range(0, len(corpus), stride):
+        src, tgt, off = corpus.read_range(index, 1)
+        yield src[off[0, 0] : off[1, 0]], tgt[off[0, 1] : off[1, 1]]

@@ -75,14 +75,20 @@ def _attention(state: Any) -> torch.Tensor | None:
 
 
 class _Restrictions:
-    """Which tokens a step may emit: never BOS or PAD; only EOS once a sentence is at its limit.
+    """Which tokens a step may emit: never BOS or PAD; no EOS before `min_len` output tokens; only
+    EOS once a sentence is at its limit.
 
     Works in place on the fresh log-probabilities of a step, touching only the banned columns
     and the forced rows: a pass over the whole (N, V) matrix would cost as much as the softmax.
     """
 
     def __init__(
-        self, bos_id: int, eos_id: int, pad_id: int | None, candidates: torch.Tensor | None = None
+        self,
+        bos_id: int,
+        eos_id: int,
+        pad_id: int | None,
+        candidates: torch.Tensor | None = None,
+        min_len: int = 0,
     ) -> None:
         ids = None if candidates is None else candidates.tolist()
 
@@ -98,9 +104,13 @@ class _Restrictions:
         banned = {column(i) for i in (bos_id, pad_id) if i is not None and i != eos_id}
         self.banned = sorted(banned - {None})
         self.index: torch.Tensor | None = None
+        self.min_len = min_len
 
-    def __call__(self, log_probs: torch.Tensor, force_eos: torch.Tensor) -> torch.Tensor:
-        """log_probs (N, V), force_eos (N,) bool -> the same tensor, restricted.
+    def __call__(
+        self, log_probs: torch.Tensor, force_eos: torch.Tensor, step: int
+    ) -> torch.Tensor:
+        """log_probs (N, V), force_eos (N,) bool, `step` output tokens so far -> the same tensor,
+        restricted.
 
         Half-precision log-probabilities are widened first: prefix scores add up in float32.
         """
@@ -110,11 +120,15 @@ class _Restrictions:
             if self.index is None:
                 self.index = torch.tensor(self.banned, device=log_probs.device)
             log_probs.index_fill_(1, self.index, NEG_INF)
-        if bool(force_eos.any()):
-            rows = force_eos.nonzero().flatten()
-            eos = log_probs[rows, self.eos_id]
-            log_probs[rows] = NEG_INF
-            log_probs[rows, self.eos_id] = eos
+        forced = force_eos.nonzero().flatten() if bool(force_eos.any()) else None
+        if forced is not None:  # the length cap wins over min_len, and always ends the sentence:
+            # EOS keeps its log-probability, made finite if the model had ruled it out
+            eos = log_probs[forced, self.eos_id].clamp(min=torch.finfo(log_probs.dtype).min)
+        if step < self.min_len:
+            log_probs[:, self.eos_id] = NEG_INF
+        if forced is not None:
+            log_probs[forced] = NEG_INF
+            log_probs[forced, self.eos_id] = eos
         return log_probs
 
 
@@ -151,7 +165,7 @@ def greedy_search(
     state = model.init_state(model.encode(src, src_lengths))
     max_lens = max_output_lengths(src_lengths, settings.max_len_ratio, settings.max_len_offset)
     max_lens = max_lens.to(device)
-    restrict = _Restrictions(BOS_ID, EOS_ID, PAD_ID, candidates)
+    restrict = _Restrictions(BOS_ID, EOS_ID, PAD_ID, candidates, settings.min_len)
     output = None if candidates is None else model.output_layer(candidates)
     alive = torch.arange(batch, device=device)  # original index of each row still decoding
     scores = torch.zeros(batch, device=device)
@@ -162,7 +176,7 @@ def greedy_search(
     step = 0
     while alive.numel() > 0:
         log_probs, state = _step(model, tokens, state, output)  # (n, V) or (n, C)
-        log_probs = restrict(log_probs, max_lens[alive] <= step)
+        log_probs = restrict(log_probs, max_lens[alive] <= step, step)
         # The same arithmetic as beam search, so that a beam of one gives exactly this output.
         best, top = log_probs.add_(scores.unsqueeze(1)).topk(1, dim=1)
         scores, tokens = best.squeeze(1), top.squeeze(1)
@@ -282,7 +296,7 @@ def beam_search(
     state = state.select(torch.arange(batch, device=device).repeat_interleave(beam_size))
     max_lens = max_output_lengths(src_lengths, settings.max_len_ratio, settings.max_len_offset)
     max_lens = max_lens.to(device)
-    restrict = _Restrictions(BOS_ID, EOS_ID, PAD_ID, candidates)
+    restrict = _Restrictions(BOS_ID, EOS_ID, PAD_ID, candidates, settings.min_len)
     output = None if candidates is None else model.output_layer(candidates)
     beams = _Beams.start(batch, beam_size, BOS_ID, device)
     finished = _Finished(src_lengths, settings.length_penalty, settings.n_best)
@@ -290,7 +304,7 @@ def beam_search(
     while beams.alive.numel() > 0:
         log_probs, state = _step(model, beams.tokens, state, output)  # (n * K, V) or (n * K, C)
         force = max_lens[beams.alive] <= step  # (n,)
-        log_probs = restrict(log_probs, force.repeat_interleave(beam_size))
+        log_probs = restrict(log_probs, force.repeat_interleave(beam_size), step)
         longest = (max_lens[beams.alive] + 1).double()  # (n,) output length with EOS, at most
         beams, keep_rows = _advance(
             beams, log_probs, _attention(state), force, longest, eos_id, finished, candidates

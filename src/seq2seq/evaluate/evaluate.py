@@ -17,10 +17,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from seq2seq.data.io import AtomicTextFile
+from seq2seq.data.io import AtomicTextFile, guess_language
 from seq2seq.decode.translator import Translator
 from seq2seq.errors import ConfigError
-from seq2seq.evaluate.scores import check_aligned, corpus_scores, read_lines, reference_perplexity
+from seq2seq.evaluate.scores import (
+    check_aligned,
+    corpus_scores,
+    read_lines,
+    reference_perplexity,
+    tokenized_bleu,
+)
 
 
 def evaluate(
@@ -32,9 +38,16 @@ def evaluate(
     output: Path | None = None,
     device: str = "cpu",
     decode: dict[str, Any] | None = None,
+    tok_ref: Path | None = None,
+    tok_lang: str | None = None,
 ) -> dict[str, Any]:
     """Scores of `hyp`, or of the checkpoints' translations of `src`, against `ref`, as one
-    JSON-able dict. `decode` holds `DecodeConfig` overrides (beam_size, precision, ...)."""
+    JSON-able dict. `decode` holds `DecodeConfig` overrides (beam_size, precision, ...).
+
+    With `tok_ref` (an official ``*.lc.norm.tok.LANG`` file aligned with `ref`) the result also
+    holds ``tokenized_bleu``: BLEU as the Multi30k literature counts it (`tokenized_bleu`), for
+    language `tok_lang` (default: the checkpoint's target language, else the file name's).
+    """
     if not checkpoints and hyp is None:
         raise ConfigError("give --checkpoint to translate the source, or --hyp with translations")
     sources, references = read_lines(src), read_lines(ref)
@@ -65,6 +78,16 @@ def evaluate(
             with AtomicTextFile(output) as handle:
                 handle.writelines(line + "\n" for line in hypotheses)
     result.update(corpus_scores(hypotheses, references, lowercase).to_dict())
+    result["tokenized_bleu"] = None
+    if tok_ref is not None:
+        tokenized = read_lines(tok_ref)
+        check_aligned({str(ref): references, str(tok_ref): tokenized})
+        lang = tok_lang or (translator.tgt_lang if translator else None) or guess_language(tok_ref)
+        if not lang:
+            raise ConfigError(
+                f"cannot tell the language of {tok_ref} for the Moses tokeniser; give --tok-lang"
+            )
+        result["tokenized_bleu"] = tokenized_bleu(hypotheses, tokenized, lang).to_dict()
     result["perplexity"] = None
     if translator is not None:
         batch_size = (decode or {}).get("batch_size") or translator.config.decode.batch_size
@@ -89,6 +112,10 @@ def format_result(result: dict[str, Any]) -> str:
         f"chrF2 = {result['chrf']:.2f}",
         f"  {result['chrf_signature']}",
     ]
+    tok = result.get("tokenized_bleu")
+    if tok is not None:
+        lines += [f"tokenised, lower-cased (as the Multi30k literature): {tok['text']}",
+                  f"  {tok['signature']}"]  # fmt: skip
     ppl = result.get("perplexity")
     if ppl is not None:
         lines.append(

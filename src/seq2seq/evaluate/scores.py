@@ -88,6 +88,61 @@ def corpus_scores(
 
 
 # ---------------------------------------------------------------------------------------------
+# BLEU as the Multi30k literature counts it
+
+
+@dataclass
+class TokenizedBleu:
+    """BLEU of Moses-tokenised, lower-cased hypotheses against an official tokenised reference."""
+
+    bleu: float
+    signature: str
+    text: str
+    lang: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def moses_tokenizer(lang: str):
+    """A function: detokenised line -> the Multi30k references' form of it: Moses punctuation
+    normalisation, Moses tokenisation for `lang` with Moses' escaping (``l&apos; herbe``), lower
+    case. `sacremoses` is the Python port of the Moses scripts."""
+    from sacremoses import MosesPunctNormalizer, MosesTokenizer
+
+    normalizer, tokenizer = MosesPunctNormalizer(lang=lang), MosesTokenizer(lang=lang)
+
+    def tokenize(line: str) -> str:
+        normal = normalizer.normalize(line)
+        return tokenizer.tokenize(normal, escape=True, return_str=True).lower()
+
+    return tokenize
+
+
+def tokenized_bleu(
+    hypotheses: Sequence[str], tokenized_references: Sequence[str], lang: str
+) -> TokenizedBleu:
+    """BLEU as the Multi30k papers report it (multi-bleu.perl / MultEval on lc.norm.tok files).
+
+    The hypotheses are normalised, tokenised and lower-cased like the official references
+    (`moses_tokenizer`), then counted on those tokens: sacreBLEU with ``tokenize='none'`` and
+    ``lowercase``, which is multi-bleu's arithmetic. `tokenized_references` are the official
+    ``*.lc.norm.tok.LANG`` lines, used as they are.
+    """
+    import sacremoses
+
+    tokenize = moses_tokenizer(lang)
+    metric = sacrebleu.metrics.BLEU(tokenize="none", lowercase=True, force=True)
+    score = metric.corpus_score([tokenize(h) for h in hypotheses], [list(tokenized_references)])
+    version = getattr(sacremoses, "__version__", "?")
+    signature = (
+        f"{metric.get_signature()}|hyp:moses-norm+tok-{lang}+escape+lc(sacremoses {version})"
+        "|ref:official-lc.norm.tok"
+    )
+    return TokenizedBleu(score.score, signature, score.format(), lang)
+
+
+# ---------------------------------------------------------------------------------------------
 # Perplexity
 
 

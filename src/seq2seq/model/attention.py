@@ -9,6 +9,13 @@ Keys that depend only on the source (W_a h_s for "general", U h_s for Bahdanau) 
 per sentence by `project_keys` and carried in the decoder state, so a search step does not redo
 them. Memory may be shared by several consecutive query rows (the beams of one sentence): with
 N memory rows and B = N * g query rows, row r attends over memory row r // g, with no copy.
+
+Bahdanau's score adds every query to every key before the tanh: over a whole target at once (the
+teacher-forced training path) that is a (N, T, S, A) tensor, 3.3 GB in float32 for batch 128,
+80-token sentences and A = 1,000, and autograd would keep it for the backward pass.
+`additive_scores` computes the same scores block by block and keeps only the (N, T, A) queries and
+(N, S, A) keys, recomputing each block's tanh in the backward pass; memory per decoder step is then
+linear in the source length, and a block holds at most `chunk_elements` numbers.
 """
 
 from __future__ import annotations
@@ -107,6 +114,7 @@ class BahdanauAttention(_GlobalAttention):
         self.query_proj = nn.Linear(query_size, size, bias=False)  # W
         self.key_proj = nn.Linear(memory_size, size, bias=True)  # U (its bias is the score's bias)
         self.energy = nn.Linear(size, 1, bias=False)  # v
+        self.chunk_elements: int | None = None  # block size of `additive_scores`; None: default
 
     def project_keys(self, memory: Tensor) -> Tensor:
         return self.key_proj(memory)  # (N, S, A)
@@ -115,8 +123,84 @@ class BahdanauAttention(_GlobalAttention):
         if keys is None:
             keys = self.key_proj(memory)
         q = self.query_proj(query)  # (N, M, A)
-        energy = torch.tanh(q.unsqueeze(2) + keys.unsqueeze(1))  # (N, M, S, A)
-        return self.energy(energy).squeeze(-1)  # (N, M, S)
+        return additive_scores(q, keys, self.energy.weight.view(-1), self.chunk_elements)
+
+
+# Elements of one block of `additive_scores`: 4 MB of float32 on a CPU (a block's tanh, its product
+# and its sums then run in cache), 256 MB on a GPU (few, large kernels).
+CPU_CHUNK_ELEMENTS = 1 << 20
+GPU_CHUNK_ELEMENTS = 1 << 26
+
+
+def additive_scores(
+    q: Tensor, keys: Tensor, v: Tensor, chunk_elements: int | None = None
+) -> Tensor:
+    """Bahdanau's scores ``v . tanh(q[n, m] + keys[n, s])``: q (N, M, A), keys (N, S, A), v (A,)
+    -> (N, M, S), computed in blocks of at most `chunk_elements` (N, M, S, A) entries without
+    keeping any of them for the backward pass (which recomputes them, block by block)."""
+    if chunk_elements is None:
+        chunk_elements = GPU_CHUNK_ELEMENTS if q.is_cuda else CPU_CHUNK_ELEMENTS
+    return _AdditiveScores.apply(q, keys, v, chunk_elements)
+
+
+def _blocks(n: int, m: int, per_row: int, budget: int) -> list[tuple[slice, slice]]:
+    """(sentence rows, query rows) blocks of an (n, m, per_row) product, each at most `budget`
+    entries where possible (one query row of one sentence is the smallest block)."""
+    rows_m = max(1, min(m, budget // max(per_row, 1)))
+    rows_n = max(1, min(n, budget // max(per_row * m, 1))) if rows_m == m else 1
+    return [
+        (slice(i, i + rows_n), slice(j, j + rows_m))
+        for i in range(0, n, rows_n)
+        for j in range(0, m, rows_m)
+    ]
+
+
+class _AdditiveScores(torch.autograd.Function):
+    """The additive score by blocks; saves only its inputs (see the module docstring)."""
+
+    @staticmethod
+    def forward(ctx, q: Tensor, keys: Tensor, v: Tensor, chunk_elements: int) -> Tensor:
+        dtype = torch.promote_types(q.dtype, keys.dtype)
+        n, m, size = q.shape
+        src = keys.size(1)
+        out = q.new_empty(n, m, src, dtype=dtype)
+        vv = v.to(dtype)
+        for rows, cols in _blocks(n, m, src * size, chunk_elements):
+            energy = q[rows, cols].to(dtype).unsqueeze(2) + keys[rows].to(dtype).unsqueeze(1)
+            out[rows, cols] = torch.matmul(energy.tanh_(), vv)  # (n', m', S)
+        ctx.save_for_backward(q, keys, v)
+        ctx.chunk_elements = chunk_elements
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        q, keys, v = ctx.saved_tensors
+        dtype = torch.promote_types(q.dtype, keys.dtype)
+        n, m, size = q.shape
+        src = keys.size(1)
+        need_q, need_k, need_v = ctx.needs_input_grad[:3]
+        vf = v.float()
+        grad_q = torch.zeros(n, m, size, dtype=torch.float32, device=q.device) if need_q else None
+        grad_k = torch.zeros(n, src, size, dtype=torch.float32, device=q.device) if need_k else None
+        grad_v = torch.zeros(size, dtype=torch.float32, device=q.device) if need_v else None
+        for rows, cols in _blocks(n, m, src * size, ctx.chunk_elements):
+            energy = q[rows, cols].to(dtype).unsqueeze(2) + keys[rows].to(dtype).unsqueeze(1)
+            energy.tanh_()  # (n', m', S, A)
+            g = grad[rows, cols].to(dtype)  # (n', m', S)
+            if need_v:  # d/dv = sum over n, m, s of g * tanh
+                grad_v += (g.reshape(1, -1) @ energy.reshape(-1, size)).float().view(-1)
+            if need_q or need_k:  # g * (1 - tanh^2), one fused kernel; v multiplies the sums
+                energy = torch.ops.aten.tanh_backward(g.unsqueeze(-1).expand_as(energy), energy)
+                if need_q:
+                    grad_q[rows, cols] = energy.sum(2, dtype=torch.float32) * vf
+                if need_k:
+                    grad_k[rows] += energy.sum(1, dtype=torch.float32) * vf
+        return (
+            None if grad_q is None else grad_q.to(q.dtype),
+            None if grad_k is None else grad_k.to(keys.dtype),
+            None if grad_v is None else grad_v.to(v.dtype),
+            None,
+        )
 
 
 def build_attention(kind: str, query_size: int, memory_size: int) -> _GlobalAttention:

@@ -40,12 +40,18 @@ class MetricsLog:
 
 
 def read_log(path: str | Path, kind: str | None = None) -> list[dict[str, Any]]:
-    """Read a run's ``log.jsonl`` (optionally only one kind of record: 'train', 'valid')."""
+    """Read a run's ``log.jsonl`` (optionally only one kind of record: 'train', 'valid'); a last
+    line cut short (a run killed while appending it) is left out."""
     records = []
     with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                record = json.loads(line)
-                if kind is None or record.get("kind") == kind:
-                    records.append(record)
+        lines = [line for line in handle if line.strip()]
+    for number, line in enumerate(lines, start=1):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            if number == len(lines) and not line.endswith("\n"):
+                break
+            raise
+        if kind is None or record.get("kind") == kind:
+            records.append(record)
     return records

@@ -4,11 +4,22 @@
     trainer.fit()
       ├─ train_step(batch)     forward, loss / batch size, backward, clip at 5, SGD step (paper §3.4)
       ├─ validate()            dev perplexity and greedy BLEU; best-checkpoint and early-stop bookkeeping
-      └─ save()                atomic safetensors checkpoint with everything needed to resume
+      └─ save()                a checkpoint with everything needed to resume, committed by the
+                               run's manifest (train/rundir.py)
 
 A run killed at any point resumes with ``--resume`` from its newest checkpoint and continues
 exactly as if it had never stopped: weights, optimiser, schedule, random generators and the
-position in the epoch's batch order are all restored.
+position in the epoch's batch order are all restored. That holds because a checkpoint is only ever
+taken at a step boundary: SIGINT and SIGTERM ask for a stop, which comes once the step under way
+(with its validation and save, when due) is complete; a validation under way is abandoned, and
+its step's state saved as it was before it (the resumed run validates first). The same signal a
+second time stops at once without saving: the last commit stands. Validation runs with the random
+generators put back as they were, so whether and where it stopped never shifts a dropout mask.
+See docs/reliability.md.
+
+A loss or gradient norm that is NaN, infinite or beyond `DIVERGED` nats per target token stops
+training with a `TrainingError` before the update; so does such a dev loss before the step is
+saved, and a weight that is NaN or infinite at a save: a diverged model is never saved.
 """
 
 from __future__ import annotations
@@ -24,21 +35,38 @@ from dataclasses import asdict, dataclass
 import torch
 from tqdm import tqdm
 
-from seq2seq.checkpoint import checkpoint_bytes, load_weights, read_checkpoint
+from seq2seq.checkpoint import checkpoint_bytes, fault_point, load_weights, read_checkpoint
 from seq2seq.config import Config
 from seq2seq.data.batching import BatchIterator
 from seq2seq.data.prepare import PreparedData
 from seq2seq.data.shortlist import build_from_data
-from seq2seq.errors import CheckpointError
+from seq2seq.errors import CheckpointError, TrainingError
 from seq2seq.precision import autocast
 from seq2seq.train import distributed
 from seq2seq.train.loss import SequenceLoss
 from seq2seq.train.metrics_log import MetricsLog
 from seq2seq.train.optim import Schedule, build_optimizer, clip_gradients, set_lr
-from seq2seq.train.rundir import RunDir
-from seq2seq.train.validation import dev_perplexity
+from seq2seq.train.rundir import Best, RunDir
+from seq2seq.train.validation import dev_loss, perplexity
 
 log = logging.getLogger(__name__)
+
+# Nats per target token beyond which training has diverged: guessing uniformly over a vocabulary
+# costs ln V (about 11 for 50,000 words); only a model whose weights blew up is this sure of the
+# wrong words.
+DIVERGED = 100.0
+
+
+class Interrupted(KeyboardInterrupt):
+    """Training stopped on a signal (SIGINT, SIGTERM); `signum` says which."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class _ValidationAbandoned(BaseException):
+    """A stop was asked for during validation: it is dropped, to be done again on resume."""
 
 
 @dataclass
@@ -93,13 +121,21 @@ class Trainer:
         self.state = TrainState()
         self.log: MetricsLog | None = None  # opened by fit()
         self._improved = False
+        self._best_metric = cfg.train.best_metric
+        self._dev_loss = math.nan  # rank 0's, from the last validation
         self._shortlist: dict[str, torch.Tensor] | None = None
-        self._window = {"loss": 0.0, "tokens": 0, "seconds": 0.0, "norm": 0.0, "steps": 0}
+        self._window = _empty_window()
+        self._signal: int | None = None  # the stop signal received, if any
+        self._stop_agreed = False  # under DDP: some rank received one (all ranks stop together)
+        self._in_validation = False  # a stop signal now abandons the validation
+        self._rng_before_validation: tuple[torch.Tensor, torch.Tensor | None] | None = None
 
     # -----------------------------------------------------------------------------------------
     # The loop
 
     def fit(self) -> TrainState:
+        """Train to the end; on SIGINT / SIGTERM save the state of the last complete step and
+        raise `Interrupted`; on divergence raise `TrainingError` (see the module docstring)."""
         state, cfg = self.state, self.config.train
         self.log = MetricsLog(self.run.path, enabled=self.ctx.is_main, tensorboard=cfg.tensorboard)
         if self.ctx.is_main:
@@ -117,36 +153,47 @@ class Trainer:
             dynamic_ncols=True,
             mininterval=0.5 if sys.stderr.isatty() else 30.0,  # a log file gets a line every 30 s
         )
-        previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
+        previous = self._catch_stop_signals()
         try:
-            while not self._should_stop():
-                for batch in self.train_batches.iter_epoch(
-                    state.epoch,
-                    skip=state.batch_in_epoch,
-                    rank=self.ctx.rank,
-                    world_size=self.ctx.world_size,
-                ):
-                    self.train_step(batch)
-                    bar.update(1)
-                    self._after_step(bar)
-                    if self._should_stop():
-                        break
-                else:
-                    state.epoch, state.batch_in_epoch = state.epoch + 1, 0
-            if state.last_valid_step != state.step:
-                self.validate(bar)
-            if state.last_save_step != state.step:
-                self.save()
-        except KeyboardInterrupt:
-            if state.last_save_step != state.step:
-                self.save()
-            bar.close()
-            log.warning(
-                f"interrupted: saved step {state.step} in {self.run.path}; resume with --resume"
-            )
-            raise
+            finished = False
+            try:
+                if state.last_valid_step != state.step and state.step % cfg.valid_every == 0:
+                    self._after_step(bar, log_train=False)  # stopped during this validation
+                while not self._should_stop() and not self._stop_requested():
+                    for batch in self.train_batches.iter_epoch(
+                        state.epoch,
+                        skip=state.batch_in_epoch,
+                        rank=self.ctx.rank,
+                        world_size=self.ctx.world_size,
+                    ):
+                        self.train_step(batch)
+                        bar.update(1)
+                        self._after_step(bar)
+                        if self._should_stop() or self._stop_requested():
+                            break
+                    else:
+                        state.epoch, state.batch_in_epoch = state.epoch + 1, 0
+                if not self._stop_requested():
+                    stale = state.last_save_step != state.step
+                    if state.last_valid_step != state.step:
+                        self.validate(bar)
+                        stale = True
+                    if stale:
+                        self.save()
+                    finished = True
+            except _ValidationAbandoned:
+                self._end_validation()
+            if not finished:
+                if state.last_save_step != state.step:
+                    self.save()
+                bar.close()
+                log.warning(
+                    f"{signal.Signals(self._signal or signal.SIGINT).name}: saved step "
+                    f"{state.step} in {self.run.path}; resume with --resume"
+                )
+                raise Interrupted(self._signal or signal.SIGINT)
         finally:
-            signal.signal(signal.SIGTERM, previous_handler)
+            self._restore_signals(previous)
             bar.close()
             self.log.close()
         return state
@@ -159,14 +206,52 @@ class Trainer:
             return True
         return cfg.patience is not None and state.bad_validations >= cfg.patience
 
-    def _after_step(self, bar: tqdm) -> None:
+    def _after_step(self, bar: tqdm, log_train: bool = True) -> None:
+        """Log, validate and save as the step count asks; an improving validation always saves,
+        so that best is a checkpoint of its own."""
         cfg, state = self.config.train, self.state
-        if state.step % cfg.log_every == 0:
+        if log_train and state.step % cfg.log_every == 0:
             self._log_train(bar)
-        if state.step % cfg.valid_every == 0:
+        validated = state.step % cfg.valid_every == 0
+        if validated:
             self.validate(bar)
-        if state.step % (cfg.save_every or cfg.valid_every) == 0:
+        if state.step % (cfg.save_every or cfg.valid_every) == 0 or (validated and self._improved):
             self.save()
+
+    # -----------------------------------------------------------------------------------------
+    # Stop signals: a stop comes at a step boundary (see the module docstring)
+
+    def _catch_stop_signals(self) -> dict[int, object]:
+        previous = {}
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                if signal.getsignal(signum) is not signal.SIG_IGN:  # `cmd &` ignores SIGINT
+                    previous[signum] = signal.signal(signum, self._on_stop_signal)
+            except ValueError:  # not the main thread (an embedding program): leave signals alone
+                pass
+        return previous
+
+    @staticmethod
+    def _restore_signals(previous: dict[int, object]) -> None:
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+    def _on_stop_signal(self, signum: int, frame) -> None:
+        if self._signal == signum:  # the same signal again: stop now; the last commit stands
+            raise Interrupted(signum)
+        first = self._signal is None
+        self._signal = signum
+        if first and self.ctx.is_main:
+            log.warning(
+                f"{signal.Signals(signum).name}: stopping at the end of the step under way, "
+                "once it is saved (send it again to stop at once, losing the steps since the "
+                "last checkpoint)"
+            )
+        if self._in_validation:
+            raise _ValidationAbandoned
+
+    def _stop_requested(self) -> bool:
+        return self._stop_agreed if self.ctx.distributed else self._signal is not None
 
     # -----------------------------------------------------------------------------------------
     # One step
@@ -184,11 +269,14 @@ class Trainer:
         denominator = (
             batch.global_sentences if cfg.normalize == "sentences" else batch.global_tgt_tokens
         )
+        fault_point("train.forward")
         (loss * (ctx.world_size / denominator)).backward()
         norm = clip_gradients(self.model.parameters(), cfg)
+        self._check_diverged(float(nll), batch.n_tgt_tokens, norm)
         set_lr(self.optimizer, self.schedule.lr(state.step))
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
+        fault_point("train.update")
 
         state.step += 1
         state.batch_in_epoch += 1
@@ -203,11 +291,28 @@ class Trainer:
         window["steps"] += 1
         return float(nll)
 
+    def _check_diverged(self, nll: float, tokens: int, norm: float) -> None:
+        """Raise TrainingError, before the update, when the loss or gradient went bad. Under DDP
+        the ranks pool the loss and their stop requests here, so they all decide alike."""
+        stop = 1.0 if self._signal is not None else 0.0
+        if self.ctx.distributed:
+            nll, tokens, stop = distributed.all_reduce_sum([nll, tokens, stop], self.ctx)
+            self._stop_agreed = self._stop_agreed or stop > 0
+        per_token = nll / max(tokens, 1)
+        if math.isfinite(per_token) and math.isfinite(norm) and per_token <= DIVERGED:
+            return
+        raise TrainingError(
+            f"training diverged at step {self.state.step + 1}: the loss is {per_token:.3g} nats "
+            f"per target token and the gradient norm {norm:.3g}; nothing after step "
+            f"{self.state.last_save_step} was saved; lower train.lr (now "
+            f"{self.config.train.lr:g}) or check the data, then --resume or --overwrite"
+        )
+
     def _log_train(self, bar: tqdm) -> None:
         loss, tokens, seconds, norm, steps = distributed.all_reduce_sum(
             [self._window[k] for k in ("loss", "tokens", "seconds", "norm", "steps")], self.ctx
         )
-        self._window = {key: 0 if key in ("tokens", "steps") else 0.0 for key in self._window}
+        self._window = _empty_window()
         if tokens == 0:
             return
         per_token = loss / tokens
@@ -239,16 +344,30 @@ class Trainer:
         Rank 0 computes the metrics; every rank takes part in sharing its verdict.
         """
         state, cfg = self.state, self.config.train
-        state.last_valid_step = state.step
         if self.valid_batches is None:
+            state.last_valid_step = state.step
             return {}
         metrics = self._dev_metrics() if self.ctx.is_main else {}
         key = "bleu" if "bleu" in metrics and cfg.best_metric == "bleu" else "ppl"
         value = metrics.get(key)
-        improved = value is not None and (
-            state.best is None or (value > state.best if key == "bleu" else value < state.best)
+        diverged = self.ctx.is_main and not (self._dev_loss <= DIVERGED and math.isfinite(value))
+        improved = (
+            value is not None
+            and not diverged
+            and (
+                state.best is None or (value > state.best if key == "bleu" else value < state.best)
+            )
         )
-        improved = distributed.broadcast_flag(improved, self.ctx)
+        verdict = distributed.broadcast_float(-1.0 if diverged else float(improved), self.ctx)
+        if verdict < 0:
+            raise TrainingError(
+                f"training diverged by step {state.step}: the dev loss is {self._dev_loss:.3g} "
+                f"nats per target token; nothing after step {state.last_save_step} was saved; "
+                f"lower train.lr (now {cfg.lr:g}) or check the data, then --resume or --overwrite"
+            )
+        improved = verdict > 0
+        state.last_valid_step = state.step
+        self._best_metric = key
         if improved:
             state.best = value
             state.bad_validations = 0
@@ -270,38 +389,63 @@ class Trainer:
         return metrics
 
     def _dev_metrics(self) -> dict[str, float]:
+        """Dev metrics, leaving the random generators as they were; a stop signal meanwhile
+        abandons them (single process: under DDP the other ranks wait for rank 0's verdict)."""
+        self._rng_before_validation = _rng_state(self.ctx.device)
         self.model.eval()
-        metrics = {
-            "ppl": dev_perplexity(
-                self.model, self.valid_batches, self.tgt_vocab.pad_id, self.ctx.device
-            )
-        }
-        if self.config.train.valid_bleu and self.dev_bleu is not None:
-            metrics["bleu"] = self.dev_bleu(self.model)
-        self.model.train()
+        self._in_validation = not self.ctx.distributed
+        try:
+            loss = dev_loss(self.model, self.valid_batches, self.tgt_vocab.pad_id, self.ctx.device)
+            metrics = {"ppl": perplexity(loss)}
+            self._dev_loss = loss
+            if self.config.train.valid_bleu and self.dev_bleu is not None:
+                metrics["bleu"] = self.dev_bleu(self.model)
+            fault_point("valid.metrics")
+        finally:
+            self._end_validation()
         return metrics
+
+    def _end_validation(self) -> None:
+        self._in_validation = False  # first: no signal abandons the validation after this
+        if self._rng_before_validation is not None:
+            _set_rng_state(self._rng_before_validation, self.ctx.device)
+        self.model.train()
 
     # -----------------------------------------------------------------------------------------
     # Checkpoints
 
     def save(self) -> None:
+        """Commit the state of the step just completed (train/rundir.py: step file, manifest)."""
         state = self.state
+        bad = next((n for n, p in self.model.named_parameters() if not p.isfinite().all()), None)
+        if bad is not None:
+            raise TrainingError(
+                f"training diverged by step {state.step}: weight {bad} holds NaN or infinite "
+                f"values; nothing after step {state.last_save_step} was saved; lower train.lr "
+                f"(now {self.config.train.lr:g}) or check the data, then --resume or --overwrite"
+            )
         state.last_save_step = state.step
         if not self.ctx.is_main:
             return
-        is_best = self._improved and state.last_valid_step == state.step
+        best = None
+        if self.valid_batches is None:  # no dev set, no metric: the newest is the best there is
+            best = Best(state.step)
+        elif self._improved and state.last_valid_step == state.step:
+            best = Best(state.step, self._best_metric, state.best)
         data = checkpoint_bytes(
             self.model,
             self.config,
             self.src_vocab,
             self.tgt_vocab,
             optimizer=self.optimizer,
-            train_state={"run": asdict(state), "schedule": self.schedule.state_dict()},
+            train_state={
+                "run": asdict(state),
+                "schedule": self.schedule.state_dict(),
+                "window": dict(self._window),
+            },
             extras=self._shortlist_tensors(),
         )
-        self.run.save(
-            data, state.step, self.config.train.keep_last, is_best or not self.run.best.exists()
-        )
+        self.run.save(data, state.step, self.config.train.keep_last, best)
 
     def _shortlist_tensors(self) -> dict[str, torch.Tensor]:
         """The lexical shortlist of the training data (data/shortlist.py), built once per run."""
@@ -312,6 +456,10 @@ class Trainer:
     def restore(self) -> None:
         """Continue from the run directory's newest checkpoint, exactly where it stopped."""
         path = self.run.latest()
+        if path is None:
+            raise CheckpointError(
+                f"--resume was given but {self.run.checkpoints} holds no checkpoint"
+            )
         ckpt = read_checkpoint(path)
         if ckpt.config.model != self.config.model:
             diff = next(
@@ -331,20 +479,31 @@ class Trainer:
         self.optimizer.load_state_dict(ckpt.optim_state)
         self.state = TrainState(**ckpt.train_state["run"])
         self.schedule.load_state_dict(ckpt.train_state["schedule"])
+        self._window = {**_empty_window(), **ckpt.train_state.get("window", {})}
         if "torch" in ckpt.rng_state:
             torch.set_rng_state(ckpt.rng_state["torch"])
         if "cuda" in ckpt.rng_state and torch.cuda.is_available():
             torch.cuda.set_rng_state(ckpt.rng_state["cuda"])
         if self.ctx.is_main:
-            self.run.truncate_log(self.state.step)
             log.info(f"resumed from {path} at step {self.state.step}")
 
 
-def _raise_interrupt(signum, frame):  # SIGTERM -> the same clean save as Ctrl-C
-    raise KeyboardInterrupt
+def _empty_window() -> dict[str, float]:
+    """The training records accumulated since the last log line (saved: a resumed run's next
+    line is the one the unbroken run writes)."""
+    return {"loss": 0.0, "tokens": 0, "seconds": 0.0, "norm": 0.0, "steps": 0}
+
+
+def _rng_state(device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+    cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+    return torch.get_rng_state(), cuda
+
+
+def _set_rng_state(state: tuple[torch.Tensor, torch.Tensor | None], device: torch.device) -> None:
+    torch.set_rng_state(state[0])
+    if state[1] is not None:
+        torch.cuda.set_rng_state(state[1], device)
 
 
 # ---------------------------------------------------------------------------------------------
 # CLI
-
-

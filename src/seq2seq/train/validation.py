@@ -11,8 +11,8 @@ from seq2seq.train.loss import SequenceLoss
 
 
 @torch.no_grad()
-def dev_perplexity(model, batches: BatchIterator, pad_id: int, device: torch.device) -> float:
-    """exp(total NLL / target tokens), EOS included, over the whole dev set."""
+def dev_loss(model, batches: BatchIterator, pad_id: int, device: torch.device) -> float:
+    """Total NLL / target tokens (nats per token, EOS included) over the whole dev set."""
     objective = SequenceLoss(model, pad_id)
     nll, tokens = 0.0, 0
     for batch in batches.iter_epoch(0):
@@ -20,4 +20,14 @@ def dev_perplexity(model, batches: BatchIterator, pad_id: int, device: torch.dev
         _, batch_nll = objective(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out)
         nll += float(batch_nll)
         tokens += batch.n_tgt_tokens
-    return math.exp(min(nll / max(tokens, 1), 50.0))
+    return nll / max(tokens, 1)
+
+
+def perplexity(loss: float) -> float:
+    """exp(loss), kept finite (at most e^50) for a loss that is not; NaN stays NaN."""
+    return math.exp(min(loss, 50.0)) if not math.isnan(loss) else loss
+
+
+def dev_perplexity(model, batches: BatchIterator, pad_id: int, device: torch.device) -> float:
+    """exp(total NLL / target tokens), EOS included, over the whole dev set."""
+    return perplexity(dev_loss(model, batches, pad_id, device))

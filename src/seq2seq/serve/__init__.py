@@ -1,0 +1,14 @@
+"""The translation server behind `seq2seq serve`: an HTTP API and a small web page.
+
+- `config.py`   ServeConfig: the server's limits and defaults, validated once
+- `batcher.py`  Batcher: the one model worker; queues requests and coalesces them into searches
+- `requests.py` reading and checking request bodies (JSON or form data), one sentence per error
+- `schemas.py`  the request and response models (they also make the OpenAPI docs at /docs)
+- `metrics.py`  Prometheus counters and histograms, served at /metrics
+- `keys.py`     optional API keys read from a file
+- `page.py`     the self-contained web page served at /
+- `app.py`      create_app(translator, config): the FastAPI application
+- `server.py`   run_server(app, ...): uvicorn with graceful shutdown on SIGTERM
+
+Importing this package imports nothing heavy; `seq2seq.serve.app` brings FastAPI and PyTorch.
+"""

@@ -1,0 +1,268 @@
+"""Dynamic batching: one model worker; concurrent requests are queued and searched together.
+
+A search over 32 sentences costs far less than 32 searches over one (the matrix products fill
+the cores, and Python's per-step work is paid once), so the server coalesces: requests append a
+`Job` to a queue on the event loop and wait for its future. The worker coroutine takes the
+oldest job and lets others join it for at most ``max_wait_ms`` (counted from that job's arrival,
+or from the end of the previous search if that is later: clients just answered are given a
+moment to send their next request), or until the batch reaches ``max_batch_sentences`` or
+``max_batch_tokens``; then it groups the jobs by decode settings (a beam of 5 and a beam of 1
+cannot share a search) and runs each group through `Translator.translate_hypotheses` on its
+single model thread. That call sorts the sentences by
+length and cuts them into ``batch_size`` batches exactly as `seq2seq translate` does, so a
+sentence gets the translation the command gives it. Only that thread touches the model: searches
+never overlap, and the event loop stays free to accept requests and answer /health and /metrics
+while one runs.
+
+Empty lines and lines longer than the translator's ``max_src_len`` never reach the model: they
+get an empty translation at once, the long ones with the warning `translate` prints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from seq2seq.config import DecodeConfig
+from seq2seq.errors import ServeError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LineResult:
+    """One input line's outcome: its n-best translations, best first ([] when skipped)."""
+
+    hypotheses: list[Any] = field(default_factory=list)  # list[Translation]
+    warning: str | None = None
+
+
+@dataclass
+class BatchResult:
+    """A request's lines, in order, and how the request was served."""
+
+    lines: list[LineResult]
+    queue_seconds: float = 0.0  # from arrival to the start of its search
+    search_seconds: float = 0.0  # the search it joined, from start to end
+    batch_sentences: int = 0  # sentences in that search (0: nothing needed the model)
+    batch_requests: int = 0  # requests in that search
+
+
+@dataclass
+class Job:
+    lines: list[str]
+    settings: DecodeConfig
+    key: tuple
+    tokens: int
+    future: asyncio.Future
+    arrived: float = field(default_factory=time.monotonic)
+
+
+def settings_key(settings: DecodeConfig) -> tuple:
+    """Jobs with equal keys can share one search."""
+    return tuple(sorted(settings.model_dump().items()))
+
+
+# on_batch(sentences, requests, search seconds): called after every search, for metrics.
+BatchObserver = Callable[[int, int, float], None]
+
+
+class Batcher:
+    """Owns the translator; `submit` from the event loop, `start` / `close` around serving."""
+
+    def __init__(
+        self,
+        translator: Any,
+        max_batch_sentences: int = 64,
+        max_batch_tokens: int = 6000,
+        max_wait_ms: float = 5.0,
+        on_batch: BatchObserver | None = None,
+    ) -> None:
+        self.translator = translator
+        self.max_batch_sentences = max_batch_sentences
+        self.max_batch_tokens = max_batch_tokens
+        self.max_wait = max_wait_ms / 1000.0
+        self.on_batch = on_batch
+        self._queue: deque[Job] = deque()
+        self._queued_sentences = 0
+        self._queued_tokens = 0
+        self._arrived: asyncio.Event | None = None
+        self._worker: asyncio.Task | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._draining = False  # stop waiting for company: shutting down
+        self._stopping = False  # the worker ends once the queue is empty
+        self._closed = False  # submit refuses
+        self._free_since = 0.0  # when the last search ended
+        translator.warn = log.warning  # the worker's lines are screened; this is a safety net
+
+    # --- life cycle -----------------------------------------------------------------------------
+
+    def warm_up(self, settings: DecodeConfig) -> None:
+        """One search before serving, on the calling thread: it fails here, with one sentence,
+        on settings the checkpoint cannot serve (a shortlist it lacks), and it makes the
+        bfloat16 copy of the weights so that the first request does not wait for it."""
+        self.translator.translate_hypotheses(["a"], settings)
+
+    async def start(self) -> None:
+        self._arrived = asyncio.Event()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="seq2seq-model")
+        self._worker = asyncio.create_task(self._run(), name="seq2seq-batcher")
+
+    def drain(self) -> None:
+        """Search what is queued without waiting for more (the server is shutting down)."""
+        self._draining = True
+        if self._arrived is not None:
+            self._arrived.set()
+
+    async def close(self) -> None:
+        """Answer every queued job, then stop the worker and its thread."""
+        self.drain()
+        self._stopping = True
+        if self._arrived is not None:
+            self._arrived.set()
+        if self._worker is not None:
+            await self._worker
+        self._closed = True
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+
+    @property
+    def queued_sentences(self) -> int:
+        return self._queued_sentences
+
+    # --- requests -------------------------------------------------------------------------------
+
+    async def submit(self, lines: Sequence[str], settings: DecodeConfig) -> BatchResult:
+        """Translate `lines` with `settings` in some coalesced search; results in input order."""
+        if self._closed or self._stopping or self._worker is None:
+            raise ServeError("the server is shutting down; send the request again later", 503)
+        results = [LineResult() for _ in lines]
+        todo, tokens = self._screen(lines, results)
+        if not todo:
+            return BatchResult(results)
+        future = asyncio.get_running_loop().create_future()
+        job = Job([lines[i] for i in todo], settings, settings_key(settings), tokens, future)
+        self._queue.append(job)
+        self._queued_sentences += len(job.lines)
+        self._queued_tokens += job.tokens
+        self._arrived.set()
+        hypotheses, timing = await future
+        for i, hyps in zip(todo, hypotheses, strict=True):
+            results[i].hypotheses = hyps
+        return BatchResult(results, *timing)
+
+    def _screen(self, lines: Sequence[str], results: list[LineResult]) -> tuple[list[int], int]:
+        """Indices of the lines the model must see, and their source tokens; the others get
+        their (empty) result here, as `Translator.translate_hypotheses` would give it."""
+        limit = self.translator.max_src_len
+        todo, tokens = [], 0
+        for i, ids in enumerate(self.translator.src_vocab.encode_batch(list(lines))):
+            if not ids:
+                continue
+            if len(ids) > limit:
+                results[i].warning = (
+                    f"sentence {i + 1} has {len(ids)} tokens, more than the maximum source "
+                    f"length {limit}; its translation is empty"
+                )
+                log.warning("request %s", results[i].warning)
+                continue
+            todo.append(i)
+            tokens += len(ids)
+        return todo, tokens
+
+    # --- the worker -----------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            while not self._queue:
+                if self._stopping:
+                    return
+                self._arrived.clear()
+                await self._arrived.wait()
+            await self._wait_for_company()
+            jobs = self._take()
+            for group in _group(jobs):
+                await self._search(group)
+            self._free_since = time.monotonic()
+
+    def _full(self) -> bool:
+        return (
+            self._queued_sentences >= self.max_batch_sentences
+            or self._queued_tokens >= self.max_batch_tokens
+        )
+
+    async def _wait_for_company(self) -> None:
+        """Let requests join the oldest one for max_wait (from its arrival, or from the end of
+        the last search if later), or until the batch is full."""
+        deadline = max(self._queue[0].arrived, self._free_since) + self.max_wait
+        while not self._full() and not self._draining:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), remaining)
+            except asyncio.TimeoutError:  # the builtin TimeoutError from Python 3.11
+                return
+
+    def _take(self) -> list[Job]:
+        """The oldest jobs that fit the limits (the first one always); cancelled ones dropped."""
+        jobs: list[Job] = []
+        sentences = tokens = 0
+        while self._queue:
+            job = self._queue[0]
+            fits = (
+                sentences + len(job.lines) <= self.max_batch_sentences
+                and tokens + job.tokens <= self.max_batch_tokens
+            )
+            if jobs and not fits:
+                break
+            self._queue.popleft()
+            self._queued_sentences -= len(job.lines)
+            self._queued_tokens -= job.tokens
+            if job.future.cancelled():  # its client went away
+                continue
+            jobs.append(job)
+            sentences += len(job.lines)
+            tokens += job.tokens
+        return jobs
+
+    async def _search(self, jobs: list[Job]) -> None:
+        lines = [line for job in jobs for line in job.lines]
+        settings = jobs[0].settings
+        start = time.monotonic()
+        loop = asyncio.get_running_loop()
+        try:
+            results = await loop.run_in_executor(
+                self._executor, self.translator.translate_hypotheses, lines, settings
+            )
+        except Exception as err:  # noqa: BLE001 - every waiting request must get an answer
+            log.exception("search over %d sentences failed", len(lines))
+            for job in jobs:
+                if not job.future.done():
+                    job.future.set_exception(err)
+            return
+        seconds = time.monotonic() - start
+        if self.on_batch is not None:
+            self.on_batch(len(lines), len(jobs), seconds)
+        offset = 0
+        for job in jobs:
+            part = results[offset : offset + len(job.lines)]
+            offset += len(job.lines)
+            if not job.future.done():
+                timing = (start - job.arrived, seconds, len(lines), len(jobs))
+                job.future.set_result((part, timing))
+
+
+def _group(jobs: list[Job]) -> list[list[Job]]:
+    """Jobs grouped by decode settings, groups in order of their first job."""
+    groups: dict[tuple, list[Job]] = {}
+    for job in jobs:
+        groups.setdefault(job.key, []).append(job)
+    return list(groups.values())

@@ -1,0 +1,125 @@
+"""Request and response models of the HTTP API; FastAPI turns them into the OpenAPI docs.
+
+Two dialects:
+- LibreTranslate's (``POST /translate``, ``GET /languages``): field names and shapes as that
+  project's API has them (``translatedText`` and all), so its clients work unchanged;
+- the native one (``POST /v1/translate``): beam size, n-best lists with scores, attention weights
+  and timings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# --- LibreTranslate ---------------------------------------------------------------------------
+
+
+class LibreTranslateRequest(BaseModel):
+    """JSON, or form fields (application/x-www-form-urlencoded) with the same names."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    q: str | list[str] = Field(
+        description="text, or a list of texts; each line of a text is translated on its own"
+    )
+    source: str = Field("auto", description="source language code; 'auto' means the model's")
+    target: str | None = Field(None, description="target language code (default: the model's)")
+    format: str = Field("text", description="only 'text' is supported")
+    api_key: str | None = Field(None, description="needed when the server has API keys")
+    alternatives: int = Field(0, ge=0, description="how many alternative translations to add")
+
+
+class DetectedLanguage(BaseModel):
+    language: str
+    confidence: float
+
+
+class LibreTranslateResponse(BaseModel):
+    translatedText: str | list[str]  # noqa: N815 - LibreTranslate's name
+    alternatives: list[str] | list[list[str]] | None = None
+    detectedLanguage: DetectedLanguage | list[DetectedLanguage] | None = None  # noqa: N815
+    warnings: list[str] | None = Field(
+        None, description="e.g. a sentence too long to translate (its translation is empty)"
+    )
+
+
+class Language(BaseModel):
+    code: str
+    name: str
+    targets: list[str]
+
+
+class ErrorResponse(BaseModel):
+    error: str = Field(description="what was wrong, in one sentence")
+
+
+# --- native -----------------------------------------------------------------------------------
+
+
+class TranslateRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    q: str | list[str] = Field(description="a sentence, or a list of sentences (no line breaks)")
+    source: str | None = Field(None, description="checked against the model's, when given")
+    target: str | None = Field(None, description="checked against the model's, when given")
+    beam_size: int | None = Field(None, ge=1, description="beam width; 1 = greedy search")
+    n_best: int | None = Field(None, ge=1, description="hypotheses returned per sentence")
+    attention: bool = Field(False, description="add the best output's attention weights")
+    api_key: str | None = Field(None, description="or the X-API-Key header")
+
+
+class Hypothesis(BaseModel):
+    text: str
+    score: float = Field(description="the length-normalised log-probability the search ranked by")
+    log_prob: float = Field(description="total log-probability, end of sentence included")
+
+
+class Attention(BaseModel):
+    source_tokens: list[str] = Field(description="in reading order")
+    target_tokens: list[str] = Field(description="the best output's tokens, then </s>")
+    weights: list[list[float]] = Field(
+        description="one row per target token, one column per source token; rows sum to 1"
+    )
+
+
+class SentenceTranslation(BaseModel):
+    text: str = Field(description="the best translation ('' for an empty or over-long input)")
+    hypotheses: list[Hypothesis]
+    attention: Attention | None = None
+    warning: str | None = None
+
+
+class Timings(BaseModel):
+    queue_ms: float = Field(description="waiting for the model")
+    search_ms: float = Field(description="the search this request joined")
+    total_ms: float = Field(description="from the request's arrival to its answer")
+    batch_sentences: int = Field(description="sentences in that search")
+    batch_requests: int = Field(description="requests in that search")
+
+
+class TranslateResponse(BaseModel):
+    source: str
+    target: str
+    translations: list[SentenceTranslation]
+    settings: dict[str, Any] = Field(description="the decode settings used")
+    timings: Timings
+
+
+class Info(BaseModel):
+    source: str
+    target: str
+    source_name: str
+    target_name: str
+    models: list[str]
+    attention: bool
+    settings: dict[str, Any] = Field(description="the default decode settings")
+    max_beam_size: int
+    max_request_sentences: int
+    api_key_required: bool
+
+
+class Health(BaseModel):
+    status: str
+    queue_depth: int

@@ -1,0 +1,104 @@
+"""`seq2seq serve` as a real process: it serves, and on SIGTERM answers the requests in flight,
+refuses new ones and exits 0."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
+
+from conftest import free_port
+from seq2seq.commands import main
+
+ENTRY = "import sys; from seq2seq.commands import main; sys.exit(main())"
+
+
+def start_server(checkpoint, *flags: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    command = [sys.executable, "-c", ENTRY, "serve", "--checkpoint", str(checkpoint)]
+    command += ["--port", str(port), "--threads", "1", *flags]
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"seq2seq serve exited {process.returncode}:\n{process.stdout.read()}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            time.sleep(0.2)
+    process.kill()
+    pytest.fail("seq2seq serve did not answer /health within 90 s")
+
+
+def test_sigterm_answers_requests_in_flight_refuses_new_ones_and_exits_0(copy_checkpoint):
+    # A 5 s batching window keeps the first requests waiting in the queue when SIGTERM comes.
+    process, url = start_server(
+        copy_checkpoint, "--source-lang", "en", "--target-lang", "fr", "--max-wait-ms", "5000"
+    )
+    try:
+        answers: dict[str, httpx.Response] = {}
+        answered_at: dict[str, float] = {}
+
+        def send(sentence: str) -> None:
+            body = {"q": sentence, "source": "en", "target": "fr"}
+            answers[sentence] = httpx.post(f"{url}/translate", json=body, timeout=30)
+            answered_at[sentence] = time.monotonic()
+
+        sentences = ["w1 w2 w3", "w4 w5", "w6 w7 w8 w9"]
+        threads = [threading.Thread(target=send, args=(s,)) for s in sentences]
+        started = time.monotonic()
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 4
+        while _queue_depth(url) < len(sentences):  # all three are waiting for the model
+            assert time.monotonic() < deadline, "the requests never reached the queue"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        try:
+            late = httpx.post(f"{url}/translate", json={"q": "w1"}, timeout=5)
+            assert late.status_code == 503 and "shutting down" in late.json()["error"]
+        except httpx.TransportError:  # the listening socket is already closed: refused
+            pass
+        for thread in threads:
+            thread.join(timeout=30)
+        for sentence in sentences:
+            assert answers[sentence].status_code == 200
+            assert answers[sentence].json() == {"translatedText": sentence}
+        assert process.wait(timeout=30) == 0
+        # Searched at once on SIGTERM: the 5 s window would have held them past started + 5.
+        assert max(answered_at.values()) < started + 4.5
+        log = process.stdout.read()
+        assert "shutting down" in log and "Traceback" not in log
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _queue_depth(url: str) -> int:
+    return int(httpx.get(f"{url}/health", timeout=5).json()["queue_depth"])
+
+
+def test_a_checkpoint_without_languages_needs_the_flags(copy_checkpoint, capsys):
+    assert main(["serve", "--checkpoint", str(copy_checkpoint), "--port", "0"]) == 2
+    assert "--source-lang and --target-lang" in capsys.readouterr().err
+
+
+def test_settings_the_checkpoint_cannot_serve_fail_at_start(copy_checkpoint, capsys):
+    flags = ["--source-lang", "en", "--target-lang", "fr", "--port", "0"]
+    assert main(["serve", "--checkpoint", str(copy_checkpoint), *flags, "--shortlist"]) == 2
+    assert "no lexical shortlist" in capsys.readouterr().err
+    assert main(["serve", "--checkpoint", str(copy_checkpoint), *flags, "--beam-size", "20"]) == 2
+    assert "--max-beam-size" in capsys.readouterr().err
