@@ -65,6 +65,16 @@ DATASETS = ("multi30k", "wmt14-en-fr")
 _CHUNK = 1 << 16
 
 
+def _make_dir(path: Path, named: Path) -> None:
+    """Create `path` (and parents); DataError naming the output directory `named` if it fails."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataError(
+            f"cannot create the output directory {named} ({err.strerror or err})"
+        ) from None
+
+
 def sha256_of(path: Path) -> str:
     return digest_of(path, "sha256")
 
@@ -95,12 +105,7 @@ def download_multi30k(
 ) -> dict[str, str]:
     """Download the files into `out_dir`; returns {file name: "downloaded" | "present"}."""
     out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise DataError(
-            f"cannot create the output directory {out} ({err.strerror or err})"
-        ) from None
+    _make_dir(out, out)
     base = base_url if base_url.endswith("/") else base_url + "/"
     done: dict[str, str] = {}
     for name in multi30k_files(languages):
@@ -284,12 +289,7 @@ def download_wmt14_en_fr(
     """
     out = Path(out_dir)
     archives = out / "archives"
-    try:
-        archives.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise DataError(
-            f"cannot create the output directory {out} ({err.strerror or err})"
-        ) from None
+    _make_dir(archives, out)
     base = base_url if base_url.endswith("/") else base_url + "/"
     done: dict[str, str] = {}
     for key in wmt14_archives(corpora):
