@@ -1,8 +1,7 @@
 """Arithmetic precision: float32 everywhere, or bfloat16 matrix products under autocast.
 
 On CPUs with AVX512-BF16 (and on recent GPUs) bfloat16 matrix products run several times faster
-than float32 ones: on the development machine a 1024x256x8000 product reaches about 800 GFLOP/s
-in bfloat16 against about 100 in float32. Autocast keeps what needs the range in float32
+than float32 ones (measured figures: docs/results.md, "Decoding speed"). Autocast keeps what needs the range in float32
 (log-softmax, the loss, the optimiser's weights), so only the products lose mantissa bits.
 ``auto`` picks bfloat16 where the hardware has it and float32 elsewhere, where emulated bfloat16
 would be slower.

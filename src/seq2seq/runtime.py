@@ -3,9 +3,8 @@
 glibc's malloc hands every buffer above 128 KB (its dynamic threshold grows to at most 32 MB)
 straight to the kernel with mmap and gives it back on free. Search and training allocate the
 same large tensors at every step (a beam of 5 x 64 sentences over an 8k vocabulary makes
-10 MB of log-probabilities per step), so each step page-faults those megabytes in again:
-on the development machine that was a third of a bfloat16 beam search. Serving them from the
-heap, and keeping freed memory there, removes the faults; the process's peak memory is
+10 MB of log-probabilities per step), so each step page-faults those megabytes in again
+(a large share of a bfloat16 beam search's time; docs/results.md). Serving them from the heap, and keeping freed memory there, removes the faults; the process's peak memory is
 unchanged, it simply does not shrink between steps.
 """
 
