@@ -148,6 +148,14 @@ def main() -> int:
                  f"{info['cores_used']:.2f}", f"{info['peak_rss_mb']:.0f}"])  # fmt: skip
     ids_bytes = sum(v for k, v in data_bytes.items() if k.endswith((".ids", ".offsets")))
     text_bytes = sum(v for k, v in data_bytes.items() if k.endswith((".src", ".tgt")))
+    if pairs >= args.project:
+        scale_line = (f"Measured at full scale ({pairs:,} pairs, no projection): **"
+                      f"{info['wall_s'] / 60:.1f} min** wall clock.")
+    else:
+        scale_line = (f"Projected to {args.project:,} pairs, every phase scaled linearly: **"
+                      f"{info['projected_wall_min_linear']} min** at this run's CPU share; "
+                      f"{info['projected_wall_min_if_both_cores']} min if both cores were fully "
+                      "ours (CPU time / 2).")
     md = f"""# `seq2seq prepare` at scale ({info["machine"]["date"]})
 
 `{info["prepare_command"]}`
@@ -161,10 +169,9 @@ on {pairs:,} generated pairs (`{corpus_info["command"]}`: {corpus_info["en_words
 - **{info["pairs_per_s_wall"]:,} pairs/s** wall clock, {info["pairs_per_cpu_s"]:,} pairs per CPU second;
   peak RSS **{info["peak_rss_mb"]:.0f} MB**.
 - Written: ids {ids_bytes / 1e6:,.0f} MB, text {text_bytes / 1e6:,.0f} MB.
-- Projected to {args.project:,} pairs, every phase scaled linearly: **{info["projected_wall_min_linear"]} min**
-  at this run's CPU share; {info["projected_wall_min_if_both_cores"]} min if both cores were
-  fully ours (CPU time / 2). Load average before the run: {info["machine"]["load_average_before"]}
-  on {info["machine"]["cores"]} cores (other jobs ran alongside).
+- {scale_line}
+  Load average before the run: {info["machine"]["load_average_before"]} on
+  {info["machine"]["cores"]} cores.
 """
     path = write_results("prepare", info, md)
     print(md)

@@ -83,10 +83,13 @@ def checkpoint_bytes(
     optimizer: torch.optim.Optimizer | None = None,
     train_state: dict[str, Any] | None = None,
     extras: dict[str, torch.Tensor] | None = None,
+    languages: tuple[str | None, str | None] = (None, None),
 ) -> bytes:
     """Serialise a model (and optionally its training state) into safetensors bytes.
 
-    `extras` are further named tensors that travel with the model (a lexical shortlist).
+    `extras` are further named tensors that travel with the model (a lexical shortlist);
+    `languages` the (source, target) codes of its data, e.g. ("en", "fr"), read back by
+    `read_languages` (the server's language pair).
     """
     tensors, aliases = _model_tensors(model)
     tensors.update(extras or {})
@@ -98,6 +101,8 @@ def checkpoint_bytes(
         "tgt_vocab": json.dumps(tgt_vocab.to_dict()),
         "aliases": json.dumps(aliases),
     }
+    if any(languages):
+        meta["languages"] = json.dumps(dict(zip(("src", "tgt"), languages)))
     if optimizer is not None:
         optim_tensors, optim_meta = _optim_tensors(optimizer)
         tensors.update(optim_tensors)

@@ -96,6 +96,24 @@ def test_a_checkpoint_without_languages_needs_the_flags(copy_checkpoint, capsys)
     assert "--source-lang and --target-lang" in capsys.readouterr().err
 
 
+def test_a_checkpoint_that_records_its_languages_needs_no_flags(copy_checkpoint, tmp_path):
+    from seq2seq.checkpoint import checkpoint_bytes, load_model, read_languages, write_atomic
+
+    model, config, src_vocab, tgt_vocab = load_model(copy_checkpoint)
+    path = tmp_path / "de-en.safetensors"
+    write_atomic(path, checkpoint_bytes(model, config, src_vocab, tgt_vocab, languages=("de", "en")))
+    assert read_languages(path) == ("de", "en")
+    process, url = start_server(path)
+    try:
+        assert httpx.get(f"{url}/languages", timeout=10).json()[0]["code"] == "de"
+        body = {"q": "w1 w2 w3", "source": "de", "target": "en"}
+        answer = httpx.post(f"{url}/translate", json=body, timeout=30)
+        assert answer.json() == {"translatedText": "w1 w2 w3"}
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+
+
 def test_settings_the_checkpoint_cannot_serve_fail_at_start(copy_checkpoint, capsys):
     flags = ["--source-lang", "en", "--target-lang", "fr", "--port", "0"]
     assert main(["serve", "--checkpoint", str(copy_checkpoint), *flags, "--shortlist"]) == 2

@@ -66,8 +66,8 @@ def test_every_context_mode_learns_on_real_text(data_dir, tmp_path, model):
     assert (tmp_path / "run" / "best.safetensors").is_file()
 
 
-def test_checkpoints_carry_the_training_data_lexical_shortlist(data_dir, tmp_path):
-    from seq2seq.checkpoint import read_shortlist
+def test_checkpoints_carry_the_training_data_lexical_shortlist_and_languages(data_dir, tmp_path):
+    from seq2seq.checkpoint import read_languages, read_shortlist
     from seq2seq.data.shortlist import DEFAULT_K
 
     cfg = _config(data_dir, tmp_path / "run")
@@ -81,6 +81,9 @@ def test_checkpoints_carry_the_training_data_lexical_shortlist(data_dir, tmp_pat
     # "chien" (dog) is among the target words most associated with "dog"
     dog, chien = data.src_vocab.encode("dog")[0], data.tgt_vocab.encode("chien")[0]
     assert chien in shortlist.table[dog].tolist()
+    # the language pair of the prepared data (train.en / train.fr), which the server announces
+    assert read_languages(tmp_path / "run" / "best.safetensors") == ("en", "fr")
+    assert read_languages(tmp_path / "run" / "last.safetensors") == ("en", "fr")
 
 
 def test_a_run_dir_with_checkpoints_is_not_clobbered(data_dir, tmp_path):

@@ -444,6 +444,7 @@ class Trainer:
                 "window": dict(self._window),
             },
             extras=self._shortlist_tensors(),
+            languages=(self.data.src_lang, self.data.tgt_lang),
         )
         self.run.save(data, state.step, self.config.train.keep_last, best)
 
