@@ -2,6 +2,8 @@
 
     python benchmarks/curves.py RUN_DIR OUT.png [RUN_DIR OUT.png ...]
     python benchmarks/curves.py runs/experiments/multi30k-en-fr docs/multi30k-en-fr-curves.png
+
+Each run directory's log.jsonl is read as the trainer wrote it (a resumed run's log included).
 """
 
 from __future__ import annotations

@@ -337,7 +337,8 @@ def score(label: str, hyps: list[str], test: TestSet) -> dict[str, Any]:
     if test.tokenized is not None:
         tok = tokenized_bleu(hyps, test.tokenized, test.lang)
         extra = {"bleu_tok": round(tok.bleu, 2), "bleu_tok_signature": tok.signature}
-    return {**extra,
+    return {
+        **extra,
         "search": label,
         "bleu": round(cased.bleu, 2),
         "bleu_lc": round(lower.bleu, 2),

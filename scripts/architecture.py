@@ -90,7 +90,9 @@ def graph() -> dict[str, set[str]]:
     known = set(mods)
     edges = {}
     for name, path in mods.items():
-        edges[name] = {m for m in imports(path, known) if m != name and not name.startswith(m + ".")}
+        edges[name] = {
+            m for m in imports(path, known) if m != name and not name.startswith(m + ".")
+        }
         edges[name] -= {"seq2seq"} if name != "seq2seq" else set()
     return edges
 

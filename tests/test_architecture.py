@@ -17,7 +17,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _architecture():
-    spec = importlib.util.spec_from_file_location("architecture", REPO / "scripts" / "architecture.py")
+    spec = importlib.util.spec_from_file_location(
+        "architecture", REPO / "scripts" / "architecture.py"
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules["architecture"] = module
     spec.loader.exec_module(module)

@@ -13,7 +13,13 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 @pytest.mark.parametrize(
     "name",
-    ["paper.yaml", "small-cpu.yaml", "reference.yaml", "multi30k-en-fr.yaml", "multi30k-en-de.yaml"],
+    [
+        "paper.yaml",
+        "small-cpu.yaml",
+        "reference.yaml",
+        "multi30k-en-fr.yaml",
+        "multi30k-en-de.yaml",
+    ],
 )
 def test_shipped_configs_load(name):
     load_config(CONFIGS / name)

@@ -127,7 +127,12 @@ def test_the_headline_shows_the_decode_chosen_on_val_not_the_best_on_test():
     test_best = {"search": "beam 10", "bleu": 40.0, "bleu_lc": 40.5, "chrf": 60.0}
     chosen = {"search": "beam 5, lp 0.6 (chosen on val)", "bleu": 39.0, "bleu_lc": 39.5,
               "bleu_tok": 39.9, "chrf": 59.0, "val_bleu": 41.0}  # fmt: skip
-    res = {"name": "x", "description": "d", "training": {"steps": 10}, "decodes": [test_best, chosen]}
+    res = {
+        "name": "x",
+        "description": "d",
+        "training": {"steps": 10},
+        "decodes": [test_best, chosen],
+    }
     headline = reproduce.render_headline([res])
     assert "| 39.00 (beam 5, lp 0.6 (chosen on val)) | 39.50 | 39.90 | 59.00 | 10 |" in headline
 

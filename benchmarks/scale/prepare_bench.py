@@ -149,13 +149,17 @@ def main() -> int:
     ids_bytes = sum(v for k, v in data_bytes.items() if k.endswith((".ids", ".offsets")))
     text_bytes = sum(v for k, v in data_bytes.items() if k.endswith((".src", ".tgt")))
     if pairs >= args.project:
-        scale_line = (f"Measured at full scale ({pairs:,} pairs, no projection): **"
-                      f"{info['wall_s'] / 60:.1f} min** wall clock.")
+        scale_line = (
+            f"Measured at full scale ({pairs:,} pairs, no projection): **"
+            f"{info['wall_s'] / 60:.1f} min** wall clock."
+        )
     else:
-        scale_line = (f"Projected to {args.project:,} pairs, every phase scaled linearly: **"
-                      f"{info['projected_wall_min_linear']} min** at this run's CPU share; "
-                      f"{info['projected_wall_min_if_both_cores']} min if both cores were fully "
-                      "ours (CPU time / 2).")
+        scale_line = (
+            f"Projected to {args.project:,} pairs, every phase scaled linearly: **"
+            f"{info['projected_wall_min_linear']} min** at this run's CPU share; "
+            f"{info['projected_wall_min_if_both_cores']} min if both cores were fully "
+            "ours (CPU time / 2)."
+        )
     md = f"""# `seq2seq prepare` at scale ({info["machine"]["date"]})
 
 `{info["prepare_command"]}`

@@ -51,7 +51,7 @@ def average_checkpoints(paths: Sequence[str | Path], output: str | Path) -> int:
                 if k not in ("optim", "train_state")}  # fmt: skip
         tensors = {k: handle.get_tensor(k) for k in handle.keys() if k.startswith(_KEEP_PREFIXES)}
     for key in list(tensors):
-        name = key[len("model."):]
+        name = key[len("model.") :]
         if key.startswith("model.") and name in total:
             tensors[key] = (total[name] / len(paths)).to(tensors[key].dtype).contiguous()
     write_atomic(output, st_save(tensors, metadata=meta))

@@ -147,8 +147,10 @@ class TrainConfig(_Section):
         None, gt=0, description="early stop after this many validations without gain"
     )
     save_every: int | None = Field(
-        None, gt=0, description="steps between checkpoints; default valid_every (an improving validation "
-        "always saves, so the best model is its own validated checkpoint)"
+        None,
+        gt=0,
+        description="steps between checkpoints; default valid_every (an improving validation "
+        "always saves, so the best model is its own validated checkpoint)",
     )
     keep_last: int = Field(2, ge=1, description="keep this many latest checkpoints beside the best")
     device: Literal["cpu", "cuda", "auto"] = "auto"

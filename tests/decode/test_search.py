@@ -75,7 +75,9 @@ def test_forced_eos_at_the_maximum_length():
     limits = max_output_lengths(lengths, 1.5, 2).tolist()
     for hyps in (
         greedy_search(model, src, lengths, settings(max_len_ratio=1.5, max_len_offset=2)),
-        beam_search(model, src, lengths, settings(beam_size=3, max_len_ratio=1.5, max_len_offset=2)),
+        beam_search(
+            model, src, lengths, settings(beam_size=3, max_len_ratio=1.5, max_len_offset=2)
+        ),
     ):
         assert [len(h[0].tokens) for h in hyps] == limits
         assert all(EOS not in h[0].tokens and BOS not in h[0].tokens for h in hyps)
@@ -101,7 +103,8 @@ def test_beam_beats_greedy_on_random_models():
         src, lengths = random_batch(40, 30, 8, seed=seed)
         greedy = [h.log_prob for [h] in greedy_search(model, src, lengths, settings())]
         beam = [
-            h.log_prob for [h] in beam_search(model, src, lengths, settings(beam_size=5, length_penalty=0.0))
+            h.log_prob
+            for [h] in beam_search(model, src, lengths, settings(beam_size=5, length_penalty=0.0))
         ]
         below = sum(b < g - 1e-9 for b, g in zip(beam, greedy, strict=True))
         above = sum(b > g + 1e-9 for b, g in zip(beam, greedy, strict=True))
@@ -136,7 +139,9 @@ def test_batched_search_equals_one_sentence_at_a_time():
     src, lengths = random_batch(12, 30, 8, seed=5)
     batched = beam_search(model, src, lengths, settings(beam_size=3, n_best=3))
     for i in range(12):
-        [alone] = beam_search(model, src[i : i + 1, : lengths[i]], lengths[i : i + 1], settings(beam_size=3, n_best=3))
+        [alone] = beam_search(
+            model, src[i : i + 1, : lengths[i]], lengths[i : i + 1], settings(beam_size=3, n_best=3)
+        )
         assert [h.tokens for h in alone] == [h.tokens for h in batched[i]]
         assert [h.score for h in alone] == pytest.approx([h.score for h in batched[i]])
 
@@ -169,7 +174,9 @@ def test_min_len_bans_eos_until_that_many_tokens_in_both_searches():
         assert all(len(h[0].tokens) >= 4 for h in longer)
         assert all(EOS not in h[0].tokens for h in longer)
     # The length cap still wins over min_len: a 1-token cap forces EOS after one token.
-    capped = greedy_search(model, src, lengths, settings(min_len=5, max_len_ratio=0.01, max_len_offset=1))
+    capped = greedy_search(
+        model, src, lengths, settings(min_len=5, max_len_ratio=0.01, max_len_offset=1)
+    )
     assert all(len(h[0].tokens) == 1 for h in capped)
 
 

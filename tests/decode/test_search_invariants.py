@@ -24,12 +24,24 @@ def trained(data_dir, tmp_path_factory) -> Translator:
     config = Config.model_validate(
         {
             "data": {"dir": str(data_dir), "batch_size": 64},
-            "model": {"embedding_size": 64, "hidden_size": 128, "layers": 1,
-                      "context": "attention"},  # fmt: skip
-            "train": {"out_dir": str(out), "optimizer": "adam", "lr": 0.01,
-                      "schedule": "constant", "normalize": "tokens", "max_steps": 300,
-                      "valid_every": 300, "valid_bleu": False, "tensorboard": False,
-                      "threads": 1},  # fmt: skip
+            "model": {
+                "embedding_size": 64,
+                "hidden_size": 128,
+                "layers": 1,
+                "context": "attention",
+            },  # fmt: skip
+            "train": {
+                "out_dir": str(out),
+                "optimizer": "adam",
+                "lr": 0.01,
+                "schedule": "constant",
+                "normalize": "tokens",
+                "max_steps": 300,
+                "valid_every": 300,
+                "valid_bleu": False,
+                "tensorboard": False,
+                "threads": 1,
+            },  # fmt: skip
         }
     )
     build_trainer(config).fit()
@@ -58,7 +70,9 @@ def test_the_model_learned_something(trained, sentences):
 
 @pytest.mark.parametrize("beam_size", [1, 5])
 def test_batch_of_one_equals_batch_of_64(trained, sentences, beam_size):
-    one = trained.translate_hypotheses(sentences, trained.settings(beam_size=beam_size, batch_size=1))
+    one = trained.translate_hypotheses(
+        sentences, trained.settings(beam_size=beam_size, batch_size=1)
+    )
     many = trained.translate_hypotheses(
         sentences, trained.settings(beam_size=beam_size, batch_size=64)
     )

@@ -63,7 +63,9 @@ def test_scores_match_teacher_forcing_and_batching():
     src, lengths = random_batch(8, SRC_V, 7, seed=2)
     results = beam_search(model, src, lengths, settings(beam_size=4, n_best=3))
     for i, hyps in enumerate(results):
-        [alone] = beam_search(model, src[i : i + 1, : lengths[i]], lengths[i : i + 1], settings(beam_size=4, n_best=3))
+        [alone] = beam_search(
+            model, src[i : i + 1, : lengths[i]], lengths[i : i + 1], settings(beam_size=4, n_best=3)
+        )
         assert [h.tokens for h in alone] == [h.tokens for h in hyps]
         for h in hyps:
             tgt_in = torch.tensor([[BOS, *h.tokens]])

@@ -152,7 +152,9 @@ def test_auto_precision_is_bf16_exactly_where_the_hardware_is_fast():
         assert (torch.ones(2, 3) @ torch.ones(3, 2)).dtype == torch.float32
 
 
-def test_a_decode_option_reaches_the_search_from_the_api_and_the_command_line(copy_checkpoint, tmp_path):
+def test_a_decode_option_reaches_the_search_from_the_api_and_the_command_line(
+    copy_checkpoint, tmp_path
+):
     """min_len lives in DecodeConfig and the search only; the flag and the keyword follow."""
     from seq2seq.commands import main
 

@@ -101,7 +101,9 @@ def test_a_checkpoint_that_records_its_languages_needs_no_flags(copy_checkpoint,
 
     model, config, src_vocab, tgt_vocab = load_model(copy_checkpoint)
     path = tmp_path / "de-en.safetensors"
-    write_atomic(path, checkpoint_bytes(model, config, src_vocab, tgt_vocab, languages=("de", "en")))
+    write_atomic(
+        path, checkpoint_bytes(model, config, src_vocab, tgt_vocab, languages=("de", "en"))
+    )
     assert read_languages(path) == ("de", "en")
     process, url = start_server(path)
     try:

@@ -40,12 +40,24 @@ from seq2seq.runtime import keep_freed_memory
 
 # name -> (module, one-line help). Order is the order of the pipeline.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("seq2seq.commands.demo", "train and translate a small synthetic task end to end (no download)"),
-    "download": ("seq2seq.commands.download", "download a public parallel corpus (Multi30k, WMT'14 EN-FR)"),
-    "prepare": ("seq2seq.commands.prepare", "clean parallel text and build vocabularies for training"),
+    "demo": (
+        "seq2seq.commands.demo",
+        "train and translate a small synthetic task end to end (no download)",
+    ),
+    "download": (
+        "seq2seq.commands.download",
+        "download a public parallel corpus (Multi30k, WMT'14 EN-FR)",
+    ),
+    "prepare": (
+        "seq2seq.commands.prepare",
+        "clean parallel text and build vocabularies for training",
+    ),
     "train": ("seq2seq.commands.train", "train a model from a YAML config"),
     "average": ("seq2seq.commands.average", "average the weights of the last checkpoints of a run"),
-    "translate": ("seq2seq.commands.translate", "translate text with one checkpoint or an ensemble"),
+    "translate": (
+        "seq2seq.commands.translate",
+        "translate text with one checkpoint or an ensemble",
+    ),
     "shortlist": (
         "seq2seq.commands.shortlist",
         "add a lexical output shortlist (faster CPU search) to a checkpoint",
@@ -57,7 +69,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "the paper's analyses as plots and CSV (length, PCA...)",
     ),
     "report": ("seq2seq.commands.report", "one self-contained HTML page about a training run"),
-    "chat": ("seq2seq.commands.chat", "an interactive prompt: type a line, read the model's output"),
+    "chat": (
+        "seq2seq.commands.chat",
+        "an interactive prompt: type a line, read the model's output",
+    ),
     "serve": ("seq2seq.commands.serve", "an HTTP translation server: LibreTranslate API, web page"),
 }
 

@@ -134,7 +134,10 @@ def load_systems(args: argparse.Namespace, sources: list[str]) -> tuple[dict[str
         first = first or translator
         print(f"translating {len(sources):,} sentences with {name}", file=sys.stderr)
         systems[name] = translator.translate(
-            sources, beam_size=getattr(args, 'decode_beam_size', None), n_best=1, batch_size=getattr(args, 'decode_batch_size', None)
+            sources,
+            beam_size=getattr(args, "decode_beam_size", None),
+            n_best=1,
+            batch_size=getattr(args, "decode_batch_size", None),
         )
     return systems, first
 
@@ -211,7 +214,7 @@ def run_attention(args: argparse.Namespace) -> list[Path]:
     from seq2seq.evaluate.probes import attention_map
 
     translator = Translator.load(args.checkpoint, device=args.device)
-    amap = attention_map(translator, args.sentence, getattr(args, 'decode_beam_size', None))
+    amap = attention_map(translator, args.sentence, getattr(args, "decode_beam_size", None))
     print(f"translation: {amap.translation}", file=sys.stderr)
     rows = [[tok, *map(float, row)] for tok, row in zip(amap.output_tokens, amap.weights)]
     table = Table(["output \\ source", *amap.source_tokens], rows)
@@ -234,7 +237,12 @@ def run_beams(args: argparse.Namespace) -> list[Path]:
         sources, references = sources[: args.limit], references[: args.limit]
     translator = Translator.load(args.checkpoint, device=args.device)
     table = beam_sweep(
-        translator, sources, references, args.beam_sizes, args.lowercase, getattr(args, 'decode_batch_size', None)
+        translator,
+        sources,
+        references,
+        args.beam_sizes,
+        args.lowercase,
+        getattr(args, "decode_batch_size", None),
     )
     return _write(table, args.out / "beams", lambda t, path: plot_beams(t, path))
 

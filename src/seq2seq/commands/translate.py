@@ -3,6 +3,8 @@
     seq2seq translate --checkpoint best.safetensors < input.en > output.fr
     seq2seq translate --checkpoint a.safetensors b.safetensors --beam-size 12 --input test.en
     seq2seq translate --checkpoint best.safetensors --n-best 5 --input test.en --output test.nbest
+
+One line in, one line out (n lines with --n-best n); the search flags come from DecodeConfig.
 """
 
 from __future__ import annotations

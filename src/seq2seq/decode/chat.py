@@ -80,5 +80,3 @@ def chat_loop(session: ChatSession, stdin: TextIO, stdout: TextIO, prompt: str =
             return 0
         stdout.write(answer + "\n")
         stdout.flush()
-
-

@@ -25,7 +25,9 @@ class NBestEntry:
     score: float
 
     def format(self) -> str:
-        return SEPARATOR.join([str(self.sentence), self.text, self.features, format_number(self.score)])
+        return SEPARATOR.join(
+            [str(self.sentence), self.text, self.features, format_number(self.score)]
+        )
 
 
 def format_number(value: float) -> str:

@@ -106,9 +106,7 @@ class _Restrictions:
         self.index: torch.Tensor | None = None
         self.min_len = min_len
 
-    def __call__(
-        self, log_probs: torch.Tensor, force_eos: torch.Tensor, step: int
-    ) -> torch.Tensor:
+    def __call__(self, log_probs: torch.Tensor, force_eos: torch.Tensor, step: int) -> torch.Tensor:
         """log_probs (N, V), force_eos (N,) bool, `step` output tokens so far -> the same tensor,
         restricted.
 

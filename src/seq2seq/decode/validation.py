@@ -39,7 +39,9 @@ class DevBleu:
             if rows.numel() == 0:
                 continue
             src = batch.src[rows].to(self.device)
-            results = greedy_search(model, src, batch.src_lengths[rows].to(self.device), self.settings)
+            results = greedy_search(
+                model, src, batch.src_lengths[rows].to(self.device), self.settings
+            )
             for index, hyps in zip(batch.indices[rows].tolist(), results, strict=True):
                 hypotheses[index] = tgt_vocab.decode(hyps[0].tokens)
         order = sorted(hypotheses)

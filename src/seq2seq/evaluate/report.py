@@ -262,5 +262,3 @@ def build_report(
         f"<title>seq2seq report: {_esc(run_dir.resolve().name)}</title>"
         f"<style>{STYLE}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
     )
-
-
