@@ -173,3 +173,32 @@ def test_two_ddp_processes_match_one_process(data_dir, tmp_path):
     a, b = _final_weights(tmp_path / "single"), _final_weights(tmp_path / "ddp")
     for name in a:
         torch.testing.assert_close(a[name], b[name], rtol=1e-4, atol=1e-5, msg=name)
+
+
+@pytest.mark.slow
+def test_tensorboard_shows_each_step_once_after_a_kill_and_resume(data_dir, tmp_path):
+    """Killed at step 36 with step 20 committed: the old event file holds steps 25-35, which the
+    resumed run logs again. TensorBoard must show them once, from the resumed run."""
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    cfg = _config(data_dir, tmp_path / "run")
+    cfg.train.max_steps, cfg.train.valid_every, cfg.train.save_every = 40, 20, 20
+    cfg.train.tensorboard = True
+    path = _write_config(cfg, tmp_path / "run.yaml")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "SEQ2SEQ_FAULT": "train.forward@36"}
+    killed = subprocess.run(_train_cmd(path), env=env, capture_output=True, text=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    logged = [r["step"] for r in read_log(tmp_path / "run" / "log.jsonl", "train")]
+    assert logged[-1] == 35  # logged past the committed step 20: the old event file has them too
+
+    env.pop("SEQ2SEQ_FAULT")
+    resumed = subprocess.run(_train_cmd(path, "--resume"), env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"))
+    events.Reload()
+    shown = [event.step for event in events.Scalars("train/loss")]
+    assert shown == list(range(5, 41, 5))  # each step once, in order
+    in_log = {r["step"]: r["loss"] for r in read_log(tmp_path / "run" / "log.jsonl", "train")}
+    for event in events.Scalars("train/loss"):  # the values of the run that counts
+        assert event.value == pytest.approx(in_log[event.step], rel=1e-4)

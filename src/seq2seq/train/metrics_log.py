@@ -11,7 +11,16 @@ from typing import Any
 class MetricsLog:
     """Appends one JSON object per event to ``log.jsonl``; mirrors scalars to TensorBoard."""
 
-    def __init__(self, run_dir: Path, enabled: bool = True, tensorboard: bool = True):
+    def __init__(
+        self,
+        run_dir: Path,
+        enabled: bool = True,
+        tensorboard: bool = True,
+        resumed_from: int | None = None,
+    ):
+        """`resumed_from`: the step a resumed run continues after. The run directory cut its
+        log.jsonl back to that step; TensorBoard's event files are append-only, so the writer
+        records a purge point instead, and TensorBoard hides the old files' events past it."""
         self.enabled = enabled
         self.path = run_dir / "log.jsonl"
         self.writer = None
@@ -21,7 +30,8 @@ class MetricsLog:
             except ImportError:  # tensorboard is optional
                 SummaryWriter = None
             if SummaryWriter is not None:
-                self.writer = SummaryWriter(log_dir=str(run_dir / "tensorboard"))
+                purge = None if resumed_from is None else resumed_from + 1
+                self.writer = SummaryWriter(log_dir=str(run_dir / "tensorboard"), purge_step=purge)
 
     def write(self, kind: str, step: int, **values: Any) -> None:
         if not self.enabled:

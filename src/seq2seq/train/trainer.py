@@ -137,7 +137,12 @@ class Trainer:
         """Train to the end; on SIGINT / SIGTERM save the state of the last complete step and
         raise `Interrupted`; on divergence raise `TrainingError` (see the module docstring)."""
         state, cfg = self.state, self.config.train
-        self.log = MetricsLog(self.run.path, enabled=self.ctx.is_main, tensorboard=cfg.tensorboard)
+        self.log = MetricsLog(
+            self.run.path,
+            enabled=self.ctx.is_main,
+            tensorboard=cfg.tensorboard,
+            resumed_from=state.step or None,
+        )
         if self.ctx.is_main:
             params = self.model.num_parameters()
             log.info(
