@@ -83,9 +83,9 @@ def main() -> int:
 
     # resume at the middle of the epoch, as a new process would (a fresh iterator)
     resumed = make_batches(data, "train", cfg, shuffle=True, seed=1)
-    reads: list[int] = []
-    original = resumed.corpus.read_range
-    resumed.corpus.read_range = lambda first, n: reads.append(first) or original(first, n)
+    reads: list[list[tuple[int, int]]] = []  # the buckets whose tokens were read
+    original = resumed.corpus.read_ranges
+    resumed.corpus.read_ranges = lambda ranges, g=1: reads.append(ranges) or original(ranges, g)
     t0 = time.perf_counter()
     first = next(resumed.iter_epoch(args.epoch, skip=half))
     resume_s = time.perf_counter() - t0
@@ -125,7 +125,7 @@ def main() -> int:
             "skip": half,
             "first_batch_s": round(resume_s, 2),
             "buckets_read": len(reads),
-            "buckets_in_epoch": batches.corpus.num_buckets(args.bucket_size),
+            "buckets_in_epoch": len(batches.layout),
             "same_batch_as_unbroken_pass": resumed_batch == mid_batch,
             "unbroken_pass_to_same_point_s": round(
                 next(r["seconds"] for r in readings if r["share"] == 0.5), 2

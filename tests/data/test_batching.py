@@ -11,6 +11,7 @@ import torch
 from seq2seq.config import DataConfig
 from seq2seq.data.batching import (
     BatchIterator,
+    BucketLayout,
     ParallelCorpus,
     build_batch,
     make_batches,
@@ -194,16 +195,16 @@ def test_buckets_cache_and_resume_without_reading(word_data, monkeypatch):
         word_data, "train", DataConfig(batch_size=64, bucket_size=350), shuffle=True
     )
     for it in (one, many):
-        original = it.corpus.read_bucket
+        original = it.corpus.read_ranges
         monkeypatch.setattr(
-            it.corpus, "read_bucket", lambda b, n, f=original: calls.append(b) or f(b, n)
+            it.corpus, "read_ranges", lambda r, g, f=original: calls.append(r) or f(r, g)
         )
     list(one.iter_epoch(0))
     list(one.iter_epoch(1))
-    assert calls == [0]  # the whole corpus is one bucket: encoded once, reused
+    assert calls == [[(0, 2000)]]  # the whole corpus is one bucket: encoded once, reused
     calls.clear()
     full = list(many.iter_epoch(1))
-    assert sorted(calls) == [0, 1, 2, 3, 4, 5]  # six buckets of at most 350 pairs
+    assert sorted(calls) == sorted(many.layout.ranges(b) for b in range(6))  # <= 350 pairs
     assert sorted(i for b in full for i in b.indices.tolist()) == list(range(2000))
     calls.clear()
     rest = list(many.iter_epoch(1, skip=20))
@@ -231,7 +232,8 @@ def test_memory_is_bounded_by_the_bucket(tmp_path):
         return result
 
     small, large = peak(5_000), peak(50_000)
-    assert large < 1.3 * small, (small, large)
+    # the pairs of one bucket, plus 24 bytes per block of 10 pairs (file offsets, bucket layout)
+    assert large < 1.3 * small + 24 * (50_000 - 5_000) // 10, (small, large)
 
 
 def test_shards_drop_global_batches_smaller_than_the_world():
@@ -247,3 +249,62 @@ def test_shards_drop_global_batches_smaller_than_the_world():
 def test_resume_on_one_rank(train_iter):
     shard = list(train_iter.iter_epoch(4, rank=1, world_size=2))
     assert same_batches(list(train_iter.iter_epoch(4, skip=17, rank=1, world_size=2)), shard[17:])
+
+
+def test_bucket_layout_deals_blocks_of_the_whole_corpus_to_every_bucket():
+    layout = BucketLayout(2000, 350, shuffle=True, seed=1)
+    assert layout.block == 3 and len(layout) == 6
+    buckets = [layout.ranges(b) for b in range(len(layout))]
+    rows = [first + k for ranges in buckets for first, count in ranges for k in range(count)]
+    assert sorted(rows) == list(range(2000))  # every pair in exactly one bucket
+    for b, ranges in enumerate(buckets):
+        assert layout.pairs(b) <= 350
+        assert ranges == sorted(ranges) and all(first % 3 == 0 for first, _ in ranges)
+        assert ranges[0][0] < 500 and ranges[-1][0] >= 1500  # spread over the file
+    other = BucketLayout(2000, 350, shuffle=True, seed=2)
+    assert [other.ranges(b) for b in range(6)] != buckets  # drawn from the seed
+    again = BucketLayout(2000, 350, shuffle=True, seed=1)
+    assert [again.ranges(b) for b in range(6)] == buckets  # and only from it
+    # without shuffling (validation), or one bucket: stretches of the file
+    plain = BucketLayout(800, 350, shuffle=False, seed=1)
+    assert [plain.ranges(b) for b in range(len(plain))] == [[(0, 350)], [(350, 350)], [(700, 100)]]
+    assert BucketLayout(300, 350, shuffle=True, seed=1).ranges(0) == [(0, 300)]
+    assert BucketLayout(0, 350, shuffle=True, seed=1).ranges(0) == [(0, 0)]
+
+
+def test_a_corpus_sorted_by_length_gives_every_part_of_an_epoch_the_same_mix(tmp_path):
+    """Tatoeba's dump is sorted by length. Buckets that were stretches of the file made each
+    epoch run from short to long sentences (a saw-tooth training loss); each bucket is now a
+    sample of the whole corpus."""
+    rng = random.Random(3)
+    words = [f"w{i}" for i in range(300)]
+    vocab = WordVocab(words)
+    lines = sorted(
+        (" ".join(rng.choices(words, k=rng.randint(2, 40))) for _ in range(3000)), key=len
+    )
+    src, tgt = tmp_path / "sorted.src", tmp_path / "sorted.tgt"
+    for path in (src, tgt):
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    it = BatchIterator(ParallelCorpus(src, tgt, vocab, vocab), batch_size=30, bucket_size=500)
+    batches = list(it.iter_epoch(0))
+    assert sorted(i for b in batches for i in b.indices.tolist()) == list(range(3000))
+    mean = sum(len(line.split()) for line in lines) / len(lines)
+
+    def sixths(batches) -> list[float]:  # mean source length of each sixth (a bucket's worth)
+        n = len(batches) // 6
+        parts = [batches[k * n : (k + 1) * n] for k in range(6)]
+        return [sum(b.n_src_tokens for b in p) / sum(len(b) for b in p) / mean for p in parts]
+
+    assert all(0.85 < ratio < 1.15 for ratio in sixths(batches)), sixths(batches)
+    # buckets that are stretches of the sorted file (as before) fail this by far
+    stretches = BatchIterator(
+        ParallelCorpus(src, tgt, vocab, vocab), batch_size=30, bucket_size=500
+    )
+    stretches._layout = BucketLayout(3000, 500, shuffle=False, seed=1)
+    old = sixths(list(stretches.iter_epoch(0)))
+    assert min(old) < 0.4 and max(old) > 1.5, old
+    # the same corpus, in memory, gives the same batches
+    in_memory = BatchIterator(
+        ParallelCorpus.from_lists(lines, lines, vocab, vocab), batch_size=30, bucket_size=500
+    )
+    assert same_batches(list(in_memory.iter_epoch(0)), batches)

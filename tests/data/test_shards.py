@@ -48,9 +48,18 @@ def test_ids_round_trip_offsets_and_dtypes(tmp_path):
     assert [p[1].tolist() for p in pairs] == src[4:8]
     assert [p[2].tolist() for p in pairs] == tgt[4:8]
     assert [p[0] for p in corpus.read_bucket(2, 4)] == [8, 9, 10]  # the short last bucket
-    src_lens, tgt_lens = corpus.lengths(2, 4)
+    src_lens, tgt_lens = corpus.range_lengths([(8, 3)])
     assert src_lens.tolist() == [len(s) for s in src[8:]]
     assert tgt_lens.tolist() == [len(t) for t in tgt[8:]]
+    # several ranges read as one bucket: pairs, indices and lengths in the order asked
+    ranges = [(9, 2), (0, 1), (4, 3)]
+    rows = [9, 10, 0, 4, 5, 6]
+    scattered = corpus.read_ranges(ranges)
+    assert [p[0] for p in scattered] == rows
+    assert [p[1].tolist() for p in scattered] == [src[i] for i in rows]
+    assert [p[2].tolist() for p in scattered] == [tgt[i] for i in rows]
+    assert scattered.lengths() == ([len(src[i]) for i in rows], [len(tgt[i]) for i in rows])
+    assert corpus.range_lengths(ranges)[1].tolist() == [len(tgt[i]) for i in rows]
 
 
 def test_damaged_files_are_one_sentence_and_a_failed_write_leaves_nothing(tmp_path):
@@ -180,7 +189,8 @@ def test_resume_reaches_the_position_without_reading_skipped_buckets(word_data, 
         lambda first, n: token_reads.append(first) or original(first, n),
     )
     assert _batches(resumed, epoch=2, skip=skip) == full[skip:]
-    assert sorted(token_reads) == sorted(b * 250 for b in order[5:])  # skipped buckets: not read
+    unskipped = [first for b in order[5:] for first, _ in fresh.layout.ranges(b)]
+    assert sorted(token_reads) == sorted(unskipped)  # skipped buckets: their tokens not read
     assert full[skip][-1] == skip  # the batch's position within the epoch
 
 

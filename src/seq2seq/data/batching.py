@@ -1,12 +1,16 @@
 """Batches for training and decoding: length-bucketed, token-budgeted, streamed and sharded.
 
 The paper made sure that "all sentences in a minibatch are roughly of the same length, yielding a
-2x speedup" (Sutskever et al. 2014, §3.4). Here a corpus is read in buckets of `bucket_size`
+2x speedup" (Sutskever et al. 2014, §3.4). Here a corpus is read in buckets of up to `bucket_size`
 pairs (the only pairs held in memory at once); each bucket is sorted by length and cut into batches
-of `batch_size` sentences or of at most `batch_tokens` padded tokens. With shuffling, the order of
+of `batch_size` sentences or of at most `batch_tokens` padded tokens. With shuffling, a bucket is
+not a stretch of the file but a sample of the whole corpus: the corpus is cut into blocks of
+``bucket_size // 100`` pairs, dealt to the buckets in an order drawn from the seed (`BucketLayout`),
+so a corpus sorted by length or grouped by topic (Tatoeba's dump, news in document order) gives
+every part of an epoch the same mix of pairs, while the reads stay runs of a block. The order of
 the buckets and of the batches inside each bucket is drawn from ``(seed, epoch)``, and pairs of
-equal lengths are shuffled too, so batch contents vary between epochs while the cuts (and so the
-number of batches) do not. That makes resuming cheap: `iter_epoch(epoch, skip=k)` passes over whole
+equal lengths are shuffled too, so batch contents vary between epochs while the buckets and the
+cuts (and so the number of batches) do not. That makes resuming cheap: `iter_epoch(epoch, skip=k)` passes over whole
 buckets without reading them when it knows their batch counts, and never builds a skipped batch.
 
 For data-parallel training every rank builds the same global batch and keeps the rows
@@ -27,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,7 +146,7 @@ class ParallelCorpus:
         self._lines: tuple[list[str], list[str]] | None = None
         self.src_vocab, self.tgt_vocab = src_vocab, tgt_vocab
         self._size: int | None = None
-        self._offsets: dict[int, list[tuple[int, int]]] = {}  # bucket_size -> (src, tgt) offsets
+        self._offsets: dict[int, tuple[array, array]] = {}  # granule -> (src, tgt) offsets
 
     @classmethod
     def from_lists(
@@ -170,76 +175,124 @@ class ParallelCorpus:
             self._size = n_src
         return self._size
 
-    def num_buckets(self, bucket_size: int) -> int:
-        return max(1, math.ceil(len(self) / bucket_size))
-
-    def bucket_len(self, bucket: int, bucket_size: int) -> int:
-        return min(bucket_size, len(self) - bucket * bucket_size)
-
-    def read_bucket(self, bucket: int, bucket_size: int) -> list[EncodedPair]:
-        """Encode the pairs of bucket `bucket` (lines ``[bucket*bucket_size, ...)``)."""
-        first = bucket * bucket_size
+    def read_ranges(self, ranges: list[tuple[int, int]], granule: int) -> list[EncodedPair]:
+        """Encode the pairs of some (first, count) ranges of lines, in order; every `first` is a
+        multiple of `granule` (the file offsets are recorded every `granule` lines, once)."""
+        indices = [first + k for first, count in ranges for k in range(count)]
         if self._lines is not None:
-            src_text = self._lines[0][first : first + bucket_size]
-            tgt_text = self._lines[1][first : first + bucket_size]
+            src_text = [self._lines[0][i] for i in indices]
+            tgt_text = [self._lines[1][i] for i in indices]
         else:
-            src_text, tgt_text = self._read_files(bucket, bucket_size)
+            src_text, tgt_text = self._read_files(ranges, granule)
         src_ids = self.src_vocab.encode_batch(src_text)
         tgt_ids = self.tgt_vocab.encode_batch(tgt_text)
-        for i, ids in enumerate(src_ids):
+        for i, ids in zip(indices, src_ids, strict=True):
             if not ids:
-                where = (
-                    f"{self.paths[0]}:{first + i + 1}"
-                    if self.paths
-                    else f"source sentence {first + i}"
-                )
+                where = f"{self.paths[0]}:{i + 1}" if self.paths else f"source sentence {i}"
                 raise DataError(
                     f"{where}: empty source sentence; run `seq2seq prepare` to clean the data"
                 )
-        return [(first + i, s, t) for i, (s, t) in enumerate(zip(src_ids, tgt_ids))]
+        return list(zip(indices, src_ids, tgt_ids, strict=True))
 
-    def _read_files(self, bucket: int, bucket_size: int) -> tuple[list[str], list[str]]:
-        offsets = self._bucket_offsets(bucket_size)[bucket]
-        count = self.bucket_len(bucket, bucket_size)
+    def read_bucket(self, bucket: int, bucket_size: int) -> list[EncodedPair]:
+        """Encode lines ``bucket * bucket_size`` onwards, at most `bucket_size` of them."""
+        first = bucket * bucket_size
+        return self.read_ranges([(first, max(0, min(bucket_size, len(self) - first)))], bucket_size)
+
+    def _read_files(
+        self, ranges: list[tuple[int, int]], granule: int
+    ) -> tuple[list[str], list[str]]:
+        offsets = self._block_offsets(granule)
         sides = []
-        for path, offset in zip(self.paths, offsets):  # type: ignore[arg-type]
+        for side, path in enumerate(self.paths):  # type: ignore[arg-type]
+            lines = []
             with open_binary(path) as handle:
-                handle.seek(offset)
-                lines = []
-                for k in range(count):
-                    raw = handle.readline()
-                    try:
-                        lines.append(raw.decode("utf-8").rstrip("\r\n"))
-                    except UnicodeDecodeError:
-                        line = bucket * bucket_size + k + 1
-                        raise DataError(
-                            f"{path}:{line}: invalid UTF-8 in a prepared file"
-                        ) from None
+                for first, count in ranges:
+                    handle.seek(offsets[side][first // granule])
+                    for k in range(count):
+                        raw = handle.readline()
+                        try:
+                            lines.append(raw.decode("utf-8").rstrip("\r\n"))
+                        except UnicodeDecodeError:
+                            raise DataError(
+                                f"{path}:{first + k + 1}: invalid UTF-8 in a prepared file"
+                            ) from None
             sides.append(lines)
         return sides[0], sides[1]
 
-    def _bucket_offsets(self, bucket_size: int) -> list[tuple[int, int]]:
-        if bucket_size not in self._offsets:
-            src_off = _line_offsets(self.paths[0], bucket_size)  # type: ignore[index]
-            tgt_off = _line_offsets(self.paths[1], bucket_size)  # type: ignore[index]
+    def _block_offsets(self, granule: int) -> tuple[array, array]:
+        if granule not in self._offsets:
+            src_off = _line_offsets(self.paths[0], granule)  # type: ignore[index]
+            tgt_off = _line_offsets(self.paths[1], granule)  # type: ignore[index]
             if len(src_off) != len(tgt_off):
                 raise DataError(
                     f"source {self.paths[0]} and target {self.paths[1]} differ in line count"
                 )
-            self._offsets[bucket_size] = list(zip(src_off, tgt_off))
-        return self._offsets[bucket_size]
+            self._offsets[granule] = (src_off, tgt_off)
+        return self._offsets[granule]
 
 
-def _line_offsets(path: Path, every: int) -> list[int]:
+def _line_offsets(path: Path, every: int) -> array:
     """Byte offsets of lines 0, every, 2*every, ... (of the decompressed text for a .gz file,
-    which works but makes every seek decompress from the start)."""
-    offsets, offset = [], 0
+    which works but makes every seek decompress from the start), 8 bytes each."""
+    offsets, offset = array("q"), 0
     with open_binary(path) as handle:
         for i, raw in enumerate(handle):
             if i % every == 0:
                 offsets.append(offset)
             offset += len(raw)
-    return offsets or [0]
+    return offsets or array("q", [0])
+
+
+BLOCKS_PER_BUCKET = 100
+
+
+class BucketLayout:
+    """Which pairs each bucket holds, as (first, count) ranges of the file, in file order.
+
+    Without shuffling, or for a corpus of one bucket: consecutive stretches of `bucket_size` pairs.
+    With shuffling: blocks of ``bucket_size // 100`` pairs dealt to the buckets in an order drawn
+    from `seed` alone, the same every epoch (so a bucket's batch count never changes), each bucket
+    taking at most `bucket_size` pairs; adjacent blocks are read as one range. Every range starts
+    on a multiple of `block`. It holds 8 bytes per block: a fraction of the corpus's size.
+    """
+
+    def __init__(self, size: int, bucket_size: int, shuffle: bool, seed: int):
+        self.size = size
+        self._order: np.ndarray | None = None
+        if not shuffle or size <= bucket_size:
+            self.block, self.per_bucket = bucket_size, 1
+            blocks = max(1, math.ceil(size / bucket_size))
+        else:
+            self.block = max(1, bucket_size // BLOCKS_PER_BUCKET)
+            self.per_bucket = bucket_size // self.block
+            blocks = math.ceil(size / self.block)
+            self._order = np.arange(blocks, dtype=np.int64)
+            random.Random(f"layout:{seed}").shuffle(self._order)  # type: ignore[arg-type]
+        self.buckets = math.ceil(blocks / self.per_bucket)
+
+    def __len__(self) -> int:
+        return self.buckets
+
+    def ranges(self, bucket: int) -> list[tuple[int, int]]:
+        """The (first, count) ranges of a bucket's pairs, in file order."""
+        if self._order is None:
+            blocks = [bucket]
+        else:
+            chosen = self._order[bucket * self.per_bucket : (bucket + 1) * self.per_bucket]
+            blocks = sorted(chosen.tolist())
+        ranges: list[tuple[int, int]] = []
+        for b in blocks:
+            first = b * self.block
+            count = max(0, min(self.block, self.size - first))
+            if ranges and sum(ranges[-1]) == first:
+                ranges[-1] = (ranges[-1][0], ranges[-1][1] + count)
+            else:
+                ranges.append((first, count))
+        return ranges
+
+    def pairs(self, bucket: int) -> int:
+        return sum(count for _, count in self.ranges(bucket))
 
 
 class BatchIterator:
@@ -268,6 +321,14 @@ class BatchIterator:
         self.shuffle, self.seed, self.reverse_source = shuffle, seed, reverse_source
         self._counts: dict[tuple[int, int], int] = {}  # (bucket, world_size) -> batches
         self._cached: Sequence[EncodedPair] | None = None  # the whole corpus, if one bucket
+        self._layout: BucketLayout | None = None
+
+    @property
+    def layout(self) -> BucketLayout:
+        """Which pairs each bucket holds (made on first use: a text corpus counts its lines)."""
+        if self._layout is None:
+            self._layout = BucketLayout(len(self.corpus), self.bucket_size, self.shuffle, self.seed)
+        return self._layout
 
     def __iter__(self) -> Iterator[Batch]:
         return self.iter_epoch(0)
@@ -278,7 +339,7 @@ class BatchIterator:
     def num_batches(self, world_size: int = 1) -> int:
         """Batches per epoch (the same every epoch); token budgets cost one pass the first time."""
         total = 0
-        for bucket in range(self.corpus.num_buckets(self.bucket_size)):
+        for bucket in range(len(self.layout)):
             count = self._known_count(bucket, world_size)
             if count is None:
                 count = len(self._plan(self._load(bucket), bucket, 0, world_size))
@@ -309,7 +370,7 @@ class BatchIterator:
             del pairs, plan  # before the next bucket is read: one bucket in memory, not two
 
     def _bucket_order(self, epoch: int) -> list[int]:
-        order = list(range(self.corpus.num_buckets(self.bucket_size)))
+        order = list(range(len(self.layout)))
         if self.shuffle:
             random.Random(f"buckets:{self.seed}:{epoch}").shuffle(order)
         return order
@@ -318,12 +379,12 @@ class BatchIterator:
         if (bucket, world_size) in self._counts:
             return self._counts[(bucket, world_size)]
         if self.batch_tokens is None:  # by sentence count: known without reading the bucket
-            full, rest = divmod(self.corpus.bucket_len(bucket, self.bucket_size), self.batch_size)
+            full, rest = divmod(self.layout.pairs(bucket), self.batch_size)
             count = full * (self.batch_size >= world_size) + (rest >= max(world_size, 1))
             self._counts[(bucket, world_size)] = count
             return count
         if isinstance(self.corpus, IdsCorpus):  # by token budget: from the stored lengths alone
-            src_lens, tgt_lens = self.corpus.lengths(bucket, self.bucket_size)
+            src_lens, tgt_lens = self.corpus.range_lengths(self.layout.ranges(bucket))
             order = np.lexsort((tgt_lens, src_lens)).tolist()
             cuts = self._cut(order, src_lens.tolist(), tgt_lens.tolist())
             count = sum(len(rows) >= world_size for rows in cuts)
@@ -334,8 +395,8 @@ class BatchIterator:
     def _load(self, bucket: int) -> Sequence[EncodedPair]:
         if self._cached is not None:
             return self._cached
-        pairs = self.corpus.read_bucket(bucket, self.bucket_size)
-        if self.corpus.num_buckets(self.bucket_size) == 1:
+        pairs = self.corpus.read_ranges(self.layout.ranges(bucket), self.layout.block)
+        if len(self.layout) == 1:
             self._cached = pairs  # the corpus fits in one bucket: encode it once for all epochs
         return pairs
 

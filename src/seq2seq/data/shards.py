@@ -18,8 +18,8 @@ offsets 16 bytes per pair.
 files: a process that maps a 2 GB file and reads it through holds every touched page in its
 resident set until the kernel needs the memory, so RSS would grow with the share of the epoch
 done; read into buffers, the data lives in the page cache and the process holds one bucket.
-`IdsCorpus` has the interface of `batching.ParallelCorpus` (``len``, ``num_buckets``,
-``bucket_len``, ``read_bucket``), plus ``lengths`` (the two length arrays of a bucket, read
+`IdsCorpus` has the interface of `batching.ParallelCorpus` (``len``, ``read_ranges``,
+``read_bucket``), plus ``range_lengths`` (the two length arrays of some ranges of pairs, read
 from the offsets alone), which lets the batch iterator count a bucket's batches, and so skip it
 on resume, without reading its tokens.
 """
@@ -27,7 +27,6 @@ on resume, without reading its tokens.
 from __future__ import annotations
 
 import itertools
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -209,20 +208,14 @@ class IdsCorpus:
     def __len__(self) -> int:
         return self._size
 
-    def num_buckets(self, bucket_size: int) -> int:
-        return max(1, math.ceil(len(self) / bucket_size))
-
-    def bucket_len(self, bucket: int, bucket_size: int) -> int:
-        return min(bucket_size, len(self) - bucket * bucket_size)
-
     def offsets(self, first: int, count: int) -> np.ndarray:
         """Rows ``first .. first + count`` (inclusive) of the offsets: (count + 1, 2) int64."""
         return _read(self.ids_paths[2], _OFFSET_DTYPE, 2 * first, 2 * (count + 1)).reshape(-1, 2)
 
-    def lengths(self, bucket: int, bucket_size: int) -> tuple[np.ndarray, np.ndarray]:
-        """Source and target lengths of a bucket's pairs, from the offsets alone."""
-        off = self.offsets(bucket * bucket_size, self.bucket_len(bucket, bucket_size))
-        lengths = np.diff(off, axis=0)
+    def range_lengths(self, ranges: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+        """Source and target lengths of the pairs of some (first, count) ranges, in order, from
+        the offsets alone."""
+        lengths = np.concatenate([np.diff(self.offsets(f, n), axis=0) for f, n in ranges])
         return lengths[:, 0], lengths[:, 1]
 
     def read_range(self, first: int, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -233,17 +226,29 @@ class IdsCorpus:
         tgt = _read(self.ids_paths[1], self.dtypes[1], int(start[1]), int(off[-1, 1] - start[1]))
         return src, tgt, off - start
 
-    def read_bucket(self, bucket: int, bucket_size: int) -> IdsBucket:
-        """The pairs of a bucket (a sequence of (corpus index, source ids, target ids))."""
-        first = bucket * bucket_size
-        src, tgt, off = self.read_range(first, self.bucket_len(bucket, bucket_size))
+    def read_ranges(self, ranges: list[tuple[int, int]], granule: int = 1) -> IdsBucket:
+        """The pairs of some (first, count) ranges, in order, as one bucket (a sequence of
+        (corpus index, source ids, target ids)). `granule` is for the text corpus's interface."""
+        parts = [self.read_range(first, count) for first, count in ranges]
+        src = np.concatenate([p[0] for p in parts])
+        tgt = np.concatenate([p[1] for p in parts])
+        starts = np.cumsum([[0, 0]] + [p[2][-1] for p in parts], axis=0)  # each part's base
+        off = np.concatenate(
+            [p[2][:-1] + base for p, base in zip(parts, starts, strict=False)] + [starts[-1:]]
+        )
+        indices = np.concatenate([np.arange(f, f + n, dtype=np.int64) for f, n in ranges])
         empty = np.flatnonzero(np.diff(off[:, 0]) == 0)
         if empty.size:
             raise DataError(
-                f"{self.ids_paths[0]}: pair {first + int(empty[0]) + 1} has an empty source; run "
-                "`seq2seq prepare` to clean the data"
+                f"{self.ids_paths[0]}: pair {int(indices[empty[0]]) + 1} has an empty source; "
+                "run `seq2seq prepare` to clean the data"
             )
-        return IdsBucket(first, src, tgt, off)
+        return IdsBucket(indices, src, tgt, off)
+
+    def read_bucket(self, bucket: int, bucket_size: int) -> IdsBucket:
+        """Pairs ``bucket * bucket_size`` onwards, at most `bucket_size` of them."""
+        first = bucket * bucket_size
+        return self.read_ranges([(first, max(0, min(bucket_size, len(self) - first)))])
 
 
 class IdsBucket:
@@ -253,8 +258,8 @@ class IdsBucket:
     the bucket's arrays; `lengths()` gives both length lists without making any pair.
     """
 
-    def __init__(self, first: int, src: np.ndarray, tgt: np.ndarray, offsets: np.ndarray):
-        self.first = first
+    def __init__(self, indices: np.ndarray, src: np.ndarray, tgt: np.ndarray, offsets: np.ndarray):
+        self.indices = indices  # the corpus index of each pair
         self.src, self.tgt = src, tgt
         self._src_off = offsets[:, 0]
         self._tgt_off = offsets[:, 1]
@@ -267,7 +272,7 @@ class IdsBucket:
             raise IndexError(i)
         i %= len(self)
         s, t = self._src_off, self._tgt_off
-        return self.first + i, self.src[s[i] : s[i + 1]], self.tgt[t[i] : t[i + 1]]
+        return int(self.indices[i]), self.src[s[i] : s[i + 1]], self.tgt[t[i] : t[i + 1]]
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))
