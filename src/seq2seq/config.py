@@ -42,7 +42,9 @@ class DataConfig(_Section):
         description="pairs read into memory at once and sorted by length (streaming chunk)",
     )
     max_valid_sentences: int | None = Field(
-        None, gt=0, description="validate BLEU on at most this many dev sentences"
+        None,
+        gt=0,
+        description="validate BLEU on at most this many dev sentences, spread evenly over the dev set",
     )
 
 

@@ -15,26 +15,28 @@ from seq2seq.decode.search import greedy_search
 
 
 class DevBleu:
-    """Corpus BLEU of greedy translations of (the first `max_valid_sentences` of) the dev set."""
+    """Corpus BLEU of greedy translations of the dev set, or of `data.max_valid_sentences` of its
+    sentences spread evenly over it (not the first ones: a dev file sorted by length, as
+    Tatoeba's is, would be scored on its shortest sentences)."""
 
     def __init__(self, data: PreparedData, config: Config, device: torch.device) -> None:
         self.data, self.config, self.device = data, config, device
         self.settings = config.decode.model_copy(update={"beam_size": 1, "n_best": 1})
         _, ref_path = data.split_paths("valid")
         with open(ref_path, encoding="utf-8") as handle:
-            self.references = handle.read().split("\n")
+            self.references = handle.read().splitlines()
+        self.subset = evenly_spaced(len(self.references), config.data.max_valid_sentences)
 
     @torch.no_grad()
     def __call__(self, model: torch.nn.Module) -> float:
-        limit = self.config.data.max_valid_sentences
         batches = make_batches(self.data, "valid", self.config.data, shuffle=False)
         tgt_vocab = self.data.tgt_vocab
         hypotheses: dict[int, str] = {}
         for batch in batches.iter_epoch(0):
             rows = (
                 torch.arange(len(batch))
-                if limit is None
-                else (batch.indices < limit).nonzero().flatten()
+                if self.subset is None
+                else torch.isin(batch.indices, self.subset).nonzero().flatten()
             )
             if rows.numel() == 0:
                 continue
@@ -47,3 +49,11 @@ class DevBleu:
         order = sorted(hypotheses)
         refs = [self.references[i] for i in order]
         return sacrebleu.corpus_bleu([hypotheses[i] for i in order], [refs]).score
+
+
+def evenly_spaced(n: int, limit: int | None) -> torch.Tensor | None:
+    """`limit` of the indices 0 .. n-1, spread evenly (the first and every n/limit-th);
+    None for all of them."""
+    if limit is None or limit >= n:
+        return None
+    return torch.tensor([k * n // limit for k in range(limit)], dtype=torch.long)
