@@ -7,7 +7,8 @@ the model interface (encode / init_state / step / state.select).
 
 The copy task copies 3-7 words of a 20-word source language; the target vocabulary lacks the last
 five words, so a trained model writes ``<unk>`` exactly where the source has one of them.
-`train_copy_model` learns it with the real Seq2Seq in a few seconds.
+`train_copy_model` learns it with the real Seq2Seq in a few seconds. `train_small_model` trains
+the real trainer on the committed Tatoeba slice instead, for the tests that need real text.
 """
 
 from __future__ import annotations
@@ -226,3 +227,31 @@ def train_copy_model(
 def save(path: Path, model: Seq2Seq, config: Config, src_vocab, tgt_vocab) -> Path:
     write_atomic(path, checkpoint_bytes(model, config, src_vocab, tgt_vocab))
     return path
+
+
+def train_small_model(data_dir: Path, out_dir: Path, steps: int, batch_size: int, **model) -> Path:
+    """Train a small model on the prepared slice for `steps` Adam steps (one thread, no dev
+    BLEU, no TensorBoard) and return its best checkpoint: the decoding tests' trained model."""
+    from seq2seq.config import Config
+    from seq2seq.experiment import build_trainer
+
+    config = Config.model_validate(
+        {
+            "data": {"dir": str(data_dir), "batch_size": batch_size},
+            "model": {"layers": 1, **model},
+            "train": {
+                "out_dir": str(out_dir),
+                "optimizer": "adam",
+                "lr": 0.01,
+                "schedule": "constant",
+                "normalize": "tokens",
+                "max_steps": steps,
+                "valid_every": steps,
+                "valid_bleu": False,
+                "tensorboard": False,
+                "threads": 1,
+            },
+        }
+    )
+    build_trainer(config).fit()
+    return out_dir / "best.safetensors"

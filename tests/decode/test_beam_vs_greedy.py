@@ -11,36 +11,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from decode_standins import train_small_model
 
 from seq2seq import Translator
-from seq2seq.config import Config
 
 
 @pytest.fixture(scope="module")
 def trained(data_dir, tmp_path_factory) -> Path:
-    from seq2seq.experiment import build_trainer
-
     out = tmp_path_factory.mktemp("beam") / "run"
-    config = Config.model_validate(
-        {
-            "data": {"dir": str(data_dir), "batch_size": 32},
-            "model": {"embedding_size": 48, "hidden_size": 64, "layers": 1},
-            "train": {
-                "out_dir": str(out),
-                "optimizer": "adam",
-                "lr": 0.01,
-                "schedule": "constant",
-                "normalize": "tokens",
-                "max_steps": 200,
-                "valid_every": 200,
-                "valid_bleu": False,
-                "tensorboard": False,
-                "threads": 1,
-            },
-        }
+    return train_small_model(
+        data_dir, out, steps=200, batch_size=32, embedding_size=48, hidden_size=64
     )
-    build_trainer(config).fit()
-    return out / "best.safetensors"
 
 
 def _log_probs(translator, lines, beam_size):

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from decode_standins import train_small_model
 
-from seq2seq.config import Config
 from seq2seq.decode.translator import Translator
-from seq2seq.experiment import build_trainer
 
 pytestmark = pytest.mark.slow
 SENTENCES = 1000
@@ -21,31 +20,11 @@ SENTENCES = 1000
 def trained(data_dir, tmp_path_factory) -> Translator:
     """A small Luong-attention model trained for 300 steps on the slice's 2,000 pairs."""
     out = tmp_path_factory.mktemp("invariants") / "run"
-    config = Config.model_validate(
-        {
-            "data": {"dir": str(data_dir), "batch_size": 64},
-            "model": {
-                "embedding_size": 64,
-                "hidden_size": 128,
-                "layers": 1,
-                "context": "attention",
-            },  # fmt: skip
-            "train": {
-                "out_dir": str(out),
-                "optimizer": "adam",
-                "lr": 0.01,
-                "schedule": "constant",
-                "normalize": "tokens",
-                "max_steps": 300,
-                "valid_every": 300,
-                "valid_bleu": False,
-                "tensorboard": False,
-                "threads": 1,
-            },  # fmt: skip
-        }
-    )
-    build_trainer(config).fit()
-    return Translator.load(out / "best.safetensors")
+    checkpoint = train_small_model(
+        data_dir, out, steps=300, batch_size=64, embedding_size=64, hidden_size=128,
+        context="attention",
+    )  # fmt: skip
+    return Translator.load(checkpoint)
 
 
 @pytest.fixture(scope="module")
