@@ -10,8 +10,9 @@ so a corpus sorted by length or grouped by topic (Tatoeba's dump, news in docume
 every part of an epoch the same mix of pairs, while the reads stay runs of a block. The order of
 the buckets and of the batches inside each bucket is drawn from ``(seed, epoch)``, and pairs of
 equal lengths are shuffled too, so batch contents vary between epochs while the buckets and the
-cuts (and so the number of batches) do not. That makes resuming cheap: `iter_epoch(epoch, skip=k)` passes over whole
-buckets without reading them when it knows their batch counts, and never builds a skipped batch.
+cuts (and so the number of batches) do not. That makes resuming cheap: `iter_epoch(epoch,
+skip=k)` passes over whole buckets without reading them when it knows their batch counts, and
+never builds a skipped batch.
 
 For data-parallel training every rank builds the same global batch and keeps the rows
 ``[rank::world_size]``; the global sentence and token counts travel on the `Batch` so the loss can
