@@ -469,8 +469,12 @@ def _in_subprocess(case: Case, paths: dict[str, str], root: Path) -> Outcome:
         done = subprocess.run(["bash", "-c", script], cwd=root, env=_env(), capture_output=True,
                               text=True, timeout=300)  # fmt: skip
         return Outcome(done.returncode, done.stdout, done.stderr)
+    # A shell runs background jobs with SIGINT ignored, and an ignored SIGINT is inherited (and
+    # respected by Python, as by nohup): give the command Ctrl-C's default disposition, as a
+    # terminal would, so the test means the same wherever pytest itself was started.
     proc = subprocess.Popen(command, cwd=root, env=_env(), stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=_default_sigint)  # fmt: skip
     if case.how == "closed-stdout":
         proc.stdout.close()  # the reader is gone before the first line is written
         _, err = proc.communicate(timeout=300)
@@ -489,6 +493,10 @@ def _in_subprocess(case: Case, paths: dict[str, str], root: Path) -> Outcome:
     proc.send_signal(signal.SIGTERM if case.how == "sigterm" else signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     return Outcome(proc.returncode, out.decode(), err.decode())
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _quote(arg: str) -> str:
