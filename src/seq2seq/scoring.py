@@ -3,16 +3,24 @@
 Shared by rescoring (decode/rescore.py, paper §3.6), evaluation (reference perplexity) and the
 n-best features of an ensemble's hypotheses. Each member scores by teacher forcing, the path of
 the training loss; an ensemble's probability of a token is the mean of its members' (paper §3.6).
+The perplexity of references is the paper's test perplexity (§3.3): per token, EOS included.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 
 from seq2seq.data.batching import make_source_batch, make_target_batch
+from seq2seq.data.vocab import PAD_ID
+from seq2seq.errors import DataError
+
+log = logging.getLogger(__name__)
 
 
 def mean_of_probs(log_probs: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -35,7 +43,7 @@ def target_log_probs(
     src_lengths: torch.Tensor,
     tgt_in: torch.Tensor,
     tgt_out: torch.Tensor,
-    pad_id: int = 0,
+    pad_id: int = PAD_ID,
 ) -> torch.Tensor:
     """Total log p(y <eos> | x) of each row, by teacher forcing.
 
@@ -62,7 +70,7 @@ def score_pairs(
     scores = [0.0] * len(src_ids)
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
-        src, lengths = make_source_batch([src_ids[i] for i in rows], 0, reverse_source)
+        src, lengths = make_source_batch([src_ids[i] for i in rows], PAD_ID, reverse_source)
         tgt_in, tgt_out = make_target_batch([tgt_ids[i] for i in rows])
         totals = target_log_probs(
             model, src.to(device), lengths.to(device), tgt_in.to(device), tgt_out.to(device)
@@ -70,3 +78,53 @@ def score_pairs(
         for row, total in zip(rows, totals.tolist(), strict=True):
             scores[row] = total
     return scores
+
+
+@dataclass
+class Perplexity:
+    """exp(nll / tokens): per-token perplexity of the references, EOS included."""
+
+    perplexity: float
+    nll: float  # summed negative log-likelihood (nats)
+    tokens: int  # reference tokens scored, one EOS per sentence included
+    sentences: int  # sentence pairs scored
+    skipped: int  # pairs left out because the source line is empty
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def reference_perplexity(
+    model,
+    src_ids: Sequence[Sequence[int]],
+    tgt_ids: Sequence[Sequence[int]],
+    reverse_source: bool,
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+) -> Perplexity:
+    """Teacher-forced perplexity of the references `tgt_ids` given `src_ids` (`score_pairs`).
+
+    Pairs whose source is empty are left out (with a warning): the encoder has nothing to read.
+    """
+    kept = [i for i, ids in enumerate(src_ids) if ids]
+    if len(kept) < len(src_ids):
+        first = next(i for i, ids in enumerate(src_ids) if not ids)
+        log.warning(
+            f"{len(src_ids) - len(kept)} empty source lines (first: line {first + 1}) are left "
+            "out of the perplexity"
+        )
+    if not kept:
+        raise DataError("every source line is empty; there is nothing to score")
+    targets = [tgt_ids[i] for i in kept]
+    log_probs = score_pairs(
+        model, [src_ids[i] for i in kept], targets, reverse_source, batch_size, device
+    )
+    nll = -math.fsum(log_probs)
+    tokens = sum(len(ids) + 1 for ids in targets)  # + 1: the EOS of each sentence
+    return Perplexity(
+        perplexity=math.exp(min(nll / tokens, 700.0)),
+        nll=nll,
+        tokens=tokens,
+        sentences=len(kept),
+        skipped=len(src_ids) - len(kept),
+    )

@@ -1,6 +1,6 @@
 """Evaluation stage: scores, the paper's analyses, plots and reports (docs/evaluation.md).
 
-scores.py     sacreBLEU BLEU / chrF with signatures; perplexity of references (teacher forcing)
+scores.py     sacreBLEU BLEU / chrF with signatures, Multi30k's tokenised BLEU
 evaluate.py   `seq2seq evaluate`
 analyses.py   BLEU by length and by word rarity (Fig. 3), PCA (Fig. 2), beam sweep (§3.6)
 probes.py     sentence vectors and attention maps of a checkpoint

@@ -24,9 +24,9 @@ from seq2seq.evaluate.scores import (
     check_aligned,
     corpus_scores,
     read_lines,
-    reference_perplexity,
     tokenized_bleu,
 )
+from seq2seq.scoring import reference_perplexity
 
 
 def evaluate(
@@ -93,11 +93,9 @@ def evaluate(
         batch_size = (decode or {}).get("batch_size") or translator.config.decode.batch_size
         result["perplexity"] = reference_perplexity(
             translator.model,
-            translator.src_vocab,
-            translator.tgt_vocab,
+            translator.src_vocab.encode_batch(sources),
+            translator.tgt_vocab.encode_batch(references),
             translator.reverse_source,
-            sources,
-            references,
             batch_size=batch_size,
             device=translator.device,
         ).to_dict()

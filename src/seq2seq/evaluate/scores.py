@@ -1,28 +1,20 @@
-"""Scores of a test set: sacreBLEU's BLEU and chrF, and the model's perplexity of the references.
+"""Metrics of a test set: sacreBLEU's BLEU and chrF, and BLEU as the Multi30k literature counts it.
 
 BLEU is the paper's metric (Sutskever et al. 2014, §3.6, "cased BLEU"); it and chrF come from
 sacreBLEU, never from a home-made n-gram counter, and each comes with its signature so a number can
-be reproduced. Perplexity is the teacher-forced per-token perplexity of the reference translations,
-end-of-sentence token included (the paper's test perplexity, §3.3), computed through the same
-`SequenceLoss` that training optimises, with the checkpoint's vocabularies and source order.
+be reproduced. The model's perplexity of the references is scoring.py's (teacher forcing).
 """
 
 from __future__ import annotations
 
-import logging
-import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import sacrebleu
-import torch
 
 from seq2seq.errors import DataError
-from seq2seq.scoring import target_log_probs
-
-log = logging.getLogger(__name__)
 
 
 def read_lines(path: str | Path) -> list[str]:
@@ -140,79 +132,3 @@ def tokenized_bleu(
         "|ref:official-lc.norm.tok"
     )
     return TokenizedBleu(score.score, signature, score.format(), lang)
-
-
-# ---------------------------------------------------------------------------------------------
-# Perplexity
-
-
-@dataclass
-class Perplexity:
-    """exp(nll / tokens): per-token perplexity of the references, EOS included."""
-
-    perplexity: float
-    nll: float  # summed negative log-likelihood (nats)
-    tokens: int  # reference tokens scored, one EOS per sentence included
-    sentences: int  # sentence pairs scored
-    skipped: int  # pairs left out because the source line is empty
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@torch.no_grad()
-def reference_perplexity(
-    model: torch.nn.Module,
-    src_vocab: Any,
-    tgt_vocab: Any,
-    reverse_source: bool,
-    sources: Sequence[str],
-    references: Sequence[str],
-    batch_size: int = 64,
-    device: str | torch.device = "cpu",
-) -> Perplexity:
-    """Teacher-forced perplexity of `references` given `sources` under `model`.
-
-    A single `Seq2Seq` is scored through `SequenceLoss` (the training objective, summed NLL); an
-    `Ensemble` through the log of its members' mean probabilities (paper §3.6). Sources are encoded
-    with the checkpoint's vocabulary and reversed when it was trained so (paper §3.3).
-    """
-    from seq2seq.data.batching import make_source_batch, make_target_batch
-
-    src_ids = src_vocab.encode_batch(list(sources))
-    tgt_ids = tgt_vocab.encode_batch(list(references))
-    kept = [i for i, ids in enumerate(src_ids) if ids]
-    if len(kept) < len(src_ids):
-        first = next(i for i, ids in enumerate(src_ids) if not ids)
-        log.warning(
-            f"{len(src_ids) - len(kept)} empty source lines (first: line {first + 1}) are left "
-            "out of the perplexity"
-        )
-    if not kept:
-        raise DataError("every source line is empty; there is nothing to score")
-    nll_of_batch = _batch_nll(model, tgt_vocab.pad_id)
-    order = sorted(kept, key=lambda i: (len(src_ids[i]), len(tgt_ids[i])))
-    total_nll, total_tokens = 0.0, 0
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
-        src, lengths = make_source_batch(
-            [src_ids[i] for i in rows], src_vocab.pad_id, reverse_source
-        )
-        tgt_in, tgt_out = make_target_batch([tgt_ids[i] for i in rows])
-        total_nll += nll_of_batch(
-            src.to(device), lengths.to(device), tgt_in.to(device), tgt_out.to(device)
-        )
-        total_tokens += sum(len(tgt_ids[i]) + 1 for i in rows)  # + 1: the EOS of each sentence
-    return Perplexity(
-        perplexity=math.exp(min(total_nll / total_tokens, 700.0)),
-        nll=total_nll,
-        tokens=total_tokens,
-        sentences=len(kept),
-        skipped=len(src_ids) - len(kept),
-    )
-
-
-def _batch_nll(model: torch.nn.Module, pad_id: int):
-    """A function (src, lengths, tgt_in, tgt_out) -> summed NLL (float), for one model or an
-    ensemble (model/interface.py: whatever scores)."""
-    return lambda *batch: -float(target_log_probs(model, *batch, pad_id=pad_id).sum())
