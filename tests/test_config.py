@@ -3,7 +3,9 @@
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
+from seq2seq import config
 from seq2seq.cli import main
 from seq2seq.config import load_config, reference_yaml
 from seq2seq.errors import ConfigError
@@ -27,6 +29,33 @@ def test_shipped_configs_load(name):
 
 def test_reference_config_documents_every_key():
     assert (CONFIGS / "reference.yaml").read_text(encoding="utf-8") == reference_yaml()
+
+
+def _settings_models() -> list[type[BaseModel]]:
+    """Every settings class of seq2seq.config: the sections a file or flag can set."""
+    return [
+        obj
+        for obj in vars(config).values()
+        if isinstance(obj, type)
+        and issubclass(obj, BaseModel)
+        and obj.__module__ == config.__name__
+        and obj is not config.Config
+    ]
+
+
+def test_every_setting_says_what_it_means():
+    """A field without a description leaves a bare key in reference.yaml and a flag without help."""
+    models = _settings_models()
+    assert {"DataConfig", "ModelConfig", "TrainConfig", "DecodeConfig"} <= {
+        m.__name__ for m in models
+    }
+    bare = [
+        f"{model.__name__}.{name}"
+        for model in models
+        for name, field in model.model_fields.items()
+        if not (field.description or "").strip()
+    ]
+    assert bare == [], f"settings without a description: {', '.join(bare)}"
 
 
 def test_paper_recipe_is_the_papers():

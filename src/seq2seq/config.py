@@ -51,8 +51,8 @@ class DataConfig(_Section):
 class ModelConfig(_Section):
     """The encoder-decoder: cell, sizes and how the decoder receives the context."""
 
-    cell: Literal["lstm", "gru", "rnn"] = "lstm"
-    embedding_size: int = Field(256, gt=0)
+    cell: Literal["lstm", "gru", "rnn"] = Field("lstm", description="recurrent cell (paper: lstm)")
+    embedding_size: int = Field(256, gt=0, description="word embedding size (paper: 1000)")
     hidden_size: int = Field(256, gt=0, description="encoder hidden size (per direction)")
     decoder_hidden_size: int | None = Field(
         None, gt=0, description="decoder hidden size; defaults to hidden_size (x2 if bidirectional)"
@@ -62,7 +62,7 @@ class ModelConfig(_Section):
     dropout: float = Field(
         0.0, ge=0.0, lt=1.0, description="dropout on embeddings and between layers"
     )
-    bidirectional: bool = False
+    bidirectional: bool = Field(False, description="encoder reads the source both ways")
     tie_embeddings: bool = Field(
         False, description="share decoder input embedding and output projection"
     )
@@ -110,7 +110,7 @@ class TrainConfig(_Section):
     """Optimiser, schedule, clipping, validation, checkpoints and devices."""
 
     out_dir: str = Field("runs/experiment", description="run directory: checkpoints, logs")
-    seed: int = 1
+    seed: int = Field(1, description="seed of the initial weights, dropout and batch order")
     optimizer: Literal["sgd", "adam"] = Field(
         "sgd", description="paper: plain SGD without momentum"
     )
@@ -123,12 +123,14 @@ class TrainConfig(_Section):
     )
     halve_every_epochs: float = Field(0.5, gt=0.0, description="paper: halve every half epoch")
     warmup_steps: int = Field(0, ge=0, description="linear learning-rate warm-up steps")
-    plateau_factor: float = Field(0.5, gt=0.0, lt=1.0)
+    plateau_factor: float = Field(
+        0.5, gt=0.0, lt=1.0, description="plateau schedule: multiply the rate by this on decay"
+    )
     plateau_patience: int = Field(
         2, ge=0, description="validations without improvement before decay"
     )
     epochs: float = Field(7.5, gt=0.0, description="paper: 7.5 epochs")
-    max_steps: int | None = Field(None, gt=0)
+    max_steps: int | None = Field(None, gt=0, description="stop after this many updates")
     max_minutes: float | None = Field(
         None, gt=0.0, description="stop after this much training time"
     )
@@ -140,11 +142,15 @@ class TrainConfig(_Section):
         "sentences",
         description="divide the summed loss by the batch's sentences (paper §3.4: g / batch_size) or tokens",
     )
-    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
+    label_smoothing: float = Field(
+        0.0, ge=0.0, lt=1.0, description="probability mass spread over the vocabulary (0: off)"
+    )
     log_every: int = Field(50, gt=0, description="steps between log lines")
     valid_every: int = Field(1000, gt=0, description="steps between validations")
     valid_bleu: bool = Field(True, description="also decode the dev set greedily and report BLEU")
-    best_metric: Literal["ppl", "bleu"] = "ppl"
+    best_metric: Literal["ppl", "bleu"] = Field(
+        "ppl", description="dev metric that picks best.safetensors (bleu needs valid_bleu)"
+    )
     patience: int | None = Field(
         None, gt=0, description="early stop after this many validations without gain"
     )
@@ -155,7 +161,9 @@ class TrainConfig(_Section):
         "always saves, so the best model is its own validated checkpoint)",
     )
     keep_last: int = Field(2, ge=1, description="keep this many latest checkpoints beside the best")
-    device: Literal["cpu", "cuda", "auto"] = "auto"
+    device: Literal["cpu", "cuda", "auto"] = Field(
+        "auto", description="auto: cuda when a GPU is visible"
+    )
     precision: Literal["fp32", "bf16", "auto"] = Field(
         "fp32",
         description="bf16 autocasts matrix products; auto: bf16 where it is fast",
