@@ -32,8 +32,16 @@ LAYERS: list[tuple[str, list[str]]] = [
 ]
 # Parts of one layer that must not import each other (siblings).
 SIBLINGS = [{"data", "model"}, {"train", "decode"}, {"evaluate", "serve"}]
-# The only parts that may import argparse (the command layer owns the terminal).
-ARGPARSE_ALLOWED = {"commands", "cli"}
+# The only parts that may touch the terminal: argparse, progress bars, prompts, print, isatty.
+TERMINAL_ALLOWED = {"commands", "cli"}
+TERMINAL_MODULES = {
+    "argparse": "outside the command layer (library functions take typed settings)",
+    "tqdm": "outside the command layer (report progress through a callback)",
+}
+TERMINAL_CALLS = {
+    "print": "(use logging)",
+    "input": "(prompting is the command layer's)",
+}
 # `seq2seq/__init__.py` re-exports the public API (Translator) lazily: the top of the house.
 
 
@@ -134,7 +142,7 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 
 def violations(edges: dict[str, set[str]]) -> list[str]:
-    """Imports that run up the layers or between siblings, and argparse outside commands."""
+    """Imports that run up the layers or between siblings, and terminal code outside commands."""
     problems = []
     for source, targets in sorted(edges.items()):
         a = part_of(source)
@@ -147,21 +155,35 @@ def violations(edges: dict[str, set[str]]) -> list[str]:
             elif any({a, b} <= pair for pair in SIBLINGS):
                 problems.append(f"{source} imports {target}, a sibling")
     for name, path in modules().items():
-        if part_of(name) in ARGPARSE_ALLOWED:
+        if part_of(name) not in TERMINAL_ALLOWED:
+            problems += terminal_code(name, path.read_text(encoding="utf-8"))
+    return problems
+
+
+def terminal_code(name: str, source: str) -> list[str]:
+    """What in module `name` belongs to the command layer: argparse, tqdm, print, input, isatty."""
+    problems = []
+    for node in ast.walk(ast.parse(source)):
+        modules_named = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        if isinstance(node, ast.ImportFrom):
+            modules_named = [node.module or ""]
+        for module in modules_named:
+            top = module.partition(".")[0]
+            if top in TERMINAL_MODULES:
+                problems.append(
+                    f"{name} imports {top} at line {node.lineno}, {TERMINAL_MODULES[top]}"
+                )
+        if not isinstance(node, ast.Call):
             continue
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
-            if isinstance(node, ast.ImportFrom):
-                names = [node.module or ""]
-            if "argparse" in names:
-                problems.append(f"{name} imports argparse outside the command layer")
-            if (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Name)
-                and node.func.id == "print"
-            ):
-                problems.append(f"{name} calls print at line {node.lineno} (use logging)")
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in TERMINAL_CALLS:
+            problems.append(
+                f"{name} calls {func.id} at line {node.lineno}, {TERMINAL_CALLS[func.id]}"
+            )
+        if isinstance(func, ast.Attribute) and func.attr == "isatty":
+            problems.append(
+                f"{name} calls isatty at line {node.lineno} (what a terminal gets is the command's choice)"
+            )
     return problems
 
 
