@@ -206,9 +206,6 @@ class WordVocab(Vocab):
         index = self._index
         return [index.get(tok, UNK_ID) for tok in self.tokenize(text)]
 
-    def token_to_id(self, token: str) -> int:
-        return self._index.get(token, UNK_ID)
-
     def id_to_token(self, index: int) -> str:
         return self._tokens[index]
 
@@ -223,7 +220,7 @@ class WordVocab(Vocab):
             "kind": self.kind,
             "version": FORMAT_VERSION,
             "lowercase": self.lowercase,
-            **({"split_punct": True} if self.split_punct else {}),  # older files lack the key
+            "split_punct": self.split_punct,
             "words": self._tokens[len(SPECIALS) :],
         }
 
@@ -354,14 +351,14 @@ def vocab_from_dict(data: Mapping[str, Any], source: str = "vocabulary data") ->
         if kind == WordVocab.kind:
             return WordVocab(
                 list(data["words"]),
-                lowercase=bool(data.get("lowercase", False)),
-                split_punct=bool(data.get("split_punct", False)),
+                lowercase=bool(data["lowercase"]),
+                split_punct=bool(data["split_punct"]),
             )
         if kind == SentencePieceVocab.kind:
             return SentencePieceVocab(
                 base64.b64decode(data["model"], validate=True),
-                model_type=str(data.get("model_type", "bpe")),
-                lowercase=bool(data.get("lowercase", False)),
+                model_type=str(data["model_type"]),
+                lowercase=bool(data["lowercase"]),
             )
     except (KeyError, TypeError, ValueError) as err:
         raise DataError(
