@@ -48,6 +48,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "seq2seq.commands.download",
         "download a public parallel corpus (Multi30k, WMT'14 EN-FR)",
     ),
+    "split": ("seq2seq.commands.split", "a seeded train/dev/test split, duplicates on one side"),
     "prepare": (
         "seq2seq.commands.prepare",
         "clean parallel text and build vocabularies for training",
