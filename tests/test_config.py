@@ -1,5 +1,6 @@
 """Typed configuration: every shipped recipe loads; every mistake is one sentence naming the key."""
 
+import argparse
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,7 @@ from pydantic import BaseModel
 
 from seq2seq import config
 from seq2seq.cli import main
+from seq2seq.commands import build_parser, in_flags
 from seq2seq.config import load_config, reference_yaml
 from seq2seq.errors import ConfigError
 
@@ -121,3 +123,44 @@ def test_cli_reports_config_errors_without_traceback(tmp_path, capsys):
     assert code == 2
     assert err.startswith("seq2seq train: error: config key 'model.context'")
     assert "Traceback" not in err and err.count("\n") == 1
+
+
+def _command_parser(name: str):
+    parser = build_parser(name)
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices[name]
+
+
+@pytest.mark.parametrize(
+    "command, library, command_line",
+    [
+        (
+            "translate",
+            "config key 'decode.beam_size': input should be greater than 0 (got 0)",
+            "--beam-size: input should be greater than 0 (got 0)",
+        ),
+        (
+            "analyze",
+            "analyze.groups must be at least 1, got 0",
+            "--groups must be at least 1, got 0",
+        ),
+        (
+            "evaluate",
+            "cannot tell the language of x.tok for the Moses tokeniser; give evaluate.tok_lang",
+            "cannot tell the language of x.tok for the Moses tokeniser; give --tok-lang",
+        ),
+        # no flag sets it on this command: the setting stays, for a config file or --set
+        ("translate", "config key 'train.lr': must be > 0", "config key 'train.lr': must be > 0"),
+        ("train", "config key 'model.context': bad", "config key 'model.context': bad"),
+        # file names are not settings
+        (
+            "translate",
+            "runs/train.log and data.dir are missing",
+            "runs/train.log and data.dir are missing",
+        ),
+    ],
+)
+def test_library_errors_name_settings_and_the_command_line_names_flags(
+    command, library, command_line
+):
+    assert in_flags(library, _command_parser(command), command) == command_line

@@ -10,7 +10,9 @@ How a command ends, for every command (`main`):
 
 - success: exit status 0;
 - a library error (`Seq2SeqError`), or an operating-system error no check caught (a full disk):
-  one line ``seq2seq CMD: error: SENTENCE`` on stderr, exit status 2, no traceback;
+  one line ``seq2seq CMD: error: SENTENCE`` on stderr, exit status 2, no traceback. Library
+  errors name settings (``config key 'decode.beam_size'``, ``analyze.groups``); the line says
+  the flag that sets each one on this command (``--beam-size``) where there is one (`in_flags`);
 - Ctrl-C: ``seq2seq CMD: interrupted``, exit status 130 (128 + SIGINT);
 - SIGTERM: raised as `Terminated` (a KeyboardInterrupt) wherever the program is, so the same
   clean-up runs as for Ctrl-C (temporary files removed, nothing half-written left behind), then
@@ -31,6 +33,7 @@ import importlib
 import importlib.util
 import logging
 import os
+import re
 import signal
 import sys
 
@@ -201,6 +204,43 @@ def _os_error(err: OSError) -> str:
     return f"{err.filename}: {reason}" if err.filename is not None else reason
 
 
+# A setting as library errors name it: `section.key`, quoted or not, after "config key" or
+# "setting"; the section is a config section or the command's own name.
+_SETTING = re.compile(r"(?:config key |(?:decode )?setting )?(['`]?)\b([a-z]+)\.([a-z][a-z_]*)\b\1")
+_CONFIG_SECTIONS = frozenset({"data", "model", "train", "decode"})
+
+
+def _all_flags(parser: argparse.ArgumentParser) -> set[str]:
+    """Every option string of `parser` and of its sub-commands, however deep."""
+    flags = set()
+    for action in parser._actions:
+        flags.update(action.option_strings)
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                flags |= _all_flags(child)
+    return flags
+
+
+def in_flags(message: str, parser: argparse.ArgumentParser, command: str) -> str:
+    """A library error as a command-line user reads it: each setting it names (``config key
+    'decode.beam_size'``) becomes the flag that sets it on this command (``--beam-size``); a
+    setting without a flag here stays as it is (a config file or ``--set`` sets it)."""
+    flags = _all_flags(parser)
+    sections = _CONFIG_SECTIONS | {command}
+
+    def flag_of(match: re.Match[str]) -> str:
+        section, key = match.group(2), match.group(3)
+        flag = "--" + key.replace("_", "-")
+        return flag if section in sections and flag in flags else match.group(0)
+
+    return _SETTING.sub(flag_of, message)
+
+
+def _command_parser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices[command]
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
@@ -219,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe shows here, inside the try, not at exit
         return status
     except Seq2SeqError as err:
-        _say(f"{program}: error: {err}")
+        message = in_flags(str(err), _command_parser(parser, args.command), args.command)
+        _say(f"{program}: error: {message}")
         return EXIT_ERROR
     except BrokenPipeError:
         _silence_stdout()

@@ -51,7 +51,9 @@ def _csv_value(value: Any) -> Any:
 
 def _check_systems(references: Sequence[str], systems: Mapping[str, Sequence[str]]) -> None:
     if not systems:
-        raise ConfigError("no system to analyse; give at least one --system or --checkpoint")
+        raise ConfigError(
+            "no system to analyse; give at least one analyze.system or analyze.checkpoint"
+        )
     for name, hyps in systems.items():
         if len(hyps) != len(references):
             raise DataError(
@@ -173,7 +175,7 @@ def bleu_by_rarity(
     """
     _check_systems(references, systems)
     if groups < 1:
-        raise ConfigError(f"--groups must be at least 1, got {groups}")
+        raise ConfigError(f"analyze.groups must be at least 1, got {groups}")
     means = mean_ranks(sources, ranks, tokenize)
     scored = [i for i, m in enumerate(means) if m is not None]
     order = sorted(scored, key=lambda i: means[i])  # stable: ties keep file order

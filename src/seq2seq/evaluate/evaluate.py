@@ -49,7 +49,9 @@ def evaluate(
     language `tok_lang` (default: the checkpoint's target language, else the file name's).
     """
     if not checkpoints and hyp is None:
-        raise ConfigError("give --checkpoint to translate the source, or --hyp with translations")
+        raise ConfigError(
+            "give evaluate.checkpoint to translate the source, or evaluate.hyp with translations"
+        )
     sources, references = read_lines(src), read_lines(ref)
     check_aligned({str(src): sources, str(ref): references})
     result: dict[str, Any] = {
@@ -85,7 +87,7 @@ def evaluate(
         lang = tok_lang or (translator.tgt_lang if translator else None) or guess_language(tok_ref)
         if not lang:
             raise ConfigError(
-                f"cannot tell the language of {tok_ref} for the Moses tokeniser; give --tok-lang"
+                f"cannot tell the language of {tok_ref} for the Moses tokeniser; give evaluate.tok_lang"
             )
         result["tokenized_bleu"] = tokenized_bleu(hypotheses, tokenized, lang).to_dict()
     result["perplexity"] = None
