@@ -40,7 +40,7 @@ def read_csv_pairs(path: str | Path, source_column: str, target_column: str) -> 
     A pair with an empty side is skipped. A column name the header lacks is a DataError naming the
     file and the columns it has; a row with too few fields names file:line.
     """
-    reader = csv.reader(iter_lines(path))
+    reader = csv.reader(line + "\n" for line in iter_lines(path))  # a quoted field may span lines
     try:
         header = [name.strip() for name in next(reader)]
     except StopIteration:
