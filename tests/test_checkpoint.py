@@ -7,7 +7,7 @@ import torch
 
 from seq2seq.checkpoint import checkpoint_bytes, load_weights, read_checkpoint, write_atomic
 from seq2seq.config import Config
-from seq2seq.errors import CheckpointError
+from seq2seq.errors import CheckpointError, DataError
 
 
 class _Vocab:
@@ -66,7 +66,7 @@ def test_a_failed_write_leaves_the_old_checkpoint_intact(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(DataError, match="disk full"):  # one sentence naming the file
         write_atomic(path, b"half a checkpoint")
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["last.safetensors"]  # no temp file left

@@ -484,7 +484,7 @@ def _in_subprocess(case: Case, paths: dict[str, str], root: Path) -> Outcome:
     proc.stdin.flush()
     output = Path(paths["keep"])
     deadline = time.monotonic() + 240
-    while not list(output.parent.glob(f".{output.name}.*.tmp")):
+    while not list(output.parent.glob(f".{output.name}.seq2seq-tmp-*")):
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             out, err = proc.communicate()
@@ -591,7 +591,7 @@ def test_library_errors_are_typed_for_api_users(world):
     with pytest.raises(DataError, match="cannot write"):
         with AtomicTextFile(paths["outdir"]) as handle:  # the rename onto a directory fails
             handle.write("x")
-    assert not list(Path(paths["outdir"]).parent.glob(".an-existing-dir.*.tmp"))
+    assert not list(Path(paths["outdir"]).parent.glob(".an-existing-dir.seq2seq-tmp-*"))
 
 
 def test_a_pipe_or_device_output_is_written_in_place_not_replaced(tmp_path):

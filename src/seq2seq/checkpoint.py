@@ -14,7 +14,6 @@ import json
 import os
 import re
 import signal
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,8 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from seq2seq.config import Config, config_from_dict
+from seq2seq.data.io import fsync_dir  # noqa: F401  (train.rundir imports it from here)
+from seq2seq.data.io import write_atomic as atomic_bytes
 from seq2seq.errors import CheckpointError, ConfigError, DataError
 
 FORMAT = "seq2seq-checkpoint"
@@ -116,31 +117,11 @@ def checkpoint_bytes(
 
 
 def write_atomic(path: str | Path, data: bytes) -> None:
-    """Write bytes so that `path` is either the old file or the complete new one, never a mix."""
+    """Write bytes so that `path` is either the old file or the complete new one, never a mix
+    (`seq2seq.data.io.write_atomic`, with the crash battery's fault point before the rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would hide the file from other users
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        fault_point(write_point(path))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
-
-
-def fsync_dir(path: str | Path) -> None:
-    """Make a rename or unlink in directory `path` durable (a power cut cannot undo it)."""
-    dir_fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    atomic_bytes(path, data, before_rename=lambda: fault_point(write_point(path)))
 
 
 def write_point(path: str | Path) -> str:
@@ -169,12 +150,6 @@ def fault_point(name: str) -> None:
     _fault_passes[name] = _fault_passes.get(name, 0) + 1
     if _fault_passes[name] == int(nth or 1):
         os.kill(os.getpid(), getattr(signal, f"SIG{signame or 'KILL'}"))
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 # ---------------------------------------------------------------------------------------------

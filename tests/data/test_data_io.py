@@ -196,4 +196,4 @@ def test_cli_reports_bad_input_in_one_line(tmp_path, capsys, case):
     assert err.startswith("seq2seq prepare: error: ") and expected in err
     assert "Traceback" not in err
     assert not (out / "manifest.json").exists()
-    assert not list(out.glob("*.part")) and not list(out.glob(".*.tmp"))
+    assert not list(out.glob("*.part")) and not list(out.glob(".*.seq2seq-tmp-*"))

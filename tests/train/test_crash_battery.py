@@ -233,7 +233,7 @@ def test_crash_battery(demo_data, tmp_path):
     assert read_checkpoint(run / "best.safetensors").train_state["run"]["best"] == best["ppl"]
     steps = sorted(s for s, _ in RunDir(run).step_checkpoints())
     assert steps == manifest.steps and best["step"] in steps
-    left = [p.name for p in run.rglob("*") if p.name.endswith(".tmp")]
+    left = [p.name for p in run.rglob("*") if p.name.endswith(".tmp") or "-tmp-" in p.name]
     assert left == []
     assert f"best dev ppl {best['ppl']:.2f} at step {best['step']}" in stderr(len(plan) - 1)
 

@@ -13,8 +13,10 @@ whose effect is counted in a `ReadStats`:
 A source and target file of different lengths is reported at the end of the streaming pass, with
 both file names and both line counts.
 
-Writing: `AtomicTextFile` (a file that appears complete or not at all) and the checks a command
-runs before its work starts, so that a bad path costs nothing: `check_writable` (an output file
+Writing: `AtomicTextFile` and `write_atomic`, the one atomic writer (a file that appears complete
+or not at all, fsynced, under a temporary name that says its owner, ``.NAME.seq2seq-tmp-PID``, so
+the next run removes what a killed one left: `remove_stale_temps`), and the checks a command runs
+before its work starts, so that a bad path costs nothing: `check_writable` (an output file
 or directory), `check_readable` (an input file) and `same_file` (an output that would replace an
 input). Each raises a DataError naming the flag and the path.
 """
@@ -26,10 +28,10 @@ import os
 import re
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import Any, BinaryIO, Literal
 
 from seq2seq.errors import DataError
 
@@ -275,36 +277,99 @@ def guess_language(path: str | Path | None) -> str | None:
     return match.group(1).lower()
 
 
-class AtomicTextFile:
-    """A UTF-8 text file written under a temporary name and renamed into place only on success,
-    so an interrupted write never leaves a file that looks complete.
+TEMP_MARK = ".seq2seq-tmp-"
+_TEMP_NAME = re.compile(r"^\.(?P<name>.+)" + re.escape(TEMP_MARK) + r"(?P<pid>\d+)$")
 
-    The temporary file (``.NAME.XXXX.tmp`` beside the target) is removed whenever the block ends
-    with an exception (Ctrl-C included, and SIGTERM where the command layer turns it into one), and
-    when the final flush or rename fails; such a failure is a DataError naming the file.
+
+def temp_path(path: str | Path) -> Path:
+    """Where this process writes `path` before renaming it into place: ``.NAME.seq2seq-tmp-PID``
+    beside it, a name that says which file it would become and which process owns it."""
+    path = Path(path)
+    return path.with_name(f".{path.name}{TEMP_MARK}{os.getpid()}")
+
+
+def remove_stale_temps(folder: str | Path, name: str | None = None) -> list[Path]:
+    """Remove the temporary files (`temp_path`) in `folder` whose process is dead, those of
+    target `name` only when given; a live process's file is left alone. Returns those removed."""
+    removed = []
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMP_NAME.match(entry.name)
+        if match is None or (name is not None and match["name"] != name):
+            continue
+        if not _alive(int(match["pid"])) and entry.is_file():
+            entry.unlink(missing_ok=True)
+            removed.append(entry)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # another user's process (or a name we cannot judge): not ours to remove
+    return True
+
+
+def fsync_dir(path: str | Path) -> None:
+    """Make a rename or unlink in directory `path` durable (a power cut cannot undo it)."""
+    dir_fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class AtomicTextFile:
+    """A file written under `temp_path` and renamed into place only on success, so an
+    interrupted write never leaves a file that looks complete: the one atomic writer (text, or
+    bytes with ``binary=True``; `write_atomic` is its one-call form).
+
+    On success the data is fsynced, renamed over the target and the directory fsynced, so that
+    a power cut leaves the old file or the new one. The temporary file is removed whenever the
+    block ends with an exception (Ctrl-C included, and SIGTERM where the command layer turns it
+    into one), and when the final flush or rename fails; such a failure is a DataError naming the
+    file. A kill -9 leaves it behind: the next write to the same target removes it (and any other
+    dead process's), see `remove_stale_temps`. `before_rename` runs between the fsync and the
+    rename (the crash battery's fault point). A device or a pipe (/dev/stdout, a FIFO) is written
+    in place, never replaced.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        binary: bool = False,
+        before_rename: Callable[[], None] | None = None,
+    ) -> None:
         self.path = Path(path)
+        self.binary = binary
+        self.before_rename = before_rename
 
-    def __enter__(self):
-        self.tmp = None
+    def __enter__(self) -> Any:
+        self.tmp: Path | None = None
         if self.path.exists() and not self.path.is_file() and not self.path.is_dir():
-            # a device or a pipe (/dev/null, /dev/stdout, a FIFO): written directly, never replaced
-            try:
-                self.handle = open(self.path, "w", encoding="utf-8", newline="\n")
-            except OSError as err:
-                raise DataError(f"cannot write {self.path} ({err.strerror or err})") from None
+            self.handle = self._open(self.path)  # a device or a pipe: written directly
             return self.handle
+        remove_stale_temps(self.path.parent, self.path.name)
+        self.tmp = temp_path(self.path)
+        self.handle = self._open(self.tmp)
+        return self.handle
+
+    def _open(self, path: Path) -> Any:
         try:
-            fd, self.tmp = tempfile.mkstemp(
-                dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
-            )
+            if self.binary:
+                return open(path, "wb")
+            return open(path, "w", encoding="utf-8", newline="\n")
         except OSError as err:
             raise DataError(f"cannot write {self.path} ({err.strerror or err})") from None
-        os.chmod(self.tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        self.handle = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
-        return self.handle
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if self.tmp is None:
@@ -315,14 +380,31 @@ class AtomicTextFile:
                 self.handle.close()
             except OSError:
                 pass  # the exception on its way out says what went wrong
-            Path(self.tmp).unlink(missing_ok=True)
+            self.tmp.unlink(missing_ok=True)
             return
         try:
+            self.handle.flush()
+            os.fsync(self.handle.fileno())
             self.handle.close()
+            if self.before_rename is not None:
+                self.before_rename()
             os.replace(self.tmp, self.path)
+            fsync_dir(self.path.parent)
         except OSError as err:
-            Path(self.tmp).unlink(missing_ok=True)
+            self.tmp.unlink(missing_ok=True)
             raise DataError(f"cannot write {self.path} ({err.strerror or err})") from None
+        except BaseException:
+            self.tmp.unlink(missing_ok=True)
+            raise
+
+
+def write_atomic(
+    path: str | Path, data: bytes, before_rename: Callable[[], None] | None = None
+) -> None:
+    """Write bytes so that `path` is either the old file or the complete new one, never a mix
+    (`AtomicTextFile` with ``binary=True``)."""
+    with AtomicTextFile(path, binary=True, before_rename=before_rename) as handle:
+        handle.write(data)
 
 
 def check_writable(
@@ -392,9 +474,3 @@ def same_file(a: str | Path | None, b: str | Path | None) -> bool:
         return os.path.samefile(a, b)
     except OSError:
         return False
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

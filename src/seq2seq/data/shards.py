@@ -28,11 +28,13 @@ from __future__ import annotations
 
 import itertools
 import os
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from seq2seq.data.io import AtomicTextFile
 from seq2seq.errors import DataError
 
 FORMAT = "seq2seq-ids"
@@ -52,7 +54,7 @@ def file_names(split: str) -> tuple[str, str, str]:
 
 
 class IdsWriter:
-    """Writes one split's ids files through temporary names; `close()` renames them into place.
+    """Writes one split's ids files through temporary names, renamed into place when the block ends.
 
         with IdsWriter(out, "train", src_vocab_size, tgt_vocab_size) as writer:
             writer.add(src_id_lists, tgt_id_lists)   # any number of times
@@ -67,17 +69,16 @@ class IdsWriter:
         self.names = file_names(split)
         self.dtypes = (ids_dtype(src_vocab_size), ids_dtype(tgt_vocab_size))
         self._limits = (src_vocab_size, tgt_vocab_size)
-        self._temp = [self.directory / f".{name}.tmp" for name in self.names]
+        self._files = ExitStack()
         self._handles: list[Any] = []
         self.pairs = 0
         self.tokens = [0, 0]
 
     def __enter__(self) -> IdsWriter:
-        try:
-            self._handles = [open(path, "wb") for path in self._temp]
-        except OSError as err:
-            self._discard()
-            raise DataError(f"cannot write in {self.directory} ({err.strerror or err})") from None
+        files = [AtomicTextFile(self.directory / name, binary=True) for name in self.names]
+        with ExitStack() as opening:
+            self._handles = [opening.enter_context(file) for file in files]
+            self._files = opening.pop_all()
         np.zeros((1, 2), _OFFSET_DTYPE).tofile(self._handles[2])
         return self
 
@@ -101,28 +102,8 @@ class IdsWriter:
         self.pairs += len(src)
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None:
-            self._discard()
-            return
-        self.close()
-
-    def close(self) -> None:
-        try:
-            for handle in self._handles:
-                handle.flush()
-                os.fsync(handle.fileno())
-                handle.close()
-            for temp, name in zip(self._temp, self.names):
-                os.replace(temp, self.directory / name)
-        except OSError as err:
-            self._discard()
-            raise DataError(f"cannot write in {self.directory} ({err.strerror or err})") from None
-
-    def _discard(self) -> None:
-        for handle in self._handles:
-            handle.close()
-        for temp in self._temp:
-            temp.unlink(missing_ok=True)
+        """Rename the three files into place (fsynced, `AtomicTextFile`), or remove them all."""
+        self._files.__exit__(exc_type, exc, tb)
 
     def info(self) -> dict[str, Any]:
         """The split's manifest entry for these files."""

@@ -24,7 +24,6 @@ import json
 import logging
 import os
 import re
-import secrets
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from safetensors import SafetensorError, safe_open
 
 from seq2seq.checkpoint import fault_point, fsync_dir, write_atomic, write_point
 from seq2seq.config import Config
+from seq2seq.data.io import remove_stale_temps, temp_path
 from seq2seq.errors import CheckpointError, Seq2SeqError
 
 log = logging.getLogger(__name__)
@@ -215,11 +215,11 @@ class RunDir:
 
     def _remove_temporary_files(self) -> None:
         for folder in (self.path, self.checkpoints):
-            if folder.is_dir():
-                for file in folder.iterdir():
-                    if file.name.startswith(".") and file.name.endswith(".tmp") and file.is_file():
-                        file.unlink()
-                        log.info(f"removed {file}, the remains of a killed write")
+            for file in remove_stale_temps(folder):
+                log.info(f"removed {file}, the remains of a killed write")
+            for file in folder.glob(".*.tmp") if folder.is_dir() else ():  # older versions' names
+                file.unlink()
+                log.info(f"removed {file}, the remains of a killed write")
 
     # -----------------------------------------------------------------------------------------
     # Saving
@@ -285,7 +285,7 @@ def _link(source: Path, target: Path) -> bool:
             return False
     except OSError:
         pass  # target missing
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+    tmp = temp_path(target)
     try:
         try:
             os.link(source, tmp)
