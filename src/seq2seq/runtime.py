@@ -1,4 +1,5 @@
-"""Process-wide settings that make PyTorch on a CPU faster, applied once by the `seq2seq` command.
+"""Process-wide settings that make PyTorch on a CPU faster, applied once by the `seq2seq` command,
+and the one way a device name ('cpu', 'cuda:1', 'auto') becomes a device (`resolve_device`).
 
 glibc's malloc hands every buffer above 128 KB (its dynamic threshold grows to at most 32 MB)
 straight to the kernel with mmap and gives it back on free. Search and training allocate the
@@ -32,3 +33,28 @@ def keep_freed_memory() -> bool:
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     ok = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
     return bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1 and ok)
+
+
+def resolve_device(name: str, setting: str = "--device", local_rank: int | None = None):
+    """'cpu', 'cuda', 'cuda:N' or 'auto' -> a torch.device; `setting` names where the name came
+    from in the one-sentence error (`--device`, `train.device`). A bare 'cuda' (or 'auto' on a
+    GPU) becomes `cuda:local_rank` when `local_rank` is given (torchrun's rank on this node)."""
+    import torch
+
+    from seq2seq.errors import ConfigError
+
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(
+            f"{setting} '{name}' is not a device; use cpu, cuda, cuda:N or auto"
+        ) from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            f"{setting} is '{name}' but PyTorch sees no CUDA GPU here; use cpu or auto"
+        )
+    if device.type == "cuda" and device.index is None and local_rank is not None:
+        device = torch.device("cuda", local_rank)
+    return device

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from seq2seq.errors import ConfigError
+from seq2seq.runtime import resolve_device
 
 
 @dataclass
@@ -38,23 +38,11 @@ class DistContext:
         return self.world_size > 1
 
 
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError(
-                "train.device is 'cuda' but PyTorch sees no CUDA device; use 'cpu' or 'auto'"
-            )
-        return torch.device("cuda", local_rank)
-    return torch.device("cpu")
-
-
 def setup(device: str) -> DistContext:
     """Join the process group when launched by torchrun; otherwise a single-process context."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    dev = resolve_device(device, local_rank)
+    dev = resolve_device(device, "train.device", local_rank)
     if world_size > 1 and not dist.is_initialized():
         if dev.type == "cuda":
             torch.cuda.set_device(dev)
@@ -70,15 +58,6 @@ def all_reduce_sum(values: list[float], ctx: DistContext) -> list[float]:
     tensor = torch.tensor(values, dtype=torch.float64, device=ctx.device)
     dist.all_reduce(tensor)
     return tensor.tolist()
-
-
-def broadcast_flag(flag: bool, ctx: DistContext) -> bool:
-    """Rank 0's decision (e.g. early stop) reaches every rank."""
-    if not ctx.distributed:
-        return flag
-    tensor = torch.tensor([1.0 if flag else 0.0], device=ctx.device)
-    dist.broadcast(tensor, src=0)
-    return bool(tensor.item())
 
 
 def broadcast_float(value: float, ctx: DistContext) -> float:

@@ -26,8 +26,3 @@ def dev_loss(model, batches: BatchIterator, pad_id: int, device: torch.device) -
 def perplexity(loss: float) -> float:
     """exp(loss), kept finite (at most e^50) for a loss that is not; NaN stays NaN."""
     return math.exp(min(loss, 50.0)) if not math.isnan(loss) else loss
-
-
-def dev_perplexity(model, batches: BatchIterator, pad_id: int, device: torch.device) -> float:
-    """exp(total NLL / target tokens), EOS included, over the whole dev set."""
-    return perplexity(dev_loss(model, batches, pad_id, device))
