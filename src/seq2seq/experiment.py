@@ -5,8 +5,9 @@
 
 It sets the process up (threads, process group, seed), loads the prepared data, builds the model
 and the batches, hands the trainer a dev-BLEU validator built on decode, restores the newest
-committed checkpoint on `resume`, and only then claims the run directory (recovering it after a
-kill, or deleting earlier checkpoints when `overwrite` is asked for, and recording the config): a
+committed checkpoint on `resume`, and only then claims the run directory: it takes the directory's
+lock (a second process on it is refused, naming this one; seq2seq/locking.py), recovers it after a
+kill or deletes earlier checkpoints when `overwrite` is asked for, and records the config. A
 refused start writes nothing. It sits above train and decode, which never import each other.
 """
 
@@ -45,5 +46,6 @@ def build_trainer(config: Config, resume: bool = False, overwrite: bool = False)
     if resume:
         trainer.restore()  # refuses a checkpoint of another model before anything is written
     if ctx.is_main:
+        run.claim()  # one process per run directory, from here to the end of the run
         run.start(cfg, resume=resume, overwrite=overwrite)
     return trainer

@@ -35,6 +35,7 @@ from seq2seq.checkpoint import fault_point, fsync_dir, write_atomic, write_point
 from seq2seq.config import Config
 from seq2seq.data.io import remove_stale_temps, temp_path
 from seq2seq.errors import CheckpointError, Seq2SeqError
+from seq2seq.locking import FolderLock, hold
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,18 @@ class RunDir:
         self.manifest_path = self.path / "manifest.json"
         self.config_path = self.path / "config.yaml"
         self.manifest: Manifest | None = None  # the last commit, once `start` or `save` ran
+        self.lock: FolderLock | None = None  # held from `claim` to `release` (or the process's end)
+
+    def claim(self) -> None:
+        """Make this process the directory's only writer (seq2seq/locking.py): a second `train`
+        on it, fresh or resumed, or a `shortlist` into it, is refused naming this one."""
+        if self.lock is None:
+            self.lock = hold(self.path, "run directory")
+
+    def release(self) -> None:
+        if self.lock is not None:
+            self.lock.close()
+            self.lock = None
 
     def step_path(self, step: int) -> Path:
         return self.checkpoints / f"step-{step:08d}.safetensors"
@@ -121,9 +134,26 @@ class RunDir:
         return self._derive()
 
     def latest(self) -> Path | None:
-        """The newest committed step's file."""
+        """The newest committed step's file; where it is gone, the link that still holds it
+        (last.safetensors, or best.safetensors when the last step was the best)."""
         manifest = self.committed()
-        return None if manifest is None else self.step_path(manifest.last)
+        return None if manifest is None else self.file_of(manifest.last, manifest)
+
+    def file_of(self, step: int, manifest: Manifest) -> Path:
+        """Step `step`'s file, or else a best/last link whose header says it is that step; a
+        CheckpointError saying what the manifest names and how to recover when none is."""
+        path = self.step_path(step)
+        if path.is_file():
+            return path
+        for link in (self.last, self.best):
+            if _step_of(link) == step:
+                return link
+        role = "last" if step == manifest.last else "best"
+        raise CheckpointError(
+            f"{path} is missing, and neither {self.last.name} nor {self.best.name} holds step "
+            f"{step}, which {self.manifest_path} names as the run's {role} checkpoint; put the "
+            "file back, or start again with --overwrite"
+        )
 
     def _derive(self) -> Manifest | None:
         """The manifest of a run directory without one: written before manifests existed, or
@@ -203,12 +233,11 @@ class RunDir:
             if step not in manifest.steps:
                 file.unlink()
                 log.info(f"removed {file}: written after the last commit or pruned by it")
-        for step in {manifest.last, *([manifest.best.step] if manifest.best else [])}:
-            if not self.step_path(step).is_file():
-                raise CheckpointError(
-                    f"{self.step_path(step)} is missing, but {self.manifest_path} names it as "
-                    "the run's last or best checkpoint"
-                )
+        for step in sorted({manifest.last, *([manifest.best.step] if manifest.best else [])}):
+            found = self.file_of(step, manifest)
+            if found != self.step_path(step):  # the step file was deleted; a link holds it
+                _link(found, self.step_path(step))
+                log.warning(f"{self.step_path(step)} was missing: restored from {found.name}")
         self._follow(manifest)
         fsync_dir(self.checkpoints)
         return manifest
@@ -256,6 +285,25 @@ class RunDir:
         if changed:
             fsync_dir(self.path)
 
+    def rewrite_target(self, path: Path) -> Path:
+        """Where a rewrite of `path` (best, last or a step file of this run) must go: the step
+        file the manifest names for it, so that the links keep following the manifest (a file
+        written over best.safetensors itself would be replaced by the step file on resume)."""
+        manifest = self.committed()
+        if manifest is None:
+            raise CheckpointError(f"{self.path} has committed no checkpoint")
+        if path.name == self.best.name and manifest.best is not None:
+            return self.file_of(manifest.best.step, manifest)
+        if path.name == self.last.name:
+            return self.file_of(manifest.last, manifest)
+        return path
+
+    def follow(self) -> None:
+        """Point best and last at the manifest's step files again (after a rewrite of one)."""
+        manifest = self.committed()
+        if manifest is not None:
+            self._follow(manifest)
+
     # -----------------------------------------------------------------------------------------
     # The log
 
@@ -299,6 +347,31 @@ def _link(source: Path, target: Path) -> bool:
         tmp.unlink(missing_ok=True)
         raise
     return True
+
+
+def run_holding(path: str | Path) -> RunDir | None:
+    """The run directory whose best.safetensors, last.safetensors or step file `path` is; None
+    for a checkpoint outside a run directory."""
+    path = Path(path)
+    for folder in (path.parent, path.parent.parent):
+        run = RunDir(folder)
+        if run.manifest_path.is_file() and (
+            path.name in (run.best.name, run.last.name)
+            and folder == path.parent
+            or _STEP.match(path.name)
+            and path.parent == run.checkpoints
+        ):
+            return run
+    return None
+
+
+def _step_of(path: Path) -> int | None:
+    """The step a checkpoint's header records; None for a missing or unreadable file."""
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return int(json.loads((handle.metadata() or {})["train_state"])["run"]["step"])
+    except (OSError, SafetensorError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _validated_best(path: Path) -> Best | None:
