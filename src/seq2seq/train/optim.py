@@ -80,10 +80,11 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr
 
 
-def clip_gradients(params, cfg: TrainConfig) -> float:
-    """Rescale the gradient to norm `cfg.clip` when it is larger (paper §3.4); returns the norm."""
+def clip_gradients(params, cfg: TrainConfig) -> torch.Tensor:
+    """Rescale the gradient to norm `cfg.clip` when it is larger (paper §3.4); returns the norm
+    before clipping, a 0-d tensor on the gradients' device (reading it waits for the device)."""
     params = [p for p in params if p.grad is not None]
     if cfg.clip_mode == "none":
         norms = [p.grad.detach().norm() for p in params]
-        return float(torch.linalg.vector_norm(torch.stack(norms))) if norms else 0.0
-    return float(torch.nn.utils.clip_grad_norm_(params, cfg.clip))
+        return torch.linalg.vector_norm(torch.stack(norms)) if norms else torch.zeros(())
+    return torch.nn.utils.clip_grad_norm_(params, cfg.clip)
