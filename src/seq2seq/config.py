@@ -11,7 +11,7 @@ parsed as YAML, so ``--set model.layers=4`` gives an int and ``--set train.max_s
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -325,3 +325,133 @@ def reference_yaml() -> str:
                 comment = (comment + "; " if comment else "") + "one of " + " | ".join(choices)
             lines.append(f"  {key}: {value}" + (f"  # {comment}" if comment else ""))
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings of the commands that stand outside an experiment, `seq2seq prepare` and `seq2seq serve`:
+# validated models like the sections above, whose fields generate the commands' flags
+# (commands/options.py). An error names the setting (`prepare.src_vocab_size`); the command layer
+# turns that name into the flag (`--src-vocab-size`).
+
+DEFAULT_MAX_SRC_LEN = 400  # translate, chat, serve: longer input lines get an empty output
+# Training pairs longer than this (in vocabulary tokens, either side) are dropped and counted: such
+# lines are nearly always alignment or extraction errors, and one of them fills a whole batch.
+DEFAULT_MAX_LEN = 250
+VOCAB_SIZES = {"word": (160_000, 80_000), "bpe": (8_000, 8_000), "unigram": (8_000, 8_000)}
+
+
+class CommandSettings(_Section):
+    """A command's settings, validated when made: a wrong value raises a ConfigError naming
+    ``SECTION.key`` (unlike pydantic's own report, one sentence)."""
+
+    section: ClassVar[str] = ""
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as err:
+            raise ConfigError(_describe_setting(err, type(self))) from None
+
+
+def _describe_setting(err: ValidationError, model: type[CommandSettings]) -> str:
+    first = err.errors()[0]
+    key = ".".join([model.section, *(str(p) for p in first["loc"])])
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        allowed = ", ".join(model.model_fields)
+        return f"unknown setting '{key}'; {model.section} allows: {allowed}"
+    if not first["loc"]:  # a check across settings: its message names them
+        return message
+    return f"{key}: {message[0].lower() + message[1:]} (got {first.get('input')!r})"
+
+
+class PrepareConfig(CommandSettings):
+    """How `seq2seq prepare` cleans pairs and builds vocabularies (data/prepare.py)."""
+
+    section: ClassVar[str] = "prepare"
+
+    src_lang: str | None = Field(
+        None, description="source language code (default: from the file name, e.g. train.en)"
+    )
+    tgt_lang: str | None = Field(
+        None, description="target language code (default: from the file name)"
+    )
+    vocab: Literal["word", "bpe", "unigram"] = Field(
+        "word",
+        description="word: top-K words + <unk> (the paper); bpe / unigram: SentencePiece subwords",
+    )
+    src_vocab_size: int | None = Field(
+        None, gt=0, description="source words kept (word: 160000) or pieces (bpe, unigram: 8000)"
+    )
+    tgt_vocab_size: int | None = Field(
+        None, gt=0, description="target words kept (word: 80000) or pieces (bpe, unigram: 8000)"
+    )
+    joint: bool = Field(
+        False, description="one vocabulary shared by source and target (of the source size)"
+    )
+    lowercase: bool = Field(
+        False, description="lowercase text when encoding (stored in the vocabulary)"
+    )
+    split_punct: bool = Field(
+        False,
+        description="word vocabularies: split punctuation off words, reversibly (untokenised text)",
+    )
+    sp_sample: int = Field(
+        1_000_000, gt=0, description="SentencePiece trains on at most this many sentences"
+    )
+    character_coverage: float = Field(
+        1.0,
+        gt=0.0,
+        le=1.0,
+        description="share of the training text's characters SentencePiece keeps as pieces, the "
+        "rarest others becoming <unk> (SentencePiece advises 0.9995 for Chinese, Japanese, Korean)",
+    )
+    byte_fallback: bool = Field(
+        False,
+        description="SentencePiece: spell a character outside the vocabulary as its UTF-8 bytes, "
+        "not <unk> (with a character_coverage below 1, for Korean, Chinese, Japanese)",
+    )
+    seed: int = Field(1, description="seed of the SentencePiece sentence sample")
+    max_len: int | None = Field(
+        DEFAULT_MAX_LEN,
+        gt=0,
+        description="drop training pairs longer than this many tokens on either side, counted in "
+        "the vocabulary's tokens (the number dropped is reported; null keeps every pair)",
+    )
+    empty_lines: Literal["skip", "error"] = Field(
+        "skip", description="skip pairs with an empty side (counted), or stop with file:line"
+    )
+    ids: bool = Field(
+        True,
+        description="also write the token ids training reads (without them training encodes "
+        "the text again every epoch)",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> PrepareConfig:
+        if self.vocab == "word" and self.byte_fallback:
+            raise ValueError(
+                "prepare.byte_fallback applies to SentencePiece vocabularies (bpe, unigram); "
+                "a word vocabulary spells an unknown word <unk>"
+            )
+        if self.vocab != "word" and self.split_punct:
+            raise ValueError(
+                f"prepare.split_punct applies to word vocabularies; {self.vocab} pieces need "
+                "no tokenizer"
+            )
+        src, tgt = self.src_vocab_size, self.tgt_vocab_size
+        if self.joint and src is not None and tgt is not None and src != tgt:
+            raise ValueError(
+                f"prepare.joint: a joint vocabulary has one size, but prepare.src_vocab_size is "
+                f"{src} and prepare.tgt_vocab_size {tgt}"
+            )
+        return self
+
+    @property
+    def vocab_sizes(self) -> tuple[int, int]:
+        """(source, target) vocabulary sizes: the given ones, else the kind's defaults."""
+        default_src, default_tgt = VOCAB_SIZES[self.vocab]
+        src, tgt = self.src_vocab_size, self.tgt_vocab_size
+        if src is None:
+            src = tgt if (self.joint and tgt is not None) else default_src
+        return src, src if self.joint else (default_tgt if tgt is None else tgt)

@@ -161,3 +161,56 @@ def test_cli_prepare_split_punct(tmp_path, capsys):
     capsys.readouterr()
     assert main([*args, "--out", str(tmp_path / "b"), "--split-punct", "--vocab", "bpe"]) == 2
     assert "--split-punct applies to word vocabularies" in capsys.readouterr().err
+
+
+def _hangul_corpus(folder) -> ParallelSource:
+    """300 lines of 30 Hangul syllables, and one rare syllable (뷁) seen once."""
+    import random
+
+    rng = random.Random(0)
+    syllables = [chr(0xAC00 + 37 * i) for i in range(30)]
+    words = ["".join(rng.choices(syllables, k=rng.randint(1, 3))) for _ in range(2000)]
+    lines = [" ".join(rng.choices(words, k=rng.randint(3, 8))) for _ in range(300)]
+    lines[7] += " 뷁"
+    folder.mkdir()
+    for name in ("train.ko", "train.en"):
+        (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return ParallelSource(folder / "train.ko", folder / "train.en")
+
+
+def test_a_prepare_option_reaches_sentencepiece_from_the_api_and_the_command_line(tmp_path):
+    """byte_fallback lives in PrepareConfig and SentencePieceVocab.train only; the keyword
+    argument and the generated flag --byte-fallback follow (as --min-len does for search)."""
+    source = _hangul_corpus(tmp_path / "text")
+    settings = dict(vocab="bpe", joint=True, src_vocab_size=400, character_coverage=0.999)
+    plain = prepare(tmp_path / "plain", source, **settings)
+    assert plain.src_vocab.decode(plain.src_vocab.encode("뷁 가")) == "<unk> 가"
+    api = prepare(tmp_path / "api", source, **settings, byte_fallback=True)
+    assert api.src_vocab.decode(api.src_vocab.encode("뷁 가")) == "뷁 가"
+    assert api.manifest["splits"]["train"]["src_oov_rate"] == 0.0
+    assert plain.manifest["splits"]["train"]["src_oov_rate"] > 0.0
+
+    flags = ["--src", str(source.src), "--tgt", str(source.tgt), "--vocab", "bpe", "--joint"]
+    flags += ["--src-vocab-size", "400", "--character-coverage", "0.999", "--byte-fallback"]
+    assert main(["prepare", *flags, "--out", str(tmp_path / "cli")]) == 0
+    assert (tmp_path / "cli" / "src.vocab.json").read_bytes() == (
+        tmp_path / "api" / "src.vocab.json"
+    ).read_bytes()
+
+
+def test_prepare_settings_are_checked_and_named_by_their_flag(tmp_path, capsys):
+    """The library names the setting (prepare.byte_fallback); the command says the flag."""
+    from seq2seq.config import PrepareConfig
+    from seq2seq.errors import ConfigError
+
+    source = _hangul_corpus(tmp_path / "text")
+    with pytest.raises(ConfigError, match=r"^prepare\.byte_fallback applies to SentencePiece"):
+        prepare(tmp_path / "out", source, byte_fallback=True)
+    with pytest.raises(ConfigError, match=r"^prepare\.character_coverage: .* 1 \(got 1\.5\)"):
+        PrepareConfig(character_coverage=1.5)
+    flags = ["prepare", "--src", str(source.src), "--tgt", str(source.tgt), "--out"]
+    assert main([*flags, str(tmp_path / "out"), "--byte-fallback"]) == 2
+    assert "error: --byte-fallback applies to SentencePiece" in capsys.readouterr().err
+    assert main([*flags, str(tmp_path / "out"), "--character-coverage", "0"]) == 2
+    assert "error: --character-coverage: input should be greater than 0" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -39,7 +39,7 @@ def test_ids_round_trip_offsets_and_dtypes(tmp_path):
     offsets = np.fromfile(tmp_path / "train.offsets", "<i8").reshape(-1, 2)
     assert offsets.shape == (12, 2) and offsets[0].tolist() == [0, 0]
     assert np.diff(offsets[:, 1]).tolist() == [len(t) for t in tgt]
-    assert not list(tmp_path.glob(".*.tmp"))
+    assert not list(tmp_path.glob(".*.seq2seq-tmp-*"))
 
     corpus = IdsCorpus(tmp_path, info)
     assert len(corpus) == 11
@@ -117,7 +117,7 @@ def test_prepare_writes_the_ids_it_encoded(corpus, tmp_path):
         plain,
         ParallelSource(corpus / "valid.en.gz", corpus / "valid.fr.gz"),
         vocab="word",
-        binary=False,
+        ids=False,
         progress=False,
     )
     assert "ids" not in json.loads((plain / "manifest.json").read_text())["splits"]["train"]

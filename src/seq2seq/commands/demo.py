@@ -88,7 +88,6 @@ def run_demo(
         ParallelSource(*corpus["train"]),
         valid=ParallelSource(*corpus["valid"]),
         vocab="word",
-        progress=False,
     )
     print("[2/3] train: LSTM encoder-decoder, reversed source (paper §3.3)", file=sys.stderr)
     config = demo_config(work / "data", work / "run", minutes, seed, max_steps)

@@ -1,21 +1,27 @@
-"""Flags that several commands share, each declared once here.
+"""Flags that several commands share, each declared once here, and the flags of settings models.
 
-The decode flags are generated from `DecodeConfig` (config.py): a field's name, type, choices and
-description become ``--field-name``, its type, its choices and its help. Adding a search option
-to `DecodeConfig` adds its flag to every command that searches, and `decode_overrides` carries
-the values back, unset ones as None (the checkpoint's config decides).
+The flags of a settings model (`DecodeConfig`, `PrepareConfig`, `ServeConfig` in config.py) are
+generated from its fields (`add_settings`): a field's name, type, choices and description become
+``--field-name``, its type, its choices and its help. Adding a search option to `DecodeConfig`
+adds its flag to every command that searches, and a prepare or serve option likewise;
+`given_settings` carries the values back, unset ones left out (the model's default, or the
+checkpoint's config, decides).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import typing
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from seq2seq.config import DecodeConfig
+from pydantic import BaseModel
 
-DEFAULT_MAX_SRC_LEN = 400
+from seq2seq.config import DEFAULT_MAX_SRC_LEN, CommandSettings, DecodeConfig
+from seq2seq.errors import Seq2SeqError
 
 
 def add_checkpoints(parser: argparse.ArgumentParser, required: bool = True, help: str = "") -> None:
@@ -83,13 +89,13 @@ def add_overrides(parser: argparse.ArgumentParser) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Decode settings, generated from DecodeConfig
+# Flags generated from settings models: DecodeConfig, PrepareConfig, ServeConfig (config.py)
 
 _DEST_PREFIX = "decode_"
 
 
 def _flag_type(annotation: Any) -> tuple[Any, list[str] | None]:
-    """(argparse type, choices) for a DecodeConfig field's annotation."""
+    """(argparse type, choices) for a settings field's annotation."""
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     if typing.get_origin(annotation) is typing.Literal:
         return str, list(typing.get_args(annotation))
@@ -98,31 +104,81 @@ def _flag_type(annotation: Any) -> tuple[Any, list[str] | None]:
     return annotation, None
 
 
+def flag(name: str) -> str:
+    """A setting's flag: ``src_vocab_size`` -> ``--src-vocab-size``."""
+    return "--" + name.replace("_", "-")
+
+
+def add_settings(
+    group: Any,
+    model: type[BaseModel],
+    dest_prefix: str,
+    only: tuple[str, ...] | None = None,
+    show_defaults: bool = True,
+) -> None:
+    """One flag per field of `model` (or per field in `only`), its help the field's description.
+
+    Every flag defaults to None, so `given_settings` returns only what the user typed and the
+    model (or a checkpoint) supplies the rest. A bool field that defaults to True gets a
+    ``--no-NAME`` flag beside ``--NAME``.
+    """
+    for name, field in model.model_fields.items():
+        if only is not None and name not in only:
+            continue
+        kind, choices = _flag_type(field.annotation)
+        text = (field.description or "").replace("%", "%%")
+        if show_defaults and field.default not in (None, False):
+            text += f" (default: {field.default})"
+        dest = dest_prefix + name
+        if kind is bool:
+            action = argparse.BooleanOptionalAction if field.default is True else "store_true"
+            group.add_argument(flag(name), dest=dest, action=action, default=None, help=text)
+        else:
+            group.add_argument(
+                flag(name),
+                dest=dest,
+                type=kind,
+                choices=choices,
+                default=None,
+                metavar=None if choices else name.upper(),
+                help=text,
+            )
+
+
+def given_settings(args: argparse.Namespace, dest_prefix: str) -> dict[str, Any]:
+    """The generated flags the user gave, as settings keys (absent ones left out)."""
+    return {
+        key[len(dest_prefix) :]: value
+        for key, value in vars(args).items()
+        if key.startswith(dest_prefix) and value is not None
+    }
+
+
+@contextmanager
+def settings_as_flags(model: type[CommandSettings]) -> Iterator[None]:
+    """Say the flag where a library error names a setting: ``prepare.max_len`` -> ``--max-len``."""
+    section = model.section
+    try:
+        yield
+    except Seq2SeqError as err:
+        message = re.sub(
+            rf"\b{section}\.([a-z_]+)",
+            lambda m: flag(m[1]) if m[1] in model.model_fields else m[0],
+            str(err),
+        )
+        if message == str(err):
+            raise
+        raise type(err)(message) from None
+
+
 def add_decode_settings(
     parser: argparse.ArgumentParser, only: tuple[str, ...] | None = None
 ) -> None:
     """One flag per `DecodeConfig` field (or the fields in `only`), defaulting to None."""
     group = parser.add_argument_group("search (default: the checkpoint's decode section)")
-    for name, field in DecodeConfig.model_fields.items():
-        if only is not None and name not in only:
-            continue
-        flag = "--" + name.replace("_", "-")
-        kind, choices = _flag_type(field.annotation)
-        text = (field.description or "").replace("%", "%%")
-        if kind is bool:
-            group.add_argument(
-                flag, dest=_DEST_PREFIX + name, action="store_true", default=None, help=text
-            )
-        else:
-            group.add_argument(
-                flag, dest=_DEST_PREFIX + name, type=kind, choices=choices, default=None, help=text
-            )
+    add_settings(group, DecodeConfig, _DEST_PREFIX, only, show_defaults=False)
 
 
 def decode_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The decode flags the user gave, as DecodeConfig keys (absent ones left out)."""
-    return {
-        key[len(_DEST_PREFIX) :]: value
-        for key, value in vars(args).items()
-        if key.startswith(_DEST_PREFIX) and value is not None
-    }
+    return given_settings(args, _DEST_PREFIX)

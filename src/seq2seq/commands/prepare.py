@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from seq2seq.data.io import (
-    EMPTY_POLICIES,
-    ParallelSource,
-    check_readable,
-    check_writable,
-    same_file,
-)
-from seq2seq.data.prepare import DEFAULT_MAX_LEN, VOCAB_KINDS
+from seq2seq.commands.options import add_settings, given_settings, settings_as_flags
+from seq2seq.config import PrepareConfig
+from seq2seq.data.io import ParallelSource, check_readable, check_writable, same_file
 from seq2seq.errors import DataError
+
+_DEST = "prepare_"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,64 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         io_group.add_argument(f"--{split}-tgt", type=Path, help=f"{split} target file")
         io_group.add_argument(f"--{split}-tsv", type=Path, help=f"{split} pairs as a TSV file")
     io_group.add_argument("--out", type=Path, required=True, help="data directory to write")
-    io_group.add_argument(
-        "--no-ids",
-        action="store_true",
-        help="write the cleaned text only, not the token ids training reads (it then encodes the "
-        "text again every epoch)",
-    )
-    io_group.add_argument("--src-lang", help="source language code (default: from the file name)")
-    io_group.add_argument("--tgt-lang", help="target language code (default: from the file name)")
-    vg = parser.add_argument_group("vocabulary")
-    vg.add_argument(
-        "--vocab",
-        choices=VOCAB_KINDS,
-        default="word",
-        help="word: top-K words + <unk> (the paper); bpe / unigram: SentencePiece subwords",
-    )
-    vg.add_argument(
-        "--src-vocab-size", type=int, help="source words kept (word: 160000) or pieces (8000)"
-    )
-    vg.add_argument(
-        "--tgt-vocab-size", type=int, help="target words kept (word: 80000) or pieces (8000)"
-    )
-    vg.add_argument(
-        "--joint", action="store_true", help="one vocabulary shared by source and target"
-    )
-    vg.add_argument(
-        "--lowercase",
-        action="store_true",
-        help="lowercase text when encoding (stored in the vocabulary)",
-    )
-    vg.add_argument(
-        "--split-punct",
-        action="store_true",
-        help="word vocabularies: split punctuation off words, reversibly (for untokenised text)",
-    )
-    vg.add_argument(
-        "--sp-sample",
-        type=int,
-        default=1_000_000,
-        help="SentencePiece trains on at most this many sentences",
-    )
-    vg.add_argument(
-        "--character-coverage", type=float, default=1.0, help="SentencePiece character coverage"
-    )
-    vg.add_argument("--seed", type=int, default=1, help="seed of the SentencePiece sentence sample")
-    fg = parser.add_argument_group("filters")
-    fg.add_argument(
-        "--max-len",
-        type=int,
-        default=DEFAULT_MAX_LEN,
-        help="drop training pairs longer than this many tokens on either side, counted in the "
-        f"vocabulary's tokens (default: {DEFAULT_MAX_LEN}; the number dropped is reported)",
-    )
-    fg.add_argument(
-        "--empty-lines",
-        choices=EMPTY_POLICIES,
-        default="skip",
-        help="skip pairs with an empty side (counted), or stop with file:line",
-    )
+    settings = parser.add_argument_group("settings (PrepareConfig)")
+    add_settings(settings, PrepareConfig, _DEST)
 
 
 def _source(args: argparse.Namespace, split: str) -> ParallelSource | None:
@@ -132,41 +74,26 @@ def _check_not_overwritten(args: argparse.Namespace) -> None:
                 )
 
 
+def _progress(items, label: str):
+    from tqdm import tqdm
+
+    return tqdm(items, desc=label, unit=" pairs", file=sys.stderr, leave=False, disable=None)
+
+
 def run(args: argparse.Namespace) -> int:
     from seq2seq.data.prepare import MANIFEST, prepare, summary_table
 
-    sources = [_source(args, split) for split in ("train", "valid", "test")]
-    for flag in ("src_vocab_size", "tgt_vocab_size", "max_len", "sp_sample"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            raise DataError(f"--{flag.replace('_', '-')} must be a positive number, not {value}")
-    if not 0.0 < args.character_coverage <= 1.0:
-        raise DataError(f"--character-coverage must lie in (0, 1], not {args.character_coverage}")
-    check_writable(args.out, "--out", directory=True)
-    _check_not_overwritten(args)
-    prepared = prepare(
-        args.out,
-        *sources,  # type: ignore[arg-type]
-        src_lang=args.src_lang,
-        tgt_lang=args.tgt_lang,
-        vocab=args.vocab,
-        src_vocab_size=args.src_vocab_size,
-        tgt_vocab_size=args.tgt_vocab_size,
-        joint=args.joint,
-        lowercase=args.lowercase,
-        split_punct=args.split_punct,
-        max_len=args.max_len,
-        empty_lines=args.empty_lines,
-        sp_sample=args.sp_sample,
-        character_coverage=args.character_coverage,
-        seed=args.seed,
-        binary=not args.no_ids,
-    )
+    with settings_as_flags(PrepareConfig):
+        config = PrepareConfig(**given_settings(args, _DEST))
+        sources = [_source(args, split) for split in ("train", "valid", "test")]
+        check_writable(args.out, "--out", directory=True)
+        _check_not_overwritten(args)
+        prepared = prepare(args.out, *sources, config, progress=_progress)  # type: ignore[arg-type]
     print(summary_table(prepared.manifest))
     print(
         f"wrote {prepared.dir}/ ({MANIFEST}, src.vocab.json, tgt.vocab.json, "
         + ", ".join(f"{s}.src/.tgt" for s in prepared.splits)
-        + ("" if args.no_ids else "; their token ids as .src.ids/.tgt.ids/.offsets")
+        + ("; their token ids as .src.ids/.tgt.ids/.offsets" if config.ids else "")
         + ")"
     )
     return 0

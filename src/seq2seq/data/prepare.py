@@ -25,23 +25,22 @@ import functools
 import itertools
 import json
 import logging
-import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
+from seq2seq.config import DEFAULT_MAX_LEN, PrepareConfig
 from seq2seq.data.io import (
-    EMPTY_POLICIES,
     AtomicTextFile,
     ParallelSource,
     ReadStats,
     guess_language,
     iter_lines,
+    remove_stale_temps,
+    temp_path,
 )
 from seq2seq.data.shards import IdsWriter
 from seq2seq.data.vocab import UNK_ID, SentencePieceVocab, Vocab, WordVocab
@@ -51,13 +50,12 @@ MANIFEST = "manifest.json"
 log = logging.getLogger(__name__)
 FORMAT = "seq2seq-prepared"
 VERSION = 1
-VOCAB_KINDS = ("word", "bpe", "unigram")
-DEFAULT_SIZES = {"word": (160_000, 80_000), "bpe": (8_000, 8_000), "unigram": (8_000, 8_000)}
 SPLITS = ("train", "valid", "test")
-# Training pairs longer than this (in vocabulary tokens, either side) are dropped and counted: such
-# lines are nearly always alignment or extraction errors, and one of them fills a whole batch.
-DEFAULT_MAX_LEN = 250
+__all__ = ["DEFAULT_MAX_LEN", "MANIFEST", "SPLITS", "PreparedData", "load_prepared", "prepare"]
 _ENCODE_CHUNK = 10_000
+# What shows progress: given the pairs being read and a label, it yields them (the command
+# passes a progress bar; the library shows nothing by itself).
+Progress = Callable[[Iterable[Any], str], Iterable[Any]]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -168,74 +166,20 @@ class _SideStats:
         }
 
 
-@dataclass
-class PrepareOptions:
-    """How `prepare` builds vocabularies and filters pairs (the CLI flags, validated)."""
-
-    vocab: str = "word"  # word | bpe | unigram
-    src_vocab_size: int | None = None  # None: 160,000 words (paper) or 8,000 pieces
-    tgt_vocab_size: int | None = None  # None: 80,000 words (paper) or 8,000 pieces
-    joint: bool = False  # one vocabulary for both sides (its size: src_vocab_size)
-    lowercase: bool = False
-    split_punct: bool = False  # word vocabularies: split punctuation off words (with joiners)
-    max_len: int | None = DEFAULT_MAX_LEN  # drop longer training pairs; None keeps every pair
-    empty_lines: str = "skip"  # skip | error
-    sp_sample: int = 1_000_000  # SentencePiece trains on at most this many sentences
-    character_coverage: float = 1.0
-    binary: bool = True  # also write each split's token ids (data/shards.py), which training reads
-    seed: int = 1
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        if self.vocab not in VOCAB_KINDS:
-            raise DataError(
-                f"vocabulary kind must be one of {', '.join(VOCAB_KINDS)}, not '{self.vocab}'"
-            )
-        if self.empty_lines not in EMPTY_POLICIES:
-            allowed = ", ".join(EMPTY_POLICIES)
-            raise DataError(
-                f"empty-lines policy must be one of {allowed}, not '{self.empty_lines}'"
-            )
-        if self.split_punct and self.vocab != "word":
-            raise DataError(
-                f"--split-punct applies to word vocabularies; {self.vocab} pieces need no tokenizer"
-            )
-        src, tgt = self.src_vocab_size, self.tgt_vocab_size
-        for name, value in (("source vocabulary size", src), ("target vocabulary size", tgt)):
-            if value is not None and value < 1:  # checked before 0 could pass for "not given"
-                raise DataError(f"{name} must be a positive number, not {value}")
-        if self.joint and src is not None and tgt is not None and src != tgt:
-            raise DataError(
-                f"a joint vocabulary has one size, but the source size is {src} and the target {tgt}"
-            )
-        default_src, default_tgt = DEFAULT_SIZES[self.vocab]
-        if src is None:
-            src = tgt if (self.joint and tgt is not None) else default_src
-        self.src_vocab_size = src
-        self.tgt_vocab_size = src if self.joint else (default_tgt if tgt is None else tgt)
-        for name, value in (
-            ("source vocabulary size", self.src_vocab_size),
-            ("target vocabulary size", self.tgt_vocab_size),
-            ("max-len", self.max_len),
-            ("SentencePiece sample size", self.sp_sample),
-        ):
-            if value is not None and value < 1:
-                raise DataError(f"{name} must be a positive number, not {value}")
-
-
 def prepare(
     out_dir: str | Path,
     train: ParallelSource,
     valid: ParallelSource | None = None,
     test: ParallelSource | None = None,
+    config: PrepareConfig | None = None,
     *,
-    src_lang: str | None = None,
-    tgt_lang: str | None = None,
-    **options: Any,
+    progress: Progress | None = None,
+    **settings: Any,
 ) -> PreparedData:
     """Clean the splits, build the vocabularies from train and write `out_dir` (see the module
-    doc); `options` are the fields of `PrepareOptions` (vocab, src_vocab_size, max_len, ...)."""
-    opts = PrepareOptions(**options)
+    doc) as `config` says; keyword `settings` replace some of its fields (``vocab="bpe"``), checked
+    as the config is. Temporary files a killed run left in `out_dir` are removed first."""
+    opts = PrepareConfig(**{**(config.model_dump() if config else {}), **settings})
     out = Path(out_dir)
     created = [d for d in (out, *out.absolute().parents) if not d.exists()]  # removed on failure
     try:
@@ -244,14 +188,18 @@ def prepare(
         raise DataError(
             f"cannot create the output directory {out} ({err.strerror or err})"
         ) from None
+    for stale in remove_stale_temps(out):
+        log.info(f"removed {stale}, the remains of a killed run")
     sources = {name: s for name, s in zip(SPLITS, (train, valid, test)) if s is not None}
     counts: dict[str, Counter[str]] = {"src": Counter(), "tgt": Counter()}
     parts: list[Path] = []
+    show = progress or (lambda items, label: items)
     try:
         read = {
-            name: _clean_split(name, src, out, opts, counts, parts) for name, src in sources.items()
+            name: _clean_split(name, src, out, opts, counts, parts, show)
+            for name, src in sources.items()
         }
-        src_vocab, tgt_vocab = _build_vocabs(out, opts, counts)
+        src_vocab, tgt_vocab = _build_vocabs(opts, counts, parts)
         splits = {
             name: _finish_split(name, out, src_vocab, tgt_vocab, read[name], sources[name], opts)
             for name in sources
@@ -267,7 +215,7 @@ def prepare(
     _remove_parts(parts)
     src_vocab.save(out / "src.vocab.json")
     tgt_vocab.save(out / "tgt.vocab.json")
-    manifest = _manifest(train, src_lang, tgt_lang, src_vocab, tgt_vocab, splits, opts)
+    manifest = _manifest(train, src_vocab, tgt_vocab, splits, opts)
     _write_json(out / MANIFEST, manifest)
     return PreparedData(out, manifest, src_vocab, tgt_vocab)
 
@@ -277,30 +225,25 @@ def _remove_parts(parts: list[Path]) -> None:
         part.unlink(missing_ok=True)
 
 
-def _progress(items: Iterable, opts: PrepareOptions, desc: str) -> Iterable:
-    return tqdm(
-        items,
-        desc=desc,
-        unit=" pairs",
-        file=sys.stderr,
-        leave=False,
-        disable=None if opts.progress else True,
-    )
+def _part(out: Path, split: str, side: str) -> Path:
+    """Where pass 1 writes a split's cleaned side, a temporary name (`temp_path`)."""
+    return temp_path(out / f"{split}.{side}.part")
 
 
 def _clean_split(
     name: str,
     source: ParallelSource,
     out: Path,
-    opts: PrepareOptions,
+    opts: PrepareConfig,
     counts: dict[str, Counter[str]],
     parts: list[Path],
+    progress: Progress,
 ) -> ReadStats:
-    """Pass 1: read, validate and clean a split into ``<split>.src.part`` / ``.tgt.part``; for a
+    """Pass 1: read, validate and clean a split into its two temporary parts (`_part`); for a
     word vocabulary, count training words (after the length filter, which is in words then)."""
     stats = ReadStats()
     word_filter = opts.max_len if (name == "train" and opts.vocab == "word") else None
-    src_part, tgt_part = out / f"{name}.src.part", out / f"{name}.tgt.part"
+    src_part, tgt_part = _part(out, name, "src"), _part(out, name, "tgt")
     parts += [src_part, tgt_part]
     counting = name == "train" and opts.vocab == "word"
     words = functools.partial(
@@ -308,7 +251,7 @@ def _clean_split(
     )
     pairs = source.pairs(empty_lines=opts.empty_lines, max_tokens=word_filter, stats=stats)  # type: ignore[arg-type]
     with open(src_part, "w", encoding="utf-8") as fs, open(tgt_part, "w", encoding="utf-8") as ft:
-        for s, t in _progress(pairs, opts, f"reading {name}"):
+        for s, t in progress(pairs, f"reading {name}"):
             fs.write(s + "\n")
             ft.write(t + "\n")
             if counting:
@@ -320,29 +263,29 @@ def _clean_split(
 
 
 def _build_vocabs(
-    out: Path, opts: PrepareOptions, counts: dict[str, Counter[str]]
+    opts: PrepareConfig, counts: dict[str, Counter[str]], parts: list[Path]
 ) -> tuple[Vocab, Vocab]:
+    """The vocabularies, from the word counts or from train's cleaned parts (`parts[:2]`)."""
+    src_size, tgt_size = opts.vocab_sizes
     if opts.vocab == "word":
-        if opts.joint:
-            shared = WordVocab.build(
-                counts["src"] + counts["tgt"], opts.src_vocab_size, opts.lowercase, opts.split_punct
-            )
-            return shared, shared
-        return (
-            WordVocab.build(counts["src"], opts.src_vocab_size, opts.lowercase, opts.split_punct),
-            WordVocab.build(counts["tgt"], opts.tgt_vocab_size, opts.lowercase, opts.split_punct),
+        words = functools.partial(
+            WordVocab.build, lowercase=opts.lowercase, split_punct=opts.split_punct
         )
-    src_part, tgt_part = out / "train.src.part", out / "train.tgt.part"
+        if opts.joint:
+            shared = words(counts["src"] + counts["tgt"], src_size)
+            return shared, shared
+        return words(counts["src"], src_size), words(counts["tgt"], tgt_size)
+    src_part, tgt_part = parts[:2]
     if opts.joint:
         both = itertools.chain(iter_lines(src_part), iter_lines(tgt_part))
-        shared = _train_sp(both, opts.src_vocab_size, opts, "joint")
+        shared = _train_sp(both, src_size, opts, "joint")
         return shared, shared
-    src_vocab = _train_sp(iter_lines(src_part), opts.src_vocab_size, opts, "source")
-    return src_vocab, _train_sp(iter_lines(tgt_part), opts.tgt_vocab_size, opts, "target")
+    src_vocab = _train_sp(iter_lines(src_part), src_size, opts, "source")
+    return src_vocab, _train_sp(iter_lines(tgt_part), tgt_size, opts, "target")
 
 
 def _train_sp(
-    lines: Iterator[str], size: int, opts: PrepareOptions, side: str
+    lines: Iterator[str], size: int, opts: PrepareConfig, side: str
 ) -> SentencePieceVocab:
     log.info(f"training the {side} SentencePiece {opts.vocab} model ({size} pieces)...")
     try:
@@ -352,6 +295,7 @@ def _train_sp(
             model_type=opts.vocab,  # type: ignore[arg-type]
             lowercase=opts.lowercase,
             character_coverage=opts.character_coverage,
+            byte_fallback=opts.byte_fallback,
             sample_size=opts.sp_sample,
             seed=opts.seed,
         )
@@ -366,7 +310,7 @@ def _finish_split(
     tgt_vocab: Vocab,
     read: ReadStats,
     source: ParallelSource,
-    opts: PrepareOptions,
+    opts: PrepareConfig,
 ) -> dict[str, Any]:
     """Pass 2: encode the cleaned split, apply the length filter in vocabulary tokens (train only),
     write the final files and measure lengths and unknown-token rates."""
@@ -375,9 +319,9 @@ def _finish_split(
     too_long = read.too_long
     kept = 0
     src_file, tgt_file = f"{name}.src", f"{name}.tgt"
-    ids = IdsWriter(out, name, len(src_vocab), len(tgt_vocab)) if opts.binary else nullcontext()
+    ids = IdsWriter(out, name, len(src_vocab), len(tgt_vocab)) if opts.ids else nullcontext()
     with AtomicTextFile(out / src_file) as fs, AtomicTextFile(out / tgt_file) as ft, ids as writer:
-        chunks = _chunks(iter_lines(out / f"{name}.src.part"), iter_lines(out / f"{name}.tgt.part"))
+        chunks = _chunks(iter_lines(_part(out, name, "src")), iter_lines(_part(out, name, "tgt")))
         for src_text, tgt_text in chunks:
             kept_src: list[list[int]] = []
             kept_tgt: list[list[int]] = []
@@ -400,11 +344,11 @@ def _finish_split(
             if writer is not None:
                 writer.add(kept_src, kept_tgt)
     if name == "train" and kept == 0:
-        raise DataError(f"every training pair is longer than --max-len {opts.max_len} tokens")
+        raise DataError(f"every training pair is longer than prepare.max_len {opts.max_len} tokens")
     if too_long:
         log.warning(
             f"{name}: dropped {too_long:,} of {read.lines:,} pairs longer than {limit} tokens on "
-            "a side (--max-len; counted in the manifest as too_long)"
+            "a side (prepare.max_len; counted in the manifest as too_long)"
         )
     if read.empty:
         log.info(f"{name}: skipped {read.empty:,} pairs with an empty side")
@@ -442,14 +386,12 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
         handle.write("\n")
 
 
-def _manifest(
-    train, src_lang, tgt_lang, src_vocab, tgt_vocab, splits, opts: PrepareOptions
-) -> dict[str, Any]:
+def _manifest(train, src_vocab, tgt_vocab, splits, opts: PrepareConfig) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "version": VERSION,
-        "src_lang": src_lang or guess_language(train.src),
-        "tgt_lang": tgt_lang or guess_language(train.tgt),
+        "src_lang": opts.src_lang or guess_language(train.src),
+        "tgt_lang": opts.tgt_lang or guess_language(train.tgt),
         "vocab": {
             "kind": opts.vocab,
             "joint": opts.joint,
@@ -457,8 +399,8 @@ def _manifest(
             "split_punct": opts.split_punct,
             "src_size": len(src_vocab),
             "tgt_size": len(tgt_vocab),
-            "requested_src_size": opts.src_vocab_size,
-            "requested_tgt_size": opts.tgt_vocab_size,
+            "requested_src_size": opts.vocab_sizes[0],
+            "requested_tgt_size": opts.vocab_sizes[1],
             "src_file": "src.vocab.json",
             "tgt_file": "tgt.vocab.json",
         },
