@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+from typing import Any
 
 from seq2seq.data.download import (
     DATASETS,
@@ -36,6 +38,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class _Bars:
+    """A progress bar per file on stderr (none when stderr is not a terminal), fed by the library's
+    ``progress(name, have, total)`` calls."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.name: str | None = None
+
+    def __call__(self, name: str, have: int, total: int | None) -> None:
+        from tqdm import tqdm
+
+        if name != self.name:
+            self.close()
+            self.name = name
+            self.bar = tqdm(total=total, initial=have, desc=name, unit="B", unit_scale=True,
+                            file=sys.stderr, leave=False, disable=None)  # fmt: skip
+        else:
+            self.bar.update(have - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def __enter__(self) -> _Bars:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def run(args: argparse.Namespace) -> int:
     from seq2seq.data.download import multi30k_files
     from seq2seq.data.io import check_writable
@@ -49,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
         raise DataError(f"--langs '{args.langs}' names no language (e.g. --langs en,fr)")
     multi30k_files(languages)  # unknown languages: one sentence before any download
     check_writable(args.out, "--out", directory=True)
-    done = download_multi30k(args.out, args.base_url, languages)
+    with _Bars() as bars:
+        done = download_multi30k(args.out, args.base_url, languages, progress=bars)
     fetched = sum(state == "downloaded" for state in done.values())
     print(
         f"{args.dataset}: {fetched} file(s) downloaded, {len(done) - fetched} already present "
@@ -68,7 +101,8 @@ def _wmt14(args: argparse.Namespace) -> int:
         raise DataError(f"--corpora '{args.corpora}' names no corpus (e.g. --corpora europarl)")
     wmt14_archives(corpora)  # unknown corpora: one sentence before any download
     check_writable(args.out, "--out", directory=True)
-    done = download_wmt14_en_fr(args.out, args.base_url or WMT14_BASE_URL, corpora)
+    with _Bars() as bars:
+        done = download_wmt14_en_fr(args.out, args.base_url or WMT14_BASE_URL, corpora, bars)
     archives = [state for name, state in done.items() if name.endswith((".tgz", ".tar"))]
     written = [name for name, state in done.items() if state == "written"]
     print(

@@ -32,16 +32,13 @@ import http.client
 import json
 import os
 import re
-import sys
 import tarfile
 import urllib.error
 import urllib.request
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-from tqdm import tqdm
 
 from seq2seq.errors import DataError
 
@@ -63,6 +60,9 @@ MULTI30K_SHA256: dict[str, str] = {
 }
 DATASETS = ("multi30k", "wmt14-en-fr")
 _CHUNK = 1 << 16
+# What shows a download's progress: called with the file's name, the bytes it has and its size
+# (None when the server does not say) after each chunk (the command passes a progress bar).
+ByteProgress = Callable[[str, int, int | None], None]
 
 
 def _make_dir(path: Path, named: Path) -> None:
@@ -100,7 +100,7 @@ def download_multi30k(
     out_dir: str | Path,
     base_url: str = DEFAULT_BASE_URL,
     languages: tuple[str, ...] = LANGUAGES,
-    progress: bool = True,
+    progress: ByteProgress | None = None,
     timeout: float = 60.0,
 ) -> dict[str, str]:
     """Download the files into `out_dir`; returns {file name: "downloaded" | "present"}."""
@@ -122,7 +122,7 @@ def fetch(
     url: str,
     target: Path,
     sha256: str,
-    progress: bool = True,
+    progress: ByteProgress | None = None,
     timeout: float = 60.0,
     algorithm: str = "sha256",
 ) -> None:
@@ -153,22 +153,13 @@ def fetch(
                     have = 0  # a plain 200: the server sends the whole file again
                 length = int(response.headers.get("Content-Length") or 0)
                 with open(part, "ab" if resumed else "wb") as handle:
-                    bar = tqdm(
-                        total=(have + length) or None,
-                        initial=have,
-                        desc=target.name,
-                        unit="B",
-                        unit_scale=True,
-                        file=sys.stderr,
-                        leave=False,
-                        disable=None if progress else True,
-                    )
-                    with bar:
-                        while chunk := response.read(_CHUNK):
-                            handle.write(chunk)
-                            digest.update(chunk)
-                            received += len(chunk)
-                            bar.update(len(chunk))
+                    total = (have + length) or None
+                    while chunk := response.read(_CHUNK):
+                        handle.write(chunk)
+                        digest.update(chunk)
+                        received += len(chunk)
+                        if progress:
+                            progress(target.name, have + received, total)
                     handle.flush()
                     os.fsync(handle.fileno())
                 if length and received < length:  # http.client reads a cut-off body as its end
@@ -278,7 +269,7 @@ def download_wmt14_en_fr(
     out_dir: str | Path,
     base_url: str = WMT14_BASE_URL,
     corpora: tuple[str, ...] = tuple(WMT14_TRAIN),
-    progress: bool = True,
+    progress: ByteProgress | None = None,
     timeout: float = 60.0,
 ) -> dict[str, str]:
     """Download the archives into `out_dir`/archives and unpack `out_dir`/train.{en,fr} (the
