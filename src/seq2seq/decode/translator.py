@@ -29,7 +29,7 @@ import torch
 from pydantic import ValidationError
 
 from seq2seq.checkpoint import read_languages, read_shortlist
-from seq2seq.config import Config, DecodeConfig
+from seq2seq.config import DEFAULT_MAX_SRC_LEN, Config, DecodeConfig
 from seq2seq.data.batching import make_source_batch
 from seq2seq.data.shortlist import Shortlist
 from seq2seq.data.vocab import WordVocab
@@ -40,7 +40,6 @@ from seq2seq.errors import ConfigError, DataError
 from seq2seq.precision import autocast, resolve
 from seq2seq.scoring import score_pairs
 
-DEFAULT_MAX_SRC_LEN = 400
 log = logging.getLogger(__name__)
 
 
