@@ -20,6 +20,7 @@ from decode_standins import (
 )
 
 from seq2seq.decode.search import beam_search, greedy_search, max_output_lengths
+from seq2seq.decode.search import search as either_search
 
 torch.set_num_threads(1)
 
@@ -87,8 +88,10 @@ def test_beam_one_is_exactly_greedy():
     model = TinyRNNModel(30, 15, seed=2)
     src, lengths = random_batch(25, 30, 9, seed=2)
     for alpha in (0.0, 1.0):
-        greedy = greedy_search(model, src, lengths, settings(length_penalty=alpha))
-        beam = beam_search(model, src, lengths, settings(beam_size=1, length_penalty=alpha))
+        greedy = greedy_search(model, src, lengths, settings(length_penalty=alpha), attention=True)
+        beam = beam_search(
+            model, src, lengths, settings(beam_size=1, length_penalty=alpha), attention=True
+        )
         for [g], [b] in zip(greedy, beam, strict=True):
             assert b.tokens == g.tokens
             assert b.log_prob == g.log_prob and b.score == g.score
@@ -115,7 +118,8 @@ def test_beam_beats_greedy_on_random_models():
 def test_hypotheses_carry_their_true_log_probability_and_attention():
     model = TinyRNNModel(25, 12, seed=4)
     src, lengths = random_batch(10, 25, 7, seed=4)
-    results = beam_search(model, src, lengths, settings(beam_size=4, n_best=4, length_penalty=0.5))
+    wide = settings(beam_size=4, n_best=4, length_penalty=0.5)
+    results = beam_search(model, src, lengths, wide, attention=True)
     for i, hyps in enumerate(results):
         assert len(hyps) == 4
         assert [h.score for h in hyps] == sorted((h.score for h in hyps), reverse=True)
@@ -192,3 +196,14 @@ def test_the_length_cap_ends_a_sentence_even_where_the_model_rules_eos_out():
         # search may find no hypothesis of non-zero probability at all and return none
         assert all(len(h.tokens) <= 3 for h in hyps)
         assert hyps or beam > 1
+
+
+def test_attention_is_collected_only_when_asked():
+    model = TinyRNNModel(25, 12, seed=4)
+    src, lengths = random_batch(6, 25, 7, seed=4)
+    for beam in (1, 3):
+        plain = either_search(model, src, lengths, settings(beam_size=beam))
+        kept = either_search(model, src, lengths, settings(beam_size=beam), attention=True)
+        assert all(h.attention is None for hyps in plain for h in hyps)
+        assert all(h.attention is not None for hyps in kept for h in hyps)
+        assert [[h.tokens for h in x] for x in plain] == [[h.tokens for h in x] for x in kept]

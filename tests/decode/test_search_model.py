@@ -35,8 +35,8 @@ def make_model(variant: str, seed: int, tgt_vocab: int = TGT_V) -> Seq2Seq:
 
 
 def search_both(model, src, lengths, **kw):
-    greedy = greedy_search(model, src, lengths, settings(**kw))
-    beam = beam_search(model, src, lengths, settings(beam_size=1, **kw))
+    greedy = greedy_search(model, src, lengths, settings(**kw), attention=True)
+    beam = beam_search(model, src, lengths, settings(beam_size=1, **kw), attention=True)
     return greedy, beam
 
 
@@ -61,7 +61,7 @@ def test_beam_one_equals_greedy_and_beam_wins_overall(variant):
 def test_scores_match_teacher_forcing_and_batching():
     model = make_model("lstm-attention-fed", seed=2)
     src, lengths = random_batch(8, SRC_V, 7, seed=2)
-    results = beam_search(model, src, lengths, settings(beam_size=4, n_best=3))
+    results = beam_search(model, src, lengths, settings(beam_size=4, n_best=3), attention=True)
     for i, hyps in enumerate(results):
         [alone] = beam_search(
             model, src[i : i + 1, : lengths[i]], lengths[i : i + 1], settings(beam_size=4, n_best=3)
@@ -82,8 +82,9 @@ def test_ensemble_of_two_copies_is_the_single_model():
     model = make_model("gru-attention-bi", seed=3)
     twin = make_model("gru-attention-bi", seed=3)
     src, lengths = random_batch(16, SRC_V, 8, seed=3)
-    single = beam_search(model, src, lengths, settings(beam_size=3, n_best=2))
-    double = beam_search(Ensemble([model, twin]), src, lengths, settings(beam_size=3, n_best=2))
+    three = settings(beam_size=3, n_best=2)
+    single = beam_search(model, src, lengths, three, attention=True)
+    double = beam_search(Ensemble([model, twin]), src, lengths, three, attention=True)
     for s, d in zip(single, double, strict=True):
         assert [h.tokens for h in s] == [h.tokens for h in d]
         assert [h.log_prob for h in s] == pytest.approx([h.log_prob for h in d], abs=1e-4)
@@ -105,17 +106,14 @@ def test_ensemble_averages_probabilities_of_different_architectures():
         state = ensemble.init_state(ensemble.encode(src, lengths))
         log_probs, _ = ensemble.step(tgt_in[:, 0], state)
         assert torch.allclose(log_probs, expected[:, 0], atol=1e-5)
-    [[h]] = greedy_search(ensemble, src[:1], lengths[:1], settings())
+    [[h]] = greedy_search(ensemble, src[:1], lengths[:1], settings(), attention=True)
     assert h.attention is None  # neither member attends
 
 
-def test_ensemble_of_different_target_vocabularies_is_refused():
-    ensemble = Ensemble(
-        [make_model("lstm-init", 6), make_model("lstm-init", 7, tgt_vocab=TGT_V + 5)]
-    )
-    src, lengths = random_batch(2, SRC_V, 4, seed=6)
+def test_ensemble_of_different_target_vocabularies_is_refused_when_built():
+    members = [make_model("lstm-init", 6), make_model("lstm-init", 7, tgt_vocab=TGT_V + 5)]
     with pytest.raises(
         CheckpointError,
         match=f"target vocabularies of different sizes \\({TGT_V} vs {TGT_V + 5}\\)",
     ):
-        greedy_search(ensemble, src, lengths, settings())
+        Ensemble(members)  # once, at construction: the search never checks again

@@ -50,6 +50,7 @@ class Ensemble(nn.Module):
         super().__init__()
         if not models:
             raise ValueError("an ensemble needs at least one model")
+        _check_sizes([_target_size(m) for m in models])  # once here, not at every step
         self.members = nn.ModuleList(models)
 
     def __len__(self) -> int:
@@ -79,9 +80,15 @@ class Ensemble(nn.Module):
         outputs = [
             m.step(tokens, s, o) for m, s, o in zip(self.members, state.members, outs, strict=True)
         ]
-        _check_sizes([lp.size(-1) for lp, _ in outputs])
         log_probs = mean_of_probs([lp for lp, _ in outputs])
         return log_probs, EnsembleState(tuple(s for _, s in outputs))
+
+
+def _target_size(model: nn.Module) -> int:
+    """The size of the target vocabulary `model` predicts over (its output layer's width)."""
+    generator = model.get_submodule("generator")
+    assert isinstance(generator, nn.Linear)
+    return generator.out_features
 
 
 def _check_sizes(sizes: list[int]) -> None:

@@ -2,8 +2,9 @@
 
 The interface (docs/ARCHITECTURE.md) is ``encode(src, src_lengths)``, ``init_state(encoded)``,
 ``step(tokens (N,), state) -> (log_probs (N, V), state)`` and ``state.select(index)``; a single
-`Seq2Seq` and an `Ensemble` both provide it. If the state carries attention weights ``attn``
-``(N, 1, S)`` after a step, the hypotheses keep them (one row per output token, EOS included).
+`Seq2Seq` and an `Ensemble` both provide it. With ``attention=True``, and a state that carries
+attention weights ``attn`` ``(N, 1, S)`` after a step, the hypotheses keep them (one row per
+output token, EOS included); otherwise no attention history is built, gathered or copied.
 
 Beam search follows the paper (§3.2): a left-to-right beam of the ``K`` most likely prefixes; a
 hypothesis is complete when it emits EOS. All sentences and beams live in one tensor of
@@ -32,6 +33,7 @@ to vocabulary ids as soon as they are chosen.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,8 +41,10 @@ import torch
 
 from seq2seq.config import DecodeConfig
 from seq2seq.data.vocab import BOS_ID, EOS_ID, PAD_ID
+from seq2seq.model.interface import SearchModel, SearchState
 
 NEG_INF = float("-inf")
+MAX_LOG_FLOAT = math.log(torch.finfo(torch.float64).max)
 
 
 @dataclass
@@ -54,8 +58,19 @@ class Hypothesis:
 
 
 def normalise(log_prob: float, length: int, alpha: float) -> float:
-    """Length-normalised score ``log_prob / length ** alpha``; alpha = 0 gives the raw log-prob."""
-    return log_prob if alpha == 0 else log_prob / float(length) ** alpha
+    """Length-normalised score ``log_prob / length ** alpha``; alpha = 0 gives the raw log-prob.
+
+    A divisor past float's range (checked in log space) is infinite, never an OverflowError;
+    `DecodeConfig` bounds alpha well below that.
+    """
+    return log_prob if alpha == 0 else log_prob / length_divisor(length, alpha)
+
+
+def length_divisor(length: int, alpha: float) -> float:
+    """``length ** alpha``, or inf where ``alpha * log(length)`` is past float's range."""
+    if alpha * math.log(length) >= MAX_LOG_FLOAT - 1.0:  # a margin for rounding
+        return math.inf
+    return float(length) ** alpha
 
 
 def max_output_lengths(src_lengths: torch.Tensor, ratio: float, offset: int) -> torch.Tensor:
@@ -63,7 +78,7 @@ def max_output_lengths(src_lengths: torch.Tensor, ratio: float, offset: int) -> 
     return (src_lengths.double() * ratio + offset).floor().long()  # (B,)
 
 
-def _attention(state: Any) -> torch.Tensor | None:
+def _attention(state: SearchState) -> torch.Tensor | None:
     """The attention weights of the last step, ``(N, S)``, or None for a model without attention.
 
     A state keeps ``attn (N, T, S)`` from its last decode call (T = 1 in search).
@@ -132,30 +147,33 @@ class _Restrictions:
 
 @torch.no_grad()
 def search(
-    model: Any,
+    model: SearchModel,
     src: torch.Tensor,
     src_lengths: torch.Tensor,
     settings: DecodeConfig,
     candidates: torch.Tensor | None = None,
+    attention: bool = False,
 ) -> list[list[Hypothesis]]:
     """Greedy search for a beam of one, beam search otherwise; see those two."""
     if settings.beam_size == 1:
-        return greedy_search(model, src, src_lengths, settings, candidates)
-    return beam_search(model, src, src_lengths, settings, candidates)
+        return greedy_search(model, src, src_lengths, settings, candidates, attention)
+    return beam_search(model, src, src_lengths, settings, candidates, attention)
 
 
 @torch.no_grad()
 def greedy_search(
-    model: Any,
+    model: SearchModel,
     src: torch.Tensor,
     src_lengths: torch.Tensor,
     settings: DecodeConfig,
     candidates: torch.Tensor | None = None,
+    attention: bool = False,
 ) -> list[list[Hypothesis]]:
     """Feed back the most likely token until EOS (§3.2 with a beam of one).
 
     src: (B, S) token ids as the encoder expects them; src_lengths: (B,); candidates: (C,)
-    target ids to choose from (all when None). Returns one single-element list of hypotheses
+    target ids to choose from (all when None); `attention`: keep each hypothesis's attention
+    rows (a model without attention gives None). Returns one single-element list of hypotheses
     per sentence, in input order. `settings.beam_size` and `n_best` are not read.
     """
     batch, device = src.size(0), src.device
@@ -169,7 +187,7 @@ def greedy_search(
     scores = torch.zeros(batch, device=device)
     tokens = torch.full((batch,), BOS_ID, dtype=torch.long, device=device)
     history = torch.empty(batch, 0, dtype=torch.long, device=device)  # (n, t)
-    attention: torch.Tensor | None = None  # (n, t, S)
+    history_attn: torch.Tensor | None = None  # (n, t, S), only when `attention` is asked
     finished = _Finished(src_lengths, settings.length_penalty)
     step = 0
     while alive.numel() > 0:
@@ -180,23 +198,26 @@ def greedy_search(
         scores, tokens = best.squeeze(1), top.squeeze(1)
         if candidates is not None:
             tokens = candidates[tokens]
-        attention = _extend_attention(attention, _attention(state))
+        if attention:
+            history_attn = _extend_attention(history_attn, _attention(state))
         done = tokens == eos_id
         if bool(done.any()):
             rows = done.nonzero().flatten()
-            finished.add(alive[rows], history[rows], scores[rows], attention, rows)
+            finished.add(alive[rows], history[rows], scores[rows], history_attn, rows)
             keep = (~done).nonzero().flatten()
             if keep.numel() == 0:
                 break
             state = state.select(keep)
             alive, scores, tokens, history = alive[keep], scores[keep], tokens[keep], history[keep]
-            attention = None if attention is None else attention[keep]
+            history_attn = None if history_attn is None else history_attn[keep]
         history = torch.cat([history, tokens.unsqueeze(1)], dim=1)
         step += 1
     return finished.ranked()
 
 
-def _step(model: Any, tokens: torch.Tensor, state: Any, output: Any) -> tuple[torch.Tensor, Any]:
+def _step(
+    model: SearchModel, tokens: torch.Tensor, state: SearchState, output: Any
+) -> tuple[torch.Tensor, SearchState]:
     """model.step, over the cut output layer when there is one."""
     return model.step(tokens, state) if output is None else model.step(tokens, state, output)
 
@@ -273,16 +294,18 @@ class _Beams:
 
 @torch.no_grad()
 def beam_search(
-    model: Any,
+    model: SearchModel,
     src: torch.Tensor,
     src_lengths: torch.Tensor,
     settings: DecodeConfig,
     candidates: torch.Tensor | None = None,
+    attention: bool = False,
 ) -> list[list[Hypothesis]]:
     """Batched left-to-right beam search (paper §3.2), sentences x beams in one tensor.
 
     src: (B, S) token ids as the encoder expects them; src_lengths: (B,); candidates: (C,)
-    target ids to choose from (all when None).
+    target ids to choose from (all when None); `attention`: keep each hypothesis's attention
+    rows (a model without attention gives None).
     Returns for each sentence its `settings.n_best` hypotheses, best normalised score first.
     A sentence is complete when `beam_size` hypotheses have emitted EOS, when no open prefix can
     beat its best finished one (module docstring), or when it reached its maximum length (then
@@ -304,8 +327,9 @@ def beam_search(
         force = max_lens[beams.alive] <= step  # (n,)
         log_probs = restrict(log_probs, force.repeat_interleave(beam_size), step)
         longest = (max_lens[beams.alive] + 1).double()  # (n,) output length with EOS, at most
+        attn = _attention(state) if attention else None
         beams, keep_rows = _advance(
-            beams, log_probs, _attention(state), force, longest, eos_id, finished, candidates
+            beams, log_probs, attn, force, longest, eos_id, finished, candidates
         )
         if beams.alive.numel() > 0:
             state = state.select(keep_rows)
@@ -351,7 +375,7 @@ def _advance(
     pick = is_eos.to(torch.int8).argsort(dim=1, stable=True)[:, :k]  # (n, K)
     scores = top_scores.gather(1, pick)  # (n, K)
     # Every prefix now has t + 1 tokens: the same length normalisation for all of them.
-    length_norm = float(beams.history.size(1) + 1) ** finished.alpha
+    length_norm = length_divisor(beams.history.size(1) + 1, finished.alpha)
     n_finished = beams.n_finished + closing.sum(dim=1)
     best = torch.maximum(
         beams.best, top_scores.masked_fill(~closing, NEG_INF).amax(1) / length_norm
@@ -360,7 +384,7 @@ def _advance(
     # its log-probability (< 0) only falls, so its normalised score stays below the current one
     # divided by the longest length it may reach. Neither test depends on n_best beyond needing
     # n_best hypotheses, so the 1-best is the same whatever n_best is asked for.
-    bound = scores[:, 0] / longest.pow(finished.alpha).to(scores.dtype)
+    bound = scores[:, 0] / longest.pow(finished.alpha).to(scores.dtype)  # inf past the range
     enough = n_finished >= finished.n_best
     done = force | (n_finished >= k) | (enough & (best >= bound))  # (n,)
     keep = (~done).nonzero().flatten()

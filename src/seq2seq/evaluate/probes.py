@@ -94,7 +94,7 @@ def attention_map(translator: Any, sentence: str, beam_size: int | None = None) 
             "the attention analysis needs a model trained with context 'attention'"
         )
     settings = translator.settings(beam_size=beam_size, n_best=1)
-    result = translator.translate_hypotheses([sentence], settings)[0]
+    result = translator.translate_hypotheses([sentence], settings, attention=True)[0]
     if not result or result[0].attention is None:
         raise DataError(f"the sentence {sentence[:60]!r} could not be translated with attention")
     best = result[0]
