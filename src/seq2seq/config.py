@@ -174,6 +174,13 @@ class TrainConfig(_Section):
     tensorboard: bool = Field(True, description="also write TensorBoard event files when installed")
 
 
+# Bounds of the search's numeric settings: beyond them a setting means nothing a search could do
+# (a length penalty of 1000 ranks by length alone; a ratio of 1e308 overflows the length cap).
+LENGTH_PENALTY_LIMIT = 10.0
+MAX_LEN_RATIO_LIMIT = 100.0
+MAX_LEN_OFFSET_LIMIT = 10_000
+
+
 class DecodeConfig(_Section):
     """Search settings used by validation, translate, evaluate, chat and serve unless overridden.
 
@@ -185,15 +192,21 @@ class DecodeConfig(_Section):
     n_best: int = Field(1, gt=0, description="hypotheses kept per sentence (at most beam_size)")
     batch_size: int = Field(64, gt=0, description="sentences per decoding batch")
     max_len_ratio: float = Field(
-        2.0, gt=0.0, description="max output length = ratio * src_len + offset"
+        2.0,
+        gt=0.0,
+        le=MAX_LEN_RATIO_LIMIT,
+        allow_inf_nan=False,
+        description="max output length = ratio * src_len + offset",
     )
-    max_len_offset: int = Field(10, ge=0, description="see max_len_ratio")
+    max_len_offset: int = Field(10, ge=0, le=MAX_LEN_OFFSET_LIMIT, description="see max_len_ratio")
     min_len: int = Field(
         0, ge=0, description="output tokens before EOS is allowed (the length cap still wins)"
     )
     length_penalty: float = Field(
         1.0,
         ge=0.0,
+        le=LENGTH_PENALTY_LIMIT,
+        allow_inf_nan=False,
         description="score / len**alpha when ranking finished hypotheses; 0 = raw log-prob",
     )
     precision: Literal["fp32", "bf16", "auto"] = Field(

@@ -6,7 +6,11 @@ was trained so (``data.reverse_source``, paper §3.3), sorts them by length so t
 pads little, searches (greedy for a beam of one, batched beam search otherwise, §3.2), restores
 the input order and detokenises with the target vocabulary. An empty line, or one longer than
 ``max_src_len`` tokens, gets an empty output and a warning on stderr: never a crash or a shifted
-line.
+line. `screen` is that check on its own (the server screens a request once, as it arrives, and
+hands the screened lines to `translate_sources`: each line is tokenised once).
+
+Attention weights are collected only when asked (``attention=True``) or when ``replace_unk``
+needs them; `alignment` gives them in reading order with the tokens they stand for.
 
 In Python::
 
@@ -14,6 +18,7 @@ In Python::
     translator.translate(["A man rides a bike."], beam_size=5)    # any DecodeConfig key
     settings = translator.settings(beam_size=12, n_best=5)        # validated DecodeConfig
     translator.translate_hypotheses(lines, settings)              # Translation objects, scores
+    translator.translate_hypotheses(lines, settings, attention=True)  # ... with attention rows
 """
 
 from __future__ import annotations
@@ -35,9 +40,10 @@ from seq2seq.data.shortlist import Shortlist
 from seq2seq.data.vocab import WordVocab
 from seq2seq.decode.ensemble import load_ensemble
 from seq2seq.decode.nbest import NBestEntry, format_features
-from seq2seq.decode.search import Hypothesis, search
+from seq2seq.decode.search import Hypothesis, max_output_lengths, search
 from seq2seq.errors import ConfigError, DataError
 from seq2seq.precision import autocast, resolve
+from seq2seq.runtime import resolve_device
 from seq2seq.scoring import score_pairs
 
 log = logging.getLogger(__name__)
@@ -55,19 +61,23 @@ class Translation:
     attention: torch.Tensor | None = None  # (len(tokens) + 1, src_len), model (reversed) order
 
 
-def resolve_device(name: str) -> torch.device:
-    """'cpu', 'cuda', 'cuda:1' or 'auto' -> a device, with one sentence when CUDA is missing."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(
-            f"--device '{name}' is not a device; use cpu, cuda, cuda:N or auto"
-        ) from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"--device {name} was asked for, but PyTorch sees no CUDA GPU here")
-    return device
+@dataclass
+class SourceLine:
+    """One input line as the model reads it: its source ids, or why it is not read."""
+
+    number: int  # 1-based, as warnings and errors name it
+    text: str
+    ids: list[int]  # source ids in reading order ([] for an empty line)
+    skipped: str | None = None  # one sentence: why the model does not read it (output empty)
+
+
+@dataclass
+class Alignment:
+    """Where each output token attended, in reading order (rows sum to 1)."""
+
+    source_tokens: list[str]
+    target_tokens: list[str]  # the output's tokens, then EOS
+    weights: list[list[float]]  # (len(target_tokens), len(source_tokens))
 
 
 class Translator:
@@ -139,7 +149,7 @@ class Translator:
             if not key:
                 raise ConfigError(f"decode settings: {message}") from None
             raise ConfigError(
-                f"decode setting '{key}': {message[0].lower() + message[1:]} "
+                f"decode setting 'decode.{key}': {message[0].lower() + message[1:]} "
                 f"(got {first.get('input')!r})"
             ) from None
 
@@ -161,7 +171,6 @@ class Translator:
             return [hyps[0].text if hyps else "" for hyps in results]
         return [[h.text for h in hyps] for hyps in results]
 
-    @torch.inference_mode()
     def translate_hypotheses(
         self,
         lines: Sequence[str],
@@ -169,34 +178,103 @@ class Translator:
         features: bool = False,
         first_line: int = 1,
         progress: Callable[[int], Any] | None = None,
+        attention: bool = False,
     ) -> list[list[Translation]]:
         """The n-best `Translation`s of every line, in input order ([] for a skipped line).
 
-        `first_line` numbers the lines in warnings; `progress(n)` is called as batches finish.
+        `first_line` numbers the lines in warnings; `progress(n)` is called as batches finish;
+        `attention` keeps each output's attention rows (`Translation.attention`).
         """
+        sources = self.screen(lines, first_line)
+        for source in sources:
+            if source.skipped is not None:
+                self.warn(source.skipped)
+        return self.translate_sources(sources, settings, features, progress, attention)
+
+    def screen(self, lines: Sequence[str], first_line: int = 1) -> list[SourceLine]:
+        """Each line tokenised once; empty and over-long ones marked `skipped`, with the reason."""
+        sources = []
+        for i, (line, ids) in enumerate(zip(lines, self.src_vocab.encode_batch(list(lines)))):
+            number, skipped = first_line + i, None
+            if not ids:
+                skipped = f"input line {number} is empty; its output is empty"
+            elif len(ids) > self.max_src_len:
+                skipped = (
+                    f"input line {number} has {len(ids)} tokens, more than the maximum source "
+                    f"length {self.max_src_len}; its output is empty"
+                )
+            sources.append(SourceLine(number, line, ids, skipped))
+        return sources
+
+    def check_min_len(self, sources: Sequence[SourceLine], settings: DecodeConfig) -> None:
+        """Refuse a `min_len` above the length cap of a line to be read (one sentence)."""
+        if settings.min_len == 0:
+            return
+        for source in sources:
+            if source.skipped is not None:
+                continue
+            length = torch.tensor([len(source.ids)])
+            cap = int(max_output_lengths(length, settings.max_len_ratio, settings.max_len_offset))
+            if settings.min_len > cap:
+                raise ConfigError(
+                    f"decode.min_len={settings.min_len} is more than the {cap} output tokens "
+                    f"the length cap allows input line {source.number} ({len(source.ids)} "
+                    f"source tokens, decode.max_len_ratio={settings.max_len_ratio}, "
+                    f"decode.max_len_offset={settings.max_len_offset})"
+                )
+
+    @torch.inference_mode()
+    def translate_sources(
+        self,
+        sources: Sequence[SourceLine],
+        settings: DecodeConfig | None = None,
+        features: bool = False,
+        progress: Callable[[int], Any] | None = None,
+        attention: bool = False,
+    ) -> list[list[Translation]]:
+        """`translate_hypotheses` over lines already screened (`screen`); skipped ones get []."""
         settings = settings or self.settings()
-        replace_unk = settings.replace_unk
-        if replace_unk and not self.has_attention:
+        if settings.replace_unk and not self.has_attention:
             raise ConfigError(
                 f"--replace-unk needs a model with attention, but {self.names[0]} has "
                 f"model.context='{self.config.model.context}'"
             )
-        encoded = self._encode(lines, first_line)
-        order = sorted(encoded, key=lambda i: -len(encoded[i]))  # longest first: little padding
-        results: list[list[Translation]] = [[] for _ in lines]
-        if progress is not None and len(lines) > len(order):
-            progress(len(lines) - len(order))
+        self.check_min_len(sources, settings)
+        read = [i for i, source in enumerate(sources) if source.skipped is None]
+        order = sorted(read, key=lambda i: -len(sources[i].ids))  # longest first: little padding
+        results: list[list[Translation]] = [[] for _ in sources]
+        if progress is not None and len(sources) > len(order):
+            progress(len(sources) - len(order))
+        keep_attention = attention or settings.replace_unk
         for start in range(0, len(order), settings.batch_size):
             rows = order[start : start + settings.batch_size]
-            hyps = self._search([encoded[i] for i in rows], settings)
+            id_lists = [sources[i].ids for i in rows]
+            hyps = self._search(id_lists, settings, keep_attention)
             for row, row_hyps in zip(rows, hyps, strict=True):
-                words = self.src_vocab.tokenize(lines[row]) if replace_unk else None
-                results[row] = [self._translation(h, words) for h in row_hyps]
+                results[row] = [
+                    self._translation(h, sources[row].text, settings.replace_unk, attention)
+                    for h in row_hyps
+                ]
             if features:
-                self._add_features([encoded[i] for i in rows], [results[i] for i in rows])
+                self._add_features(id_lists, [results[i] for i in rows])
             if progress is not None:
                 progress(len(rows))
         return results
+
+    def alignment(self, text: str, translation: Translation) -> Alignment | None:
+        """The attention of `translation` (of the line `text`) in reading order, with its tokens;
+        None when it carries none (a model without attention, or attention not asked for)."""
+        weights = translation.attention  # (len(tokens) + 1, src_len), model order
+        if weights is None:
+            return None
+        if self.reverse_source:  # the encoder read the tokens last to first (paper §3.3)
+            weights = weights.flip(-1)
+        source = self.src_vocab.tokenize(text)
+        if len(source) != weights.size(1):  # fall back to the vocabulary's view of the line
+            source = [self.src_vocab.id_to_token(i) for i in self.src_vocab.encode(text)]
+        target = [self.tgt_vocab.id_to_token(i) for i in translation.tokens]
+        target.append(self.tgt_vocab.id_to_token(self.tgt_vocab.eos_id))
+        return Alignment(source, target, weights.float().tolist())
 
     def score(
         self, sources: Sequence[str], targets: Sequence[str], batch_size: int = 64
@@ -214,27 +292,15 @@ class Translator:
 
     # --- the steps ------------------------------------------------------------------------------
 
-    def _encode(self, lines: Sequence[str], first_line: int) -> dict[int, list[int]]:
-        """{line index: source ids} for the lines that can be translated; warn about the rest."""
-        encoded = {}
-        for i, ids in enumerate(self.src_vocab.encode_batch(list(lines))):
-            if not ids:
-                self.warn(f"input line {first_line + i} is empty; its output is empty")
-            elif len(ids) > self.max_src_len:
-                self.warn(
-                    f"input line {first_line + i} has {len(ids)} tokens, more than the maximum "
-                    f"source length {self.max_src_len}; its output is empty"
-                )
-            else:
-                encoded[i] = ids
-        return encoded
-
-    def _search(self, id_lists: list[list[int]], settings: DecodeConfig) -> list[list[Hypothesis]]:
+    def _search(
+        self, id_lists: list[list[int]], settings: DecodeConfig, attention: bool
+    ) -> list[list[Hypothesis]]:
         src, lengths = make_source_batch(id_lists, self.src_vocab.pad_id, self.reverse_source)
         src, lengths = src.to(self.device), lengths.to(self.device)
         candidates = self._candidates(src) if settings.shortlist else None
+        model = self._model_for(settings.precision)
         with autocast(settings.precision, self.device):
-            return search(self._model_for(settings.precision), src, lengths, settings, candidates)
+            return search(model, src, lengths, settings, candidates, attention)
 
     def _candidates(self, src: torch.Tensor) -> torch.Tensor:
         """The target ids this batch may produce: its lexical shortlist (data/shortlist.py)."""
@@ -249,8 +315,8 @@ class Translator:
         """The model in the search's arithmetic.
 
         For bf16, a bfloat16 copy of the weights made once: autocast alone would cast every
-        weight again at every step (its cache holds only under autograd), a third of the time.
-        Autocast still runs the log-softmax in float32.
+        weight again at every step (its cache holds only under autograd; docs/results.md,
+        "Decoding speed"). Autocast still runs the log-softmax in float32.
         """
         if resolve(precision, self.device) != "bf16":
             return self.model
@@ -258,13 +324,17 @@ class Translator:
             self._bf16_model = copy.deepcopy(self.model).to(torch.bfloat16).eval()
         return self._bf16_model
 
-    def _translation(self, hyp: Hypothesis, src_words: list[str] | None) -> Translation:
-        if src_words is None or self.tgt_vocab.unk_id not in hyp.tokens or hyp.attention is None:
-            text = self.tgt_vocab.decode(hyp.tokens)
+    def _translation(
+        self, hyp: Hypothesis, line: str, replace_unk: bool, attention: bool
+    ) -> Translation:
+        """`hyp` as text; its attention rows kept only when the caller asked for them."""
+        if replace_unk and self.tgt_vocab.unk_id in hyp.tokens and hyp.attention is not None:
+            text = self._replace_unk(hyp, self.src_vocab.tokenize(line))
         else:
-            text = self._replace_unk(hyp, src_words)
+            text = self.tgt_vocab.decode(hyp.tokens)
         features = {"logprob": hyp.log_prob}
-        return Translation(text, hyp.tokens, hyp.log_prob, hyp.score, features, hyp.attention)
+        weights = hyp.attention if attention else None
+        return Translation(text, hyp.tokens, hyp.log_prob, hyp.score, features, weights)
 
     def _replace_unk(self, hyp: Hypothesis, src_words: list[str]) -> str:
         """Each <unk> becomes the source word its attention weight points at (Luong et al. 2015)."""
@@ -321,7 +391,3 @@ def format_nbest(sentence: int, translation: Translation) -> str:
         sentence, translation.text, format_features(translation.features), translation.score
     )
     return entry.format()
-
-
-# ---------------------------------------------------------------------------------------------
-# The command
