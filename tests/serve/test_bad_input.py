@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from conftest import make_app, running_server
+from conftest import WORDS, make_app, running_server
 from seq2seq.errors import ConfigError
 from seq2seq.serve.keys import ApiKeys
 
@@ -114,8 +114,7 @@ def test_empty_and_over_long_sentences_get_empty_translations(client):
     assert long.json()["translatedText"] == ""
     (warning,) = long.json()["warnings"]
     assert warning == (
-        "sentence 1 has 2000 tokens, more than the maximum source length 50; "
-        "its translation is empty"
+        "input line 1 has 2000 tokens, more than the maximum source length 50; its output is empty"
     )
     native = client.post("/v1/translate", json={"q": [words, "w4"]}).json()["translations"]
     assert native[0]["text"] == "" and native[0]["hypotheses"] == []
@@ -170,3 +169,25 @@ def test_bad_key_files_are_one_sentence(tmp_path, text, message):
         ApiKeys.from_file(path)
     with pytest.raises(ConfigError, match="cannot read"):
         ApiKeys.from_file(tmp_path / "missing.txt")
+
+
+def test_attention_from_a_model_without_attention_is_a_400_with_a_sentence():
+    from seq2seq.config import Config
+    from seq2seq.data.vocab import WordVocab
+    from seq2seq.decode.translator import Translator
+    from seq2seq.model.seq2seq import Seq2Seq
+
+    config = Config.model_validate(
+        {"model": {"embedding_size": 8, "hidden_size": 8, "layers": 1}, "decode": {"beam_size": 2}}
+    )
+    vocab = WordVocab(WORDS)
+    model = Seq2Seq(config.model, len(vocab), len(vocab))
+    translator = Translator(model, [config], vocab, vocab, max_src_len=50)
+    with running_server(make_app(translator)) as url, httpx.Client(base_url=url) as http:
+        refused = http.post("/v1/translate", json={"q": "w1 w2", "attention": True})
+        check_error(refused, 400, "has no attention", "'attention'")
+        # the neighbour: without attention, or with false, the same model answers
+        for body in ({"q": "w1 w2"}, {"q": "w1 w2", "attention": False}):
+            plain = http.post("/v1/translate", json=body)
+            assert plain.status_code == 200, plain.text
+            assert "attention" not in plain.json()["translations"][0]

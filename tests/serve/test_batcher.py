@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from seq2seq.config import DecodeConfig
+from seq2seq.decode.translator import Translator
 from seq2seq.errors import ServeError
 from seq2seq.serve.batcher import Batcher
 
@@ -25,21 +26,28 @@ class WordIds:
 
 
 class RecordingTranslator:
-    """Upper-cases each line; records every call and whether two calls ever overlapped."""
+    """Upper-cases each line; records every call and whether two calls ever overlapped.
+
+    It screens lines with the real `Translator.screen` (over a vocabulary of one id per word)."""
 
     max_src_len = 10
+    screen = Translator.screen
+    check_min_len = Translator.check_min_len
 
     def __init__(self, seconds: float = 0.01, fail_on: str | None = None) -> None:
         self.src_vocab = WordIds()
         self.seconds = seconds
         self.fail_on = fail_on
         self.calls: list[tuple[list[str], DecodeConfig]] = []
+        self.attention: list[bool] = []
         self.active = 0
         self.overlapped = False
         self.threads: set[str] = set()
         self._lock = threading.Lock()
 
-    def translate_hypotheses(self, lines, settings):
+    def translate_sources(self, sources, settings, attention=False):
+        lines = [source.text for source in sources]
+        self.attention.append(attention)
         with self._lock:
             self.active += 1
             self.overlapped |= self.active > 1
@@ -136,8 +144,9 @@ def test_empty_and_over_long_lines_never_reach_the_model():
     assert translator.calls[0][0] == ["a b"]
     assert [r.hypotheses and r.hypotheses[0].text for r in result.lines] == [[], "A B", [], []]
     assert result.lines[2].warning == (
-        "sentence 3 has 11 tokens, more than the maximum source length 10; its translation is empty"
+        "input line 3 has 11 tokens, more than the maximum source length 10; its output is empty"
     )
+    assert result.lines[0].warning is None  # a blank line in a text is no mistake
     (nothing,) = run(_serve(Batcher(translator), [([""], BEAM3)]))
     assert nothing.batch_sentences == 0 and nothing.lines[0].hypotheses == []
 
@@ -174,3 +183,40 @@ def test_close_answers_what_is_queued_then_refuses():
 
     result, seconds, status = run(scenario())
     assert result.lines[0].hypotheses[0].text == "QUEUED" and seconds < 0.9 and status == 503
+
+
+def test_attention_is_collected_for_a_search_only_when_a_request_asks():
+    translator = RecordingTranslator()
+
+    async def two(attention):
+        await batcher.start()
+        try:
+            return await asyncio.gather(
+                batcher.submit(["a"], BEAM3), batcher.submit(["b"], BEAM3, attention)
+            )
+        finally:
+            await batcher.close()
+
+    for attention in (False, True):
+        batcher = Batcher(translator, max_wait_ms=50)
+        run(two(attention))
+    assert translator.attention == [False, True]
+
+
+def test_a_min_len_above_a_lines_length_cap_is_refused_before_any_search():
+    translator = RecordingTranslator()
+    batcher = Batcher(translator, max_wait_ms=0)
+    capped = DecodeConfig(min_len=13, max_len_ratio=2.0, max_len_offset=10)  # cap of 1 word: 12
+
+    async def scenario():
+        await batcher.start()
+        try:
+            with pytest.raises(ServeError, match="decode.min_len=13 is more than the 12 output"):
+                await batcher.submit(["a", "b c d"], capped)
+            # the neighbour: a min length equal to the cap is searched
+            return await batcher.submit(["a"], DecodeConfig(min_len=12))
+        finally:
+            await batcher.close()
+
+    assert run(scenario()).lines[0].hypotheses[0].text == "A"
+    assert [lines for lines, _ in translator.calls] == [["a"]]

@@ -40,6 +40,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from seq2seq import __version__
 from seq2seq.config import DecodeConfig
+from seq2seq.decode.translator import Translation, Translator
 from seq2seq.errors import Seq2SeqError, ServeError
 from seq2seq.serve.batcher import Batcher, BatchResult
 from seq2seq.serve.config import ServeConfig, language_name
@@ -52,11 +53,11 @@ from seq2seq.serve.schemas import (
     DetectedLanguage,
     ErrorResponse,
     Health,
-    Hypothesis,
     Info,
     Language,
     LibreTranslateRequest,
     LibreTranslateResponse,
+    ScoredTranslation,
     SentenceTranslation,
     Timings,
     TranslateRequest,
@@ -84,7 +85,7 @@ class Service:
 
     def __init__(
         self,
-        translator: Any,
+        translator: Translator,
         config: ServeConfig,
         settings: DecodeConfig,
         keys: ApiKeys | None = None,
@@ -148,22 +149,25 @@ class Service:
 
     # --- results --------------------------------------------------------------------------------
 
-    def attention(self, line: str, hypothesis: Any) -> Attention | None:
+    def check_attention(self, asked: bool) -> None:
+        """Attention from a model without it is a 400, not a silently missing field."""
+        if asked and not self.translator.has_attention:
+            raise ServeError(
+                "this server's model has no attention (model.context is not 'attention'); "
+                "send the request without 'attention', or with 'attention': false"
+            )
+
+    def attention(self, line: str, translation: Translation) -> Attention | None:
         """The best output's attention in reading order (the model read a reversed source)."""
-        weights = hypothesis.attention  # (len(tokens) + 1, src_len), model order
-        if weights is None:
+        alignment = self.translator.alignment(line, translation)
+        if alignment is None:
             return None
-        if self.translator.reverse_source:
-            weights = weights.flip(-1)
-        source = self.translator.src_vocab.tokenize(line)
-        if len(source) != weights.size(1):  # fall back to the vocabulary's view of the line
-            ids = self.translator.src_vocab.encode(line)
-            source = [self.translator.src_vocab.id_to_token(i) for i in ids]
-        tgt_vocab = self.translator.tgt_vocab
-        target = [tgt_vocab.id_to_token(i) for i in hypothesis.tokens]
-        target.append(tgt_vocab.id_to_token(tgt_vocab.eos_id))
-        rows = [[round(w, 4) for w in row] for row in weights.float().tolist()]
-        return Attention(source_tokens=source, target_tokens=target, weights=rows)
+        rows = [[round(w, 4) for w in row] for row in alignment.weights]
+        return Attention(
+            source_tokens=alignment.source_tokens,
+            target_tokens=alignment.target_tokens,
+            weights=rows,
+        )
 
 
 async def _fields(request: Request, service: Service) -> dict:
@@ -234,17 +238,16 @@ async def native_translate(request: Request, service: Service) -> TranslateRespo
                 f"sentence {i + 1} holds a line break; send one sentence per item of 'q'"
             )
     service.check_count(len(sentences))
+    service.check_attention(req.attention)
     settings = service.request_settings(req.beam_size, req.n_best)
-    result: BatchResult = await service.batcher.submit(sentences, settings)
+    result: BatchResult = await service.batcher.submit(sentences, settings, req.attention)
     translations = []
     for sentence, outcome in zip(sentences, result.lines, strict=True):
         hyps = outcome.hypotheses
         translations.append(
             SentenceTranslation(
                 text=hyps[0].text if hyps else "",
-                hypotheses=[
-                    Hypothesis(text=h.text, score=h.score, log_prob=h.log_prob) for h in hyps
-                ],
+                hypotheses=[ScoredTranslation.of(h) for h in hyps],
                 attention=service.attention(sentence, hyps[0]) if hyps and req.attention else None,
                 warning=outcome.warning,
             )
@@ -314,7 +317,7 @@ class ObserveMiddleware:
 
 
 def create_app(
-    translator: Any,
+    translator: Translator,
     config: ServeConfig,
     settings: DecodeConfig | None = None,
     keys: ApiKeys | None = None,

@@ -7,15 +7,19 @@ oldest job and lets others join it for at most ``max_wait_ms`` (counted from tha
 or from the end of the previous search if that is later: clients just answered are given a
 moment to send their next request), or until the batch reaches ``max_batch_sentences`` or
 ``max_batch_tokens``; then it groups the jobs by decode settings (a beam of 5 and a beam of 1
-cannot share a search) and runs each group through `Translator.translate_hypotheses` on its
+cannot share a search) and runs each group through `Translator.translate_sources` on its
 single model thread. That call sorts the sentences by
 length and cuts them into ``batch_size`` batches exactly as `seq2seq translate` does, so a
 sentence gets the translation the command gives it. Only that thread touches the model: searches
 never overlap, and the event loop stays free to accept requests and answer /health and /metrics
 while one runs.
 
-Empty lines and lines longer than the translator's ``max_src_len`` never reach the model: they
-get an empty translation at once, the long ones with the warning `translate` prints.
+Each request is screened once, as it arrives, by `Translator.screen` (the check `translate`
+makes, and the only tokenisation of its lines): empty lines and lines longer than the
+translator's ``max_src_len`` never reach the model; they get an empty translation at once, the
+long ones with the warning `translate` prints. Settings a line cannot be searched with (a
+``min_len`` above its length cap) are refused then too, before the request joins a batch.
+Attention rows are collected for a search only when one of its requests asks for them.
 """
 
 from __future__ import annotations
@@ -27,10 +31,11 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
 
 from seq2seq.config import DecodeConfig
-from seq2seq.errors import ServeError
+from seq2seq.decode.translator import SourceLine, Translation, Translator
+from seq2seq.errors import Seq2SeqError, ServeError
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +44,7 @@ log = logging.getLogger(__name__)
 class LineResult:
     """One input line's outcome: its n-best translations, best first ([] when skipped)."""
 
-    hypotheses: list[Any] = field(default_factory=list)  # list[Translation]
+    hypotheses: list[Translation] = field(default_factory=list)
     warning: str | None = None
 
 
@@ -56,11 +61,12 @@ class BatchResult:
 
 @dataclass
 class Job:
-    lines: list[str]
+    lines: list[SourceLine]  # screened, each to be read by the model
     settings: DecodeConfig
     key: tuple
     tokens: int
     future: asyncio.Future
+    attention: bool = False  # the request wants attention rows
     arrived: float = field(default_factory=time.monotonic)
 
 
@@ -78,7 +84,7 @@ class Batcher:
 
     def __init__(
         self,
-        translator: Any,
+        translator: Translator,
         max_batch_sentences: int = 64,
         max_batch_tokens: int = 6000,
         max_wait_ms: float = 5.0,
@@ -99,15 +105,15 @@ class Batcher:
         self._stopping = False  # the worker ends once the queue is empty
         self._closed = False  # submit refuses
         self._free_since = 0.0  # when the last search ended
-        translator.warn = log.warning  # the worker's lines are screened; this is a safety net
 
     # --- life cycle -----------------------------------------------------------------------------
 
     def warm_up(self, settings: DecodeConfig) -> None:
         """One search before serving, on the calling thread: it fails here, with one sentence,
         on settings the checkpoint cannot serve (a shortlist it lacks), and it makes the
-        bfloat16 copy of the weights so that the first request does not wait for it."""
-        self.translator.translate_hypotheses(["a"], settings)
+        bfloat16 copy of the weights so that the first request does not wait for it. (Its
+        one-token line is no request: a `min_len` is checked against each request's lines.)"""
+        self.translator.translate_hypotheses(["a"], settings.model_copy(update={"min_len": 0}))
 
     async def start(self) -> None:
         self._arrived = asyncio.Event()
@@ -138,43 +144,48 @@ class Batcher:
 
     # --- requests -------------------------------------------------------------------------------
 
-    async def submit(self, lines: Sequence[str], settings: DecodeConfig) -> BatchResult:
-        """Translate `lines` with `settings` in some coalesced search; results in input order."""
+    async def submit(
+        self, lines: Sequence[str], settings: DecodeConfig, attention: bool = False
+    ) -> BatchResult:
+        """Translate `lines` with `settings` in some coalesced search; results in input order.
+
+        With `attention`, each translation keeps its attention rows (`Translation.attention`).
+        """
         if self._closed or self._stopping or self._worker is None:
             raise ServeError("the server is shutting down; send the request again later", 503)
         results = [LineResult() for _ in lines]
-        todo, tokens = self._screen(lines, results)
+        todo = self._screen(lines, results, settings)
         if not todo:
             return BatchResult(results)
         future = asyncio.get_running_loop().create_future()
-        job = Job([lines[i] for i in todo], settings, settings_key(settings), tokens, future)
+        tokens = sum(len(source.ids) for source in todo)
+        job = Job(todo, settings, settings_key(settings), tokens, future, attention)
         self._queue.append(job)
         self._queued_sentences += len(job.lines)
         self._queued_tokens += job.tokens
         self._arrived.set()
         hypotheses, timing = await future
-        for i, hyps in zip(todo, hypotheses, strict=True):
-            results[i].hypotheses = hyps
+        for source, hyps in zip(todo, hypotheses, strict=True):
+            results[source.number - 1].hypotheses = hyps
         return BatchResult(results, *timing)
 
-    def _screen(self, lines: Sequence[str], results: list[LineResult]) -> tuple[list[int], int]:
-        """Indices of the lines the model must see, and their source tokens; the others get
-        their (empty) result here, as `Translator.translate_hypotheses` would give it."""
-        limit = self.translator.max_src_len
-        todo, tokens = [], 0
-        for i, ids in enumerate(self.translator.src_vocab.encode_batch(list(lines))):
-            if not ids:
-                continue
-            if len(ids) > limit:
-                results[i].warning = (
-                    f"sentence {i + 1} has {len(ids)} tokens, more than the maximum source "
-                    f"length {limit}; its translation is empty"
-                )
-                log.warning("request %s", results[i].warning)
-                continue
-            todo.append(i)
-            tokens += len(ids)
-        return todo, tokens
+    def _screen(
+        self, lines: Sequence[str], results: list[LineResult], settings: DecodeConfig
+    ) -> list[SourceLine]:
+        """The lines the model must read (`Translator.screen`); the others get their (empty)
+        result here, an over-long one with the warning `translate` gives (an empty line none:
+        a blank line in a text is no mistake). Settings the lines cannot take are a 400."""
+        sources = self.translator.screen(lines)
+        for source in sources:
+            if source.skipped is not None and source.ids:
+                results[source.number - 1].warning = source.skipped
+                log.warning("request: %s", source.skipped)
+        todo = [source for source in sources if source.skipped is None]
+        try:
+            self.translator.check_min_len(todo, settings)
+        except Seq2SeqError as err:
+            raise ServeError(str(err)) from None
+        return todo
 
     # --- the worker -----------------------------------------------------------------------------
 
@@ -236,11 +247,13 @@ class Batcher:
     async def _search(self, jobs: list[Job]) -> None:
         lines = [line for job in jobs for line in job.lines]
         settings = jobs[0].settings
+        attention = any(job.attention for job in jobs)
         start = time.monotonic()
         loop = asyncio.get_running_loop()
         try:
             results = await loop.run_in_executor(
-                self._executor, self.translator.translate_hypotheses, lines, settings
+                self._executor,
+                partial(self.translator.translate_sources, lines, settings, attention=attention),
             )
         except Exception as err:  # noqa: BLE001 - every waiting request must get an answer
             log.exception("search over %d sentences failed", len(lines))

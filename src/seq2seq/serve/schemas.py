@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from seq2seq.decode.translator import Translation
+
 # --- LibreTranslate ---------------------------------------------------------------------------
 
 
@@ -66,14 +68,27 @@ class TranslateRequest(BaseModel):
     target: str | None = Field(None, description="checked against the model's, when given")
     beam_size: int | None = Field(None, ge=1, description="beam width; 1 = greedy search")
     n_best: int | None = Field(None, ge=1, description="hypotheses returned per sentence")
-    attention: bool = Field(False, description="add the best output's attention weights")
+    attention: bool = Field(
+        False,
+        description="add the best output's attention weights (a 400 when the model has none)",
+    )
     api_key: str | None = Field(None, description="or the X-API-Key header")
 
 
-class Hypothesis(BaseModel):
+class ScoredTranslation(BaseModel):
+    """One entry of a sentence's n-best list as the API shows it: its text and two scores.
+
+    Not the search's `Hypothesis` (decode/search.py: token ids and attention rows, inside the
+    library) but the public view of a `Translation` (decode/translator.py), built from one.
+    """
+
     text: str
     score: float = Field(description="the length-normalised log-probability the search ranked by")
     log_prob: float = Field(description="total log-probability, end of sentence included")
+
+    @classmethod
+    def of(cls, translation: Translation) -> ScoredTranslation:
+        return cls(text=translation.text, score=translation.score, log_prob=translation.log_prob)
 
 
 class Attention(BaseModel):
@@ -86,7 +101,7 @@ class Attention(BaseModel):
 
 class SentenceTranslation(BaseModel):
     text: str = Field(description="the best translation ('' for an empty or over-long input)")
-    hypotheses: list[Hypothesis]
+    hypotheses: list[ScoredTranslation]
     attention: Attention | None = None
     warning: str | None = None
 
