@@ -13,6 +13,8 @@ refused start writes nothing. It sits above train and decode, which never import
 
 from __future__ import annotations
 
+import logging
+
 import torch
 
 from seq2seq.config import Config
@@ -23,6 +25,8 @@ from seq2seq.model.seq2seq import Seq2Seq
 from seq2seq.train import distributed
 from seq2seq.train.rundir import RunDir
 from seq2seq.train.trainer import Trainer
+
+log = logging.getLogger(__name__)
 
 
 def build_trainer(config: Config, resume: bool = False, overwrite: bool = False) -> Trainer:
@@ -48,4 +52,8 @@ def build_trainer(config: Config, resume: bool = False, overwrite: bool = False)
     if ctx.is_main:
         run.claim()  # one process per run directory, from here to the end of the run
         run.start(cfg, resume=resume, overwrite=overwrite)
+        if resume:
+            log.info(
+                f"resumed from {trainer.checkpointer.restored_from} at step {trainer.state.step}"
+            )
     return trainer

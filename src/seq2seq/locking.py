@@ -66,7 +66,7 @@ def hold(folder: str | Path, what: str) -> FolderLock:
     except BaseException:
         os.close(fd)
         raise
-    record = {"pid": os.getpid(), "command": " ".join(sys.argv), "since": _now()}
+    record = {"pid": os.getpid(), "command": _command(), "since": _now()}
     os.ftruncate(fd, 0)
     os.pwrite(fd, (json.dumps(record) + "\n").encode("utf-8"), 0)
     return FolderLock(path, fd)
@@ -79,6 +79,13 @@ def _holder(fd: int) -> str:
         return f"process {record['pid']} (`{record['command']}`, since {record['since']})"
     except (OSError, ValueError, KeyError, TypeError):
         return "another process (it has not said which yet)"
+
+
+def _command() -> str:
+    """This process's command line, as a user typed it (`seq2seq train ...`, not `.../cli.py`)."""
+    program = Path(sys.argv[0]).stem if sys.argv and sys.argv[0] else "python"
+    program = "seq2seq" if program in ("cli", "seq2seq", "__main__") else program
+    return " ".join([program, *sys.argv[1:]])
 
 
 def _now() -> str:

@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -359,3 +361,159 @@ def test_a_diverging_run_stops_with_an_error_and_marks_nothing_best(
     manifest = run.committed()
     assert manifest is None or manifest.last < 2  # nothing of the diverged steps was saved
     assert not run.best.exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# One process per run directory, and the run directory's files moved under it (issue 22)
+
+
+def _cli(*argv: str, **kw) -> subprocess.CompletedProcess:
+    """`python -m seq2seq.cli ARGV` with Ctrl-C's default disposition (a background shell job
+    inherits SIGINT ignored)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("SEQ2SEQ_FAULT", None)
+    return subprocess.run(
+        [sys.executable, "-m", "seq2seq.cli", *argv], env=env, capture_output=True, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), timeout=300, **kw,
+    )  # fmt: skip
+
+
+def _start_training(demo_data: Path, tmp_path: Path) -> tuple[subprocess.Popen, str]:
+    """A `seq2seq train` that runs until killed, once it has saved a best checkpoint."""
+    cfg = _write(_config(demo_data, tmp_path / "run", max_steps=10**6, valid_bleu=False),
+                 tmp_path / "long.yaml")  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("SEQ2SEQ_FAULT", None)
+    proc = subprocess.Popen([sys.executable, "-m", "seq2seq.cli", "train", cfg], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "run" / "best.safetensors").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+        time.sleep(0.02)
+    return proc, cfg
+
+
+def test_a_second_train_on_a_run_directory_is_refused_naming_the_holder(demo_data, tmp_path):
+    proc, cfg = _start_training(demo_data, tmp_path)
+    try:
+        for extra in (["--resume"], ["--overwrite"]):
+            second = _cli("train", cfg, *extra)
+            assert second.returncode == 2, second.stderr
+            sentence = second.stderr.strip()
+            assert sentence.count("\n") == 0 and "Traceback" not in sentence, sentence
+            assert f"run directory {tmp_path / 'run'} is in use by process {proc.pid}" in sentence
+            assert "train" in sentence and "since" in sentence
+        assert (tmp_path / "run" / "best.safetensors").exists()  # --overwrite deleted nothing
+        # the neighbour: reading best while the run trains is allowed (readers take no lock)
+        src = tmp_path / "in.txt"
+        src.write_text((demo_data / "valid.src").read_text("utf-8").splitlines()[0] + "\n")
+        read = _cli("translate", "--checkpoint", str(tmp_path / "run" / "best.safetensors"),
+                    "--input", str(src), "--quiet")  # fmt: skip
+        assert read.returncode == 0 and read.stdout.strip(), read.stderr
+    finally:
+        proc.kill()  # kill -9: the lock dies with the process
+        proc.wait()
+    resumed = _cli("train", cfg, "--resume", "--set", "train.max_steps=1")
+    assert resumed.returncode == 0, resumed.stderr
+
+
+def test_two_prepares_into_one_folder_are_refused(demo_data, tmp_path):
+    from seq2seq.commands import main
+    from seq2seq.locking import hold
+
+    out = tmp_path / "data"
+    src, tgt = tmp_path / "train.en", tmp_path / "train.xx"
+    src.write_text("a b\nc d\n", "utf-8")
+    tgt.write_text("e f\ng h\n", "utf-8")
+    argv = ["prepare", "--src", str(src), "--tgt", str(tgt), "--out", str(out)]
+    with hold(out, "--out"):  # the first prepare, still writing
+        assert main(argv) == 2
+        assert not (out / "manifest.json").exists()
+    assert main(argv) == 0  # the neighbour: one after the other is fine
+
+
+def _tiny_run(demo_data: Path, tmp_path: Path) -> RunDir:
+    from seq2seq.experiment import build_trainer
+
+    build_trainer(_tiny(demo_data, tmp_path / "run")).fit()
+    return RunDir(tmp_path / "run")
+
+
+def test_a_deleted_step_file_is_recovered_from_its_intact_link(demo_data, tmp_path, caplog):
+    from seq2seq.experiment import build_trainer
+
+    run = _tiny_run(demo_data, tmp_path)
+    last = run.committed().last
+    run.step_path(last).unlink()  # last.safetensors still holds the same bytes
+    build_trainer(_tiny(demo_data, run.path, max_steps=12), resume=True).fit()
+    assert run.committed().last == 12 and "restored from last.safetensors" in caplog.text
+
+
+def test_a_deleted_step_file_without_a_link_says_what_the_manifest_names(demo_data, tmp_path):
+    from seq2seq.errors import CheckpointError
+    from seq2seq.experiment import build_trainer
+
+    run = _tiny_run(demo_data, tmp_path)
+    last = run.committed().last
+    run.step_path(last).unlink()
+    run.last.unlink()
+    if run.committed().best.step == last:
+        run.best.unlink()
+    with pytest.raises(CheckpointError, match="names as the run's last checkpoint; put the file"):
+        build_trainer(_tiny(demo_data, run.path, max_steps=12), resume=True)
+
+
+def test_a_shortlist_added_to_best_survives_a_resume(demo_data, tmp_path):
+    from seq2seq.checkpoint import read_shortlist
+    from seq2seq.commands import main
+    from seq2seq.experiment import build_trainer
+
+    run = _tiny_run(demo_data, tmp_path)
+    assert main(["shortlist", "--checkpoint", str(run.best), "--k", "3"]) == 0
+    best_step = run.committed().best.step
+    assert os.path.samefile(run.best, run.step_path(best_step))  # written into the step file
+    trainer = build_trainer(_tiny(demo_data, run.path, max_steps=12), resume=True)  # recovers
+    assert os.path.samefile(run.best, run.step_path(best_step))
+    assert read_shortlist(run.best).table.size(1) == 3
+    # the neighbour: a run directory in use refuses the shortlist (the resumed run holds it)
+    assert main(["shortlist", "--checkpoint", str(run.best), "--k", "2"]) == 2
+    del trainer
+    # and a checkpoint outside any run directory is rewritten in place
+    alone = tmp_path / "alone.safetensors"
+    alone.write_bytes(run.best.read_bytes())
+    assert main(["shortlist", "--checkpoint", str(alone), "--k", "2"]) == 0
+    assert read_shortlist(alone).table.size(1) == 2
+
+
+@pytest.mark.slow
+def test_ctrl_c_again_and_again_stops_quietly_at_any_moment(demo_data, tmp_path):
+    """SIGINT every few milliseconds from the first training step to the end: the signals land in
+    the handler, the save, the log's closing and the command's last message; the run ends with
+    130 and one line, never a traceback, and resumes."""
+    cfg = _write(_config(demo_data, tmp_path / "run", max_steps=10**6), tmp_path / "c.yaml")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("SEQ2SEQ_FAULT", None)
+    for attempt, delay in enumerate((0.0, 0.05, 0.2)):
+        argv = [sys.executable, "-m", "seq2seq.cli", "train", cfg] + (
+            ["--resume"] if attempt else []
+        )
+        proc = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
+        top = _log_top(tmp_path / "run" / "log.jsonl")
+        while _log_top(tmp_path / "run" / "log.jsonl") <= top and proc.poll() is None:
+            time.sleep(0.005)
+        time.sleep(delay)
+        while proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.003)
+        err = proc.stderr.read()
+        assert proc.returncode == 130 and "Traceback" not in err, err[-3000:]
+    final = _cli("train", cfg, "--resume", "--set", "train.max_steps=1")
+    assert final.returncode == 0, final.stderr
+
+
+def _log_top(path: Path) -> int:
+    try:
+        return max([-1] + [r["step"] for r in read_log(path)])
+    except (OSError, ValueError, KeyError):
+        return -1

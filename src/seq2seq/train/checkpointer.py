@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -47,6 +48,7 @@ class Checkpointer:
             config, model, optimizer, data, run
         )  # fmt: skip
         self._shortlist: dict[str, torch.Tensor] | None = None
+        self.restored_from: Path | None = None  # the checkpoint `restore` read
 
     def save(self, step: int, best: Best | None, train_state: dict[str, Any]) -> None:
         """Commit step `step` (`best`: when it is the new best) with `train_state`."""
@@ -64,7 +66,7 @@ class Checkpointer:
         )
         self.run.save(data, step, self.config.train.keep_last, best)
 
-    def restore(self, announce: bool = True) -> dict[str, Any]:
+    def restore(self) -> dict[str, Any]:
         """Load the newest committed checkpoint into the model, the optimiser and the random
         generators; returns its training state (`run`, `schedule`, `window`)."""
         path = self.run.latest()
@@ -90,8 +92,7 @@ class Checkpointer:
             torch.set_rng_state(ckpt.rng_state["torch"])
         if "cuda" in ckpt.rng_state and torch.cuda.is_available():
             torch.cuda.set_rng_state(ckpt.rng_state["cuda"])
-        if announce:
-            log.info(f"resumed from {path} at step {ckpt.train_state['run']['step']}")
+        self.restored_from = path
         return ckpt.train_state
 
 

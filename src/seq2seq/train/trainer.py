@@ -332,7 +332,7 @@ class Trainer:
 
     def restore(self) -> None:
         """Continue from the run directory's newest checkpoint, exactly where it stopped."""
-        record = self.checkpointer.restore(announce=self.ctx.is_main)
+        record = self.checkpointer.restore()
         self.state = TrainState(**record["run"])
         self.schedule.load_state_dict(record["schedule"])
         self.window = Window(self.ctx.device, record.get("window"))
