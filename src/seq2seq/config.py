@@ -468,3 +468,65 @@ class PrepareConfig(CommandSettings):
         if src is None:
             src = tgt if (self.joint and tgt is not None) else default_src
         return src, src if self.joint else (default_tgt if tgt is None else tgt)
+
+
+class ServeConfig(CommandSettings):
+    """What `seq2seq serve` listens on, allows and how it batches (serve/), checked at start-up.
+
+    The search settings themselves are a `DecodeConfig`, the one `seq2seq translate` builds from
+    the same flags, so a server and the command produce the same translations.
+    """
+
+    section: ClassVar[str] = "serve"
+
+    host: str = Field("127.0.0.1", description="address to listen on (0.0.0.0: every interface)")
+    port: int = Field(8080, ge=0, le=65535, description="port to listen on (0: any free one)")
+    source_lang: str = Field(
+        "", description="the model's source language code, e.g. en (default: the checkpoint's)"
+    )
+    target_lang: str = Field(
+        "", description="the model's target language code, e.g. fr (default: the checkpoint's)"
+    )
+    api_keys: Path | None = Field(
+        None,
+        description="a file of API keys, one per line: requests without one of them get 403",
+    )
+    max_batch_sentences: int = Field(
+        64, ge=1, description="a coalesced search stops growing at this many sentences"
+    )
+    max_batch_tokens: int = Field(6000, ge=1, description="... or at this many source tokens")
+    max_wait_ms: float = Field(
+        5.0,
+        ge=0.0,
+        le=10_000.0,
+        allow_inf_nan=False,
+        description="how long a request on an idle server waits for others to join its search",
+    )
+    max_body_bytes: int = Field(
+        1_000_000, ge=1, description="larger request bodies are answered 413"
+    )
+    max_request_sentences: int = Field(
+        256, ge=1, description="requests with more sentences (lines) are answered 413"
+    )
+    max_beam_size: int = Field(16, ge=1, le=64, description="the widest beam a request may ask for")
+    threads: int | None = Field(
+        None, ge=1, description="PyTorch threads (default: PyTorch's choice)"
+    )
+    shutdown_timeout: float = Field(
+        30.0,
+        ge=0.0,
+        allow_inf_nan=False,
+        description="on SIGTERM, seconds to wait for the requests in flight",
+    )
+    access_log: bool = Field(False, description="log every request")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="the server's log level"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> ServeConfig:
+        for name in ("source_lang", "target_lang"):
+            code = getattr(self, name)
+            if code and any(c.isspace() for c in code):
+                raise ValueError(f"serve.{name} must be a language code such as 'en', not {code!r}")
+        return self

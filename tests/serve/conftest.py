@@ -88,7 +88,7 @@ def translator(copy_checkpoint):
 
 def make_app(translator, keys=None, **limits):
     from seq2seq.serve.app import create_app
-    from seq2seq.serve.config import ServeConfig
+    from seq2seq.config import ServeConfig
 
     config = ServeConfig(source_lang=SOURCE, target_lang=TARGET, **limits)
     return create_app(translator, config, translator.settings(), keys)

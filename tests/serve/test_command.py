@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -122,3 +123,62 @@ def test_settings_the_checkpoint_cannot_serve_fail_at_start(copy_checkpoint, cap
     assert "no lexical shortlist" in capsys.readouterr().err
     assert main(["serve", "--checkpoint", str(copy_checkpoint), *flags, "--beam-size", "20"]) == 2
     assert "--max-beam-size" in capsys.readouterr().err
+
+
+def _listening(host: str = "127.0.0.1") -> socket.socket:
+    """A socket of another program, listening on a free port of `host`."""
+    sock = socket.socket()
+    sock.bind((host, 0))
+    sock.listen()
+    return sock
+
+
+def test_a_port_in_use_is_one_sentence_before_the_model_loads(tmp_path, capsys):
+    # The checkpoint is garbage: had the model been loaded first, the error would be about it.
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(b"not a checkpoint")
+    with _listening() as busy:
+        port = busy.getsockname()[1]
+        assert main(["serve", "--checkpoint", str(garbage), "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"seq2seq serve: error: --port {port} on 127.0.0.1 is in use by another program; choose another port\n"  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "host, says",
+    [("256.0.0.1", "is not an address to listen on"), ("192.0.2.1", "cannot listen on --host")],
+    ids=["unresolvable", "not-this-machine"],
+)
+def test_an_unusable_host_is_one_sentence_before_the_model_loads(host, says, tmp_path, capsys):
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(b"not a checkpoint")
+    assert main(["serve", "--checkpoint", str(garbage), "--host", host, "--port", "0"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("seq2seq serve: error: ") and says in lines[0]
+    assert host in lines[0] and "Traceback" not in lines[0]
+
+
+def test_the_same_port_on_another_local_address_is_free_to_serve(copy_checkpoint):
+    """Neighbour: a port is in use per address; 127.0.0.2 serves where 127.0.0.1 is taken."""
+    with _listening("127.0.0.1") as busy:
+        port = str(busy.getsockname()[1])
+        command = [sys.executable, "-c", ENTRY, "serve", "--checkpoint", str(copy_checkpoint)]
+        command += ["--host", "127.0.0.2", "--port", port, "--threads", "1"]
+        command += ["--source-lang", "en", "--target-lang", "fr"]
+        env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "PYTHONUNBUFFERED": "1"}
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True, env=env)  # fmt: skip
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                assert process.poll() is None, process.stdout.read()
+                assert time.monotonic() < deadline, "no answer from 127.0.0.2 within 90 s"
+                try:
+                    health = httpx.get(f"http://127.0.0.2:{port}/health", timeout=1)
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.2)
+            assert health.status_code == 200
+        finally:
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=30) == 0

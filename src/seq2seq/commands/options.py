@@ -127,7 +127,7 @@ def add_settings(
             continue
         kind, choices = _flag_type(field.annotation)
         text = (field.description or "").replace("%", "%%")
-        if show_defaults and field.default not in (None, False):
+        if show_defaults and field.default not in (None, False, ""):
             text += f" (default: {field.default})"
         dest = dest_prefix + name
         if kind is bool:

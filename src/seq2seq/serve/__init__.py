@@ -1,6 +1,6 @@
 """The translation server behind `seq2seq serve`: an HTTP API and a small web page.
 
-- `config.py`   ServeConfig: the server's limits and defaults, validated once
+- `languages.py` the names of the language codes a server lists (its settings: config.ServeConfig)
 - `batcher.py`  Batcher: the one model worker; queues requests and coalesces them into searches
 - `requests.py` reading and checking request bodies (JSON or form data), one sentence per error
 - `schemas.py`  the request and response models (they also make the OpenAPI docs at /docs)
@@ -8,7 +8,7 @@
 - `keys.py`     optional API keys read from a file
 - `page.py`     the self-contained web page served at /
 - `app.py`      create_app(translator, config): the FastAPI application
-- `server.py`   run_server(app, ...): uvicorn with graceful shutdown on SIGTERM
+- `server.py`   bind(host, port) before the model loads; uvicorn with graceful shutdown on SIGTERM
 
 Importing this package imports nothing heavy; `seq2seq.serve.app` brings FastAPI and PyTorch.
 """

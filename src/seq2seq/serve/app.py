@@ -39,12 +39,12 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from seq2seq import __version__
-from seq2seq.config import DecodeConfig
+from seq2seq.config import DecodeConfig, ServeConfig
 from seq2seq.decode.translator import Translation, Translator
 from seq2seq.errors import Seq2SeqError, ServeError
 from seq2seq.serve.batcher import Batcher, BatchResult
-from seq2seq.serve.config import ServeConfig, language_name
 from seq2seq.serve.keys import ApiKeys
+from seq2seq.serve.languages import language_name
 from seq2seq.serve.metrics import Metrics
 from seq2seq.serve.page import PAGE
 from seq2seq.serve.payload import decode_fields, parse, read_body

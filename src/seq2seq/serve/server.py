@@ -1,5 +1,8 @@
 """run_server: uvicorn around the application, with a graceful shutdown on SIGTERM or Ctrl-C.
 
+`bind` takes the listening address before the model loads, so that a port in use or a host this
+machine cannot listen on ends the command at once, in one sentence, not after start-up.
+
 On the signal the application starts draining at once: new requests get 503 and the model
 worker searches what is queued without waiting for company. uvicorn then closes the listening
 socket (new connections are refused), closes idle connections, waits up to
@@ -10,6 +13,7 @@ application's shutdown, which stops the model worker.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import socket
 from collections.abc import Callable
@@ -17,6 +21,8 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
+
+from seq2seq.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -73,3 +79,30 @@ def make_server(
         server_header=False,
     )
     return DrainingServer(config, on_exit=app.state.service.drain)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A socket bound to (host, port), as uvicorn would bind it; `ConfigError` naming the setting
+    (serve.host, serve.port) when the address cannot be resolved, is not this machine's or is in
+    use. uvicorn listens on it (``server.run(sockets=[sock])``)."""
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as err:
+        reason = getattr(err, "strerror", None) or str(err)
+        raise ConfigError(f"serve.host {host!r} is not an address to listen on ({reason})") from None
+    family, kind, proto, _, address = found[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as err:
+        sock.close()
+        if err.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"serve.port {port} on {host} is in use by another program; choose another port"
+            ) from None
+        raise ConfigError(
+            f"cannot listen on serve.host {host!r}, port {port} ({err.strerror or err}); give an "
+            "address of this machine, such as 127.0.0.1 or 0.0.0.0"
+        ) from None
+    return sock
