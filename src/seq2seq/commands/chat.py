@@ -1,9 +1,16 @@
-"""`seq2seq chat`: an interactive prompt; type a line, read the model's output (decode/chat.py)."""
+"""`seq2seq chat`: an interactive prompt; type a line, read the model's output.
+
+Each line is translated on its own (decode/chat.py's `ChatSession`), with the same search as
+`seq2seq translate`. Commands start with a colon: ``:nbest K`` shows the K best outputs with their
+scores (``:nbest 1`` goes back to one), ``:beam N`` sets the beam width, ``:help`` lists the
+commands and ``:quit`` leaves; so do Ctrl-D and Ctrl-C, with exit status 0.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING, Protocol
 
 from seq2seq.commands.options import (
     add_checkpoints,
@@ -12,6 +19,16 @@ from seq2seq.commands.options import (
     add_max_src_len,
     decode_overrides,
 )
+
+if TYPE_CHECKING:
+    from seq2seq.decode.chat import ChatSession
+    from seq2seq.decode.translator import Translation
+
+HELP = """commands:
+  :nbest K   show the K best outputs with their scores (K=1: only the best)
+  :beam N    search with a beam of N (1 = greedy)
+  :help      this text
+  :quit      leave (Ctrl-D works too)"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,9 +72,76 @@ class _Utf8Lines:
             raise DataError(f"standard input line {self.lineno} is not valid UTF-8") from None
 
 
+class LineSource(Protocol):
+    def isatty(self) -> bool: ...
+
+    def readline(self) -> str: ...
+
+
+class LineSink(Protocol):
+    def write(self, text: str) -> object: ...
+
+    def flush(self) -> None: ...
+
+
+def command(session: ChatSession, line: str) -> str | None:
+    """Apply a ':' command; returns the text to show, or None to quit."""
+    name, _, value = line[1:].strip().partition(" ")
+    if name in ("quit", "exit", "q"):
+        return None
+    if name == "help":
+        return HELP
+    if name in ("nbest", "beam") and value.strip().isdigit() and int(value) >= 1:
+        settings = (
+            session.set_n_best(int(value)) if name == "nbest" else session.set_beam(int(value))
+        )
+        return f"beam size {settings.beam_size}, showing {settings.n_best} best"
+    return f"unknown command '{line.strip()}'; type :help"
+
+
+def format_reply(hyps: list[Translation], n_best: int) -> str:
+    """The best output, or (n_best > 1) a numbered list with scores."""
+    if not hyps:
+        return ""
+    if n_best == 1:
+        return hyps[0].text
+    return "\n".join(
+        f"{rank}. {h.text}  (score {h.score:.3f}, log-prob {h.log_prob:.3f})"
+        for rank, h in enumerate(hyps, 1)
+    )
+
+
+def chat_loop(session: ChatSession, stdin: LineSource, stdout: LineSink, prompt: str = "> ") -> int:
+    """Read lines until EOF or :quit; returns the exit status (0)."""
+    interactive = stdin.isatty()
+    while True:
+        if interactive:
+            stdout.write(prompt)
+            stdout.flush()
+        try:
+            line = stdin.readline()
+        except KeyboardInterrupt:
+            line = ""
+        if not line:  # EOF (Ctrl-D) or Ctrl-C
+            if interactive:
+                stdout.write("\n")
+            return 0
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            continue
+        if line.lstrip().startswith(":"):
+            answer = command(session, line)
+        else:
+            answer = format_reply(session.reply(line), session.settings.n_best)
+        if answer is None:
+            return 0
+        stdout.write(answer + "\n")
+        stdout.flush()
+
+
 def run(args: argparse.Namespace) -> int:
     from seq2seq.commands import Terminated
-    from seq2seq.decode.chat import ChatSession, chat_loop
+    from seq2seq.decode.chat import ChatSession
     from seq2seq.decode.translator import Translator
 
     translator = Translator.load(args.checkpoint, device=args.device, max_src_len=args.max_src_len)
