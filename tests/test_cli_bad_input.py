@@ -655,3 +655,90 @@ def test_main_restores_the_sigterm_handler(world):
     root, paths, _ = world
     with _no_sigterm_handler_left():
         run_case(CASES[0], paths, root)
+
+
+# ---------------------------------------------------------------------------------------------
+# kill -9: what a killed run leaves, the next run into the same place removes (issue 22.6)
+
+
+def _hidden_temps(folder: Path, prefix: str = ".") -> list[str]:
+    """Temporary files of writes in `folder` (ours, .NAME.seq2seq-tmp-PID, or any older .tmp)."""
+    return sorted(
+        p.name
+        for p in folder.iterdir()
+        if p.name.startswith(prefix) and ("seq2seq-tmp-" in p.name or p.name.endswith(".tmp"))
+    )
+
+
+def _kill_when(proc: subprocess.Popen, appeared, what: str) -> None:
+    """kill -9 `proc` as soon as `appeared()` is true (polled every 5 ms)."""
+    deadline = time.monotonic() + 240
+    while not appeared():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            _, err = proc.communicate()
+            raise AssertionError(f"{what} never showed: {err.decode()}")
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+
+
+@contextlib.contextmanager
+def _live_process():
+    """A process that stays alive while the block runs (its pid names a live writer)."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    try:
+        yield proc.pid
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_translate_killed_mid_output_leaves_a_temp_file_the_next_run_removes(world, tmp_path):
+    from seq2seq.commands import main
+
+    _, paths, _ = world
+    output = tmp_path / "out.txt"
+    command = [sys.executable, "-m", "seq2seq.cli", "translate", "--checkpoint", paths["ckpt"]]
+    proc = subprocess.Popen([*command, "--output", str(output)], env=_env(),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    proc.stdin.write(b"w1 w2 w3\n")
+    proc.stdin.flush()
+    _kill_when(proc, lambda: _hidden_temps(tmp_path), "translate's temporary output")
+    assert _hidden_temps(tmp_path) and not output.exists()  # what kill -9 leaves
+
+    with _live_process() as pid:  # neighbour: a live writer's temporary file is not ours
+        live = tmp_path / f".out.txt.seq2seq-tmp-{pid}"
+        live.write_text("a live writer's half\n")
+        assert main(["translate", "--checkpoint", paths["ckpt"], "--input", paths["src"],
+                     "--output", str(output)]) == 0  # fmt: skip
+        assert _hidden_temps(tmp_path) == [live.name]
+    assert len(output.read_text("utf-8").splitlines()) == 4
+
+
+def test_a_prepare_killed_mid_write_leaves_temp_files_the_next_prepare_removes(world, tmp_path):
+    from seq2seq.commands import main
+
+    _, paths, _ = world
+    big = tmp_path / "big.en"
+    big.write_text(" ".join(WORDS[:12]) * 2 + "\n" + (" ".join(WORDS) + "\n") * 150_000)
+    out = tmp_path / "data"
+    command = [sys.executable, "-m", "seq2seq.cli", "prepare", "--src", str(big), "--tgt", str(big)]
+    proc = subprocess.Popen([*command, "--out", str(out)], env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    # kill in the second pass, while the final files are written under temporary names
+    writing = lambda: (
+        out.is_dir() and [n for n in _hidden_temps(out, ".train.src.") if ".part" not in n]
+    )  # noqa: E731
+    _kill_when(proc, writing, "prepare's temporary train.src")
+    left = _hidden_temps(out)
+    assert len(left) >= 2, left
+
+    with _live_process() as pid:  # neighbour: a live writer's temporary file is left alone
+        live = out / f".valid.src.seq2seq-tmp-{pid}"
+        live.write_text("a live writer's half\n")
+        flags = ["--src", paths["train_en"], "--tgt", paths["train_fr"], "--out", str(out)]
+        assert main(["prepare", *flags]) == 0
+        assert _hidden_temps(out) == [live.name]
+    assert (out / "train.src").read_text("utf-8") == Path(paths["train_en"]).read_text("utf-8")
