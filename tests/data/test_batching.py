@@ -212,6 +212,7 @@ def test_buckets_cache_and_resume_without_reading(word_data, monkeypatch):
     assert len(calls) < 6  # buckets wholly before batch 20 were passed without reading
 
 
+@pytest.mark.slow
 def test_memory_is_bounded_by_the_bucket(tmp_path):
     rng = random.Random(0)
     words = [f"w{i}" for i in range(500)]

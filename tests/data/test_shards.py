@@ -216,6 +216,7 @@ def _config(data_dir, out_dir, max_steps):
     )
 
 
+@pytest.mark.slow
 def test_training_on_ids_resumes_mid_epoch_exactly(data_dir, tmp_path):
     """Stop a run mid-epoch (a checkpoint at step 14, inside a bucket), resume it from that
     checkpoint, and end with the weights of a run that never stopped."""

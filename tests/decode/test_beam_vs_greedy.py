@@ -29,6 +29,7 @@ def _log_probs(translator, lines, beam_size):
     return [hyps[0].log_prob for hyps in translator.translate_hypotheses(lines, settings)]
 
 
+@pytest.mark.slow
 def test_wider_beams_find_more_probable_outputs_than_greedy(trained, test_set):
     translator = Translator.load(trained)
     lines = test_set[0].read_text(encoding="utf-8").splitlines()

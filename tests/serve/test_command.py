@@ -42,6 +42,7 @@ def start_server(checkpoint, *flags: str) -> tuple[subprocess.Popen, str]:
     pytest.fail("seq2seq serve did not answer /health within 90 s")
 
 
+@pytest.mark.slow
 def test_sigterm_answers_requests_in_flight_refuses_new_ones_and_exits_0(copy_checkpoint):
     # A 5 s batching window keeps the first requests waiting in the queue when SIGTERM comes.
     process, url = start_server(
@@ -97,6 +98,7 @@ def test_a_checkpoint_without_languages_needs_the_flags(copy_checkpoint, capsys)
     assert "--source-lang and --target-lang" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_checkpoint_that_records_its_languages_needs_no_flags(copy_checkpoint, tmp_path):
     from seq2seq.checkpoint import checkpoint_bytes, load_model, read_languages, write_atomic
 
