@@ -540,7 +540,11 @@ def world(tmp_path_factory):
     undo_read_only(Path(paths["ro"]))
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])
+@pytest.mark.parametrize(
+    "case",
+    # the signal and pipe cases run the command in a subprocess (seconds each): slow
+    [pytest.param(c, id=c.id, marks=pytest.mark.slow if c.how != "call" else ()) for c in CASES],
+)
 def test_bad_input_gives_one_sentence_and_changes_nothing(case, world):
     root, paths, read_only = world
     if case.read_only and not read_only:
