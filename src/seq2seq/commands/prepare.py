@@ -74,6 +74,19 @@ def _check_not_overwritten(args: argparse.Namespace) -> None:
                 )
 
 
+def _remove_created(folders: list[Path]) -> None:
+    """A failed prepare leaves no folder it created: the lock file, then each folder if empty."""
+    from seq2seq.locking import LOCK_NAME
+
+    if folders:
+        (folders[0] / LOCK_NAME).unlink(missing_ok=True)
+    for folder in folders:  # innermost first
+        try:
+            folder.rmdir()
+        except OSError:
+            break
+
+
 def _progress(items, label: str):
     from tqdm import tqdm
 
@@ -82,13 +95,20 @@ def _progress(items, label: str):
 
 def run(args: argparse.Namespace) -> int:
     from seq2seq.data.prepare import MANIFEST, prepare, summary_table
+    from seq2seq.locking import hold
 
     with settings_as_flags(PrepareConfig):
         config = PrepareConfig(**given_settings(args, _DEST))
         sources = [_source(args, split) for split in ("train", "valid", "test")]
         check_writable(args.out, "--out", directory=True)
         _check_not_overwritten(args)
-        prepared = prepare(args.out, *sources, config, progress=_progress)  # type: ignore[arg-type]
+        missing = [d for d in (args.out, *args.out.absolute().parents) if not d.exists()]
+        try:
+            with hold(args.out, "--out"):  # one prepare per output folder (seq2seq/locking.py)
+                prepared = prepare(args.out, *sources, config, progress=_progress)  # type: ignore[arg-type]
+        except BaseException:
+            _remove_created(missing)
+            raise
     print(summary_table(prepared.manifest))
     print(
         f"wrote {prepared.dir}/ ({MANIFEST}, src.vocab.json, tgt.vocab.json, "
