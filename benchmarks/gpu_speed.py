@@ -11,7 +11,9 @@ synthetic batches: each step draws a length L from the generated corpus's law (l
 22 words, at most 80: benchmarks/scale/make_corpus.py) and fills a batch of pairs with L source and
 L target tokens, as length-bucketed batches nearly are. Arithmetic is bfloat16 under autocast
 with float32 weights (train.precision bf16); on a GPU the LSTMs run as cuDNN's fused kernels and
-SGD as PyTorch's fused (`foreach`/`fused`) update. `--compile` adds torch.compile.
+SGD as PyTorch's fused update. Each step is the toolkit's own `train_step`
+(seq2seq/train/trainer.py: the step `seq2seq train` runs, with the trainer's optimiser and
+clipping); only the batches are made here. `--compile` adds torch.compile.
 
 It reports target tokens per second (median over the timed steps), peak memory (CUDA's peak
 allocation on a GPU; the peak resident set on a CPU), the model FLOP rate (3x the forward
@@ -67,9 +69,13 @@ def main() -> int:
     args = parser.parse_args()
 
     from seq2seq.config import Config
+    from seq2seq.data.batching import Batch
     from seq2seq.model.seq2seq import Seq2Seq
-    from seq2seq.precision import autocast
+    from seq2seq.train.distributed import DistContext
     from seq2seq.train.loss import SequenceLoss
+    from seq2seq.train.optim import Schedule, build_optimizer
+    from seq2seq.train.trainer import TrainState, train_step
+    from seq2seq.train.window import Window
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
@@ -102,7 +108,15 @@ def main() -> int:
                 "context": "init",
                 "init_range": 0.08,
             },
-            "train": {"precision": args.precision},
+            # paper §3.4: plain SGD at 0.7, the gradient of the loss / batch size clipped at 5
+            "train": {
+                "precision": args.precision,
+                "optimizer": "sgd",
+                "lr": 0.7,
+                "clip": 5.0,
+                "schedule": "constant",
+                "normalize": "sentences",
+            },
         }
     )
     model = Seq2Seq(cfg.model, args.src_vocab, args.tgt_vocab).to(device)
@@ -112,8 +126,10 @@ def main() -> int:
         ids = [device.index] if device.type == "cuda" else None
         objective = torch.nn.parallel.DistributedDataParallel(objective, device_ids=ids)
     step_fn = torch.compile(objective) if args.compile else objective
-    fused = {"fused": True} if device.type == "cuda" else {"foreach": True}
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.7, **fused)
+    optimizer = build_optimizer(model.parameters(), cfg.train)  # the trainer's own parts
+    schedule = Schedule(cfg.train, steps_per_epoch=1)
+    ctx = DistContext(rank=rank, world_size=world, device=device)
+    state, window = TrainState(), Window(device)
 
     rng = np.random.default_rng(7 + rank)
 
@@ -122,27 +138,30 @@ def main() -> int:
             return args.length
         return int(min(80, max(1, round(rng.lognormal(math.log(22.0), 0.55)))))
 
-    def batch(length: int):
+    def batch(length: int) -> Batch:
+        """A global batch of `args.batch` pairs per rank, `length` source and target tokens."""
         b = args.batch
-        src = torch.randint(4, args.src_vocab, (b, length), device=device)
-        lengths = torch.full((b,), length, dtype=torch.long)  # on the CPU, as packing wants
-        tgt = torch.randint(4, args.tgt_vocab, (b, length), device=device)
-        tgt_in = torch.cat([torch.full((b, 1), 2, device=device), tgt], dim=1)
-        tgt_out = torch.cat([tgt, torch.full((b, 1), 3, device=device)], dim=1)
-        return src, lengths, tgt_in, tgt_out
+        src = torch.randint(4, args.src_vocab, (b, length))
+        tgt = torch.randint(4, args.tgt_vocab, (b, length))
+        return Batch(
+            src=src,
+            src_lengths=torch.full((b,), length, dtype=torch.long),
+            tgt_in=torch.cat([torch.full((b, 1), 2), tgt], dim=1),
+            tgt_out=torch.cat([tgt, torch.full((b, 1), 3)], dim=1),
+            n_tgt_tokens=b * (length + 1),
+            indices=torch.arange(b),
+            n_src_tokens=b * length,
+            global_sentences=b * world,
+            global_tgt_tokens=b * (length + 1) * world,
+        )
 
     def sync() -> None:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
     def step(length: int) -> int:
-        src, lengths, tgt_in, tgt_out = batch(length)
-        with autocast(args.precision, device):
-            loss, _ = step_fn(src, lengths, tgt_in, tgt_out)
-        (loss / args.batch).backward()  # paper §3.4: the gradient divided by the batch size
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0, foreach=True)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        """The toolkit's own step (seq2seq.train.trainer.train_step), on a batch built here."""
+        train_step(batch(length), step_fn, optimizer, schedule, cfg.train, ctx, state, window)
         return args.batch * (length + 1)
 
     for _ in range(args.warmup):

@@ -500,7 +500,10 @@ def test_ctrl_c_again_and_again_stops_quietly_at_any_moment(demo_data, tmp_path)
         proc = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True,
                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
         top = _log_top(tmp_path / "run" / "log.jsonl")
-        while _log_top(tmp_path / "run" / "log.jsonl") <= top and proc.poll() is None:
+        manifest = tmp_path / "run" / "manifest.json"  # a commit to resume from
+        while (_log_top(manifest.parent / "log.jsonl") <= top or not manifest.exists()) and (
+            proc.poll() is None
+        ):
             time.sleep(0.005)
         time.sleep(delay)
         while proc.poll() is None:

@@ -36,7 +36,7 @@ from collections.abc import Callable
 import torch
 
 from seq2seq.checkpoint import fault_point
-from seq2seq.config import Config
+from seq2seq.config import Config, TrainConfig
 from seq2seq.data.batching import BatchIterator
 from seq2seq.data.prepare import PreparedData
 from seq2seq.precision import autocast
@@ -52,7 +52,7 @@ from seq2seq.train.validation import dev_loss, perplexity
 from seq2seq.train.verdict import DevVerdict
 from seq2seq.train.window import DIVERGED, Window, diverged
 
-__all__ = ["DIVERGED", "Interrupted", "Progress", "TrainState", "Trainer"]
+__all__ = ["DIVERGED", "Interrupted", "Progress", "TrainState", "Trainer", "train_step"]
 
 log = logging.getLogger(__name__)
 
@@ -193,34 +193,9 @@ class Trainer:
     # One step
 
     def train_step(self, batch) -> torch.Tensor:
-        """Forward, backward, clip and update on one batch; returns the batch's summed NLL as a
-        device tensor (reading it waits for the device)."""
-        cfg, state, ctx = self.config.train, self.state, self.ctx
-        start = time.perf_counter()
-        self.objective.train()
-        batch = batch.to(ctx.device)
-        with autocast(cfg.precision, ctx.device):
-            loss, nll = self.objective(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out)
-        # Paper §3.4: the gradient is divided by the batch size (global over ranks; DDP averages
-        # gradients over ranks, hence the factor world_size).
-        denominator = (
-            batch.global_sentences if cfg.normalize == "sentences" else batch.global_tgt_tokens
-        )
-        fault_point("train.forward")
-        (loss * (ctx.world_size / denominator)).backward()
-        norm = clip_gradients(self.model.parameters(), cfg)
-        set_lr(self.optimizer, self.schedule.lr(state.step))
-        self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        fault_point("train.update")
-        state.step += 1
-        state.batch_in_epoch += 1
-        state.target_tokens += batch.global_tgt_tokens
-        self.window.add(state.step, nll, batch.n_tgt_tokens, norm)
-        elapsed = time.perf_counter() - start
-        state.train_seconds += elapsed
-        self.window.seconds += elapsed
-        return nll
+        """One step (`train_step` below) of this run."""
+        parts = (self.objective, self.optimizer, self.schedule, self.config.train, self.ctx)
+        return train_step(batch, *parts, self.state, self.window)
 
     def _log_train(self) -> None:
         """The log line: the window's one wait on the device; ranks pool it, their divergence
@@ -336,3 +311,35 @@ class Trainer:
         self.state = TrainState(**record["run"])
         self.schedule.load_state_dict(record["schedule"])
         self.window = Window(self.ctx.device, record.get("window"))
+
+
+def train_step(batch, objective, optimizer, schedule: Schedule, cfg: TrainConfig,
+               ctx: distributed.DistContext, state: TrainState, window: Window) -> torch.Tensor:  # fmt: skip
+    """Forward, backward, clip and update on one batch, counted in `state` and `window`; returns
+    the batch's summed NLL as a device tensor. Nothing here waits for the device (the
+    training-speed benchmarks time this very function)."""
+    start = time.perf_counter()
+    objective.train()
+    batch = batch.to(ctx.device)
+    with autocast(cfg.precision, ctx.device):
+        loss, nll = objective(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out)
+    # Paper §3.4: the gradient is divided by the batch size (global over ranks; DDP averages
+    # gradients over ranks, hence the factor world_size).
+    denominator = (
+        batch.global_sentences if cfg.normalize == "sentences" else batch.global_tgt_tokens
+    )
+    fault_point("train.forward")
+    (loss * (ctx.world_size / denominator)).backward()
+    norm = clip_gradients([p for g in optimizer.param_groups for p in g["params"]], cfg)
+    set_lr(optimizer, schedule.lr(state.step))
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    fault_point("train.update")
+    state.step += 1
+    state.batch_in_epoch += 1
+    state.target_tokens += batch.global_tgt_tokens
+    window.add(state.step, nll, batch.n_tgt_tokens, norm)
+    elapsed = time.perf_counter() - start
+    state.train_seconds += elapsed
+    window.seconds += elapsed
+    return nll
