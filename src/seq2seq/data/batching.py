@@ -36,7 +36,7 @@ from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
@@ -176,7 +176,11 @@ class ParallelCorpus:
             self._size = n_src
         return self._size
 
-    def read_ranges(self, ranges: list[tuple[int, int]], granule: int) -> list[EncodedPair]:
+    def range_lengths(self, ranges: list[tuple[int, int]]) -> None:
+        """The pairs' lengths are not known before their text is encoded (see `IdsCorpus`)."""
+        return None
+
+    def read_ranges(self, ranges: list[tuple[int, int]], granule: int) -> IdsBucket:
         """Encode the pairs of some (first, count) ranges of lines, in order; every `first` is a
         multiple of `granule` (the file offsets are recorded every `granule` lines, once)."""
         indices = [first + k for first, count in ranges for k in range(count)]
@@ -193,9 +197,9 @@ class ParallelCorpus:
                 raise DataError(
                     f"{where}: empty source sentence; run `seq2seq prepare` to clean the data"
                 )
-        return list(zip(indices, src_ids, tgt_ids, strict=True))
+        return IdsBucket.from_lists(indices, src_ids, tgt_ids)
 
-    def read_bucket(self, bucket: int, bucket_size: int) -> list[EncodedPair]:
+    def read_bucket(self, bucket: int, bucket_size: int) -> IdsBucket:
         """Encode lines ``bucket * bucket_size`` onwards, at most `bucket_size` of them."""
         first = bucket * bucket_size
         return self.read_ranges([(first, max(0, min(bucket_size, len(self) - first)))], bucket_size)
@@ -296,8 +300,21 @@ class BucketLayout:
         return sum(count for _, count in self.ranges(bucket))
 
 
+class Corpus(Protocol):
+    """What the batch iterator reads: a `ParallelCorpus` (text, encoded bucket by bucket) or an
+    `IdsCorpus` (the ids files `prepare` wrote); both hand over a bucket as an `IdsBucket`."""
+
+    def __len__(self) -> int: ...
+
+    def read_ranges(self, ranges: list[tuple[int, int]], granule: int) -> IdsBucket: ...
+
+    def range_lengths(self, ranges: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray] | None:
+        """Both length arrays of some ranges of pairs, when known without reading the tokens."""
+        ...
+
+
 class BatchIterator:
-    """Length-bucketed batches over a `ParallelCorpus`, deterministic for ``(seed, epoch)``.
+    """Length-bucketed batches over a `Corpus`, deterministic for ``(seed, epoch)``.
 
     `batch_tokens`, when set, replaces `batch_size`: a batch then holds as many rows as fit in
     ``rows * max(longest source, longest target + 1) <= batch_tokens`` (one over-long pair still
@@ -306,7 +323,7 @@ class BatchIterator:
 
     def __init__(
         self,
-        corpus: ParallelCorpus | IdsCorpus,
+        corpus: Corpus,
         *,
         batch_size: int = 128,
         batch_tokens: int | None = None,
@@ -321,7 +338,7 @@ class BatchIterator:
         self.batch_size, self.batch_tokens, self.bucket_size = batch_size, batch_tokens, bucket_size
         self.shuffle, self.seed, self.reverse_source = shuffle, seed, reverse_source
         self._counts: dict[tuple[int, int], int] = {}  # (bucket, world_size) -> batches
-        self._cached: Sequence[EncodedPair] | None = None  # the whole corpus, if one bucket
+        self._cached: IdsBucket | None = None  # the whole corpus, if one bucket
         self._layout: BucketLayout | None = None
 
     @property
@@ -384,8 +401,9 @@ class BatchIterator:
             count = full * (self.batch_size >= world_size) + (rest >= max(world_size, 1))
             self._counts[(bucket, world_size)] = count
             return count
-        if isinstance(self.corpus, IdsCorpus):  # by token budget: from the stored lengths alone
-            src_lens, tgt_lens = self.corpus.range_lengths(self.layout.ranges(bucket))
+        lengths = self.corpus.range_lengths(self.layout.ranges(bucket))
+        if lengths is not None:  # by token budget: from the stored lengths alone
+            src_lens, tgt_lens = lengths
             order = np.lexsort((tgt_lens, src_lens)).tolist()
             cuts = self._cut(order, src_lens.tolist(), tgt_lens.tolist())
             count = sum(len(rows) >= world_size for rows in cuts)
@@ -393,7 +411,7 @@ class BatchIterator:
             return count
         return None
 
-    def _load(self, bucket: int) -> Sequence[EncodedPair]:
+    def _load(self, bucket: int) -> IdsBucket:
         if self._cached is not None:
             return self._cached
         pairs = self.corpus.read_ranges(self.layout.ranges(bucket), self.layout.block)
@@ -401,14 +419,9 @@ class BatchIterator:
             self._cached = pairs  # the corpus fits in one bucket: encode it once for all epochs
         return pairs
 
-    def _plan(
-        self, pairs: Sequence[EncodedPair], bucket: int, epoch: int, world_size: int
-    ) -> list[list[int]]:
+    def _plan(self, pairs: IdsBucket, bucket: int, epoch: int, world_size: int) -> list[list[int]]:
         """Row positions of each batch of a bucket, in the order they are yielded."""
-        if isinstance(pairs, IdsBucket):
-            src_lens, tgt_lens = pairs.lengths()
-        else:
-            src_lens, tgt_lens = [len(p[1]) for p in pairs], [len(p[2]) for p in pairs]
+        src_lens, tgt_lens = pairs.lengths()
         if self.shuffle:
             rng = random.Random(f"batches:{self.seed}:{epoch}:{bucket}")
             ties = [rng.random() for _ in pairs]
@@ -463,7 +476,7 @@ def make_batches(
     src_path, tgt_path = prepared.split_paths(split)
     vocabs = prepared.src_vocab, prepared.tgt_vocab
     ids = prepared.manifest["splits"][split].get("ids")
-    corpus: ParallelCorpus | IdsCorpus
+    corpus: Corpus
     if ids is not None:
         corpus = IdsCorpus(prepared.dir, ids, *vocabs, text_paths=(src_path, tgt_path))
     else:  # a directory prepared without ids files: encode the text, bucket by bucket

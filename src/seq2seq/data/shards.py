@@ -18,16 +18,17 @@ offsets 16 bytes per pair.
 files: a process that maps a 2 GB file and reads it through holds every touched page in its
 resident set until the kernel needs the memory, so RSS would grow with the share of the epoch
 done; read into buffers, the data lives in the page cache and the process holds one bucket.
-`IdsCorpus` has the interface of `batching.ParallelCorpus` (``len``, ``read_ranges``,
-``read_bucket``), plus ``range_lengths`` (the two length arrays of some ranges of pairs, read
-from the offsets alone), which lets the batch iterator count a bucket's batches, and so skip it
-on resume, without reading its tokens.
+`IdsCorpus` and `batching.ParallelCorpus` are the two kinds of `batching.Corpus` (``len``,
+``read_ranges`` and ``read_bucket`` giving an `IdsBucket`, ``range_lengths``); only here are the
+lengths known from the offsets alone (``range_lengths``), which lets the batch iterator count a
+bucket's batches, and so skip it on resume, without reading its tokens.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -233,7 +234,9 @@ class IdsCorpus:
 
 
 class IdsBucket:
-    """The pairs of one bucket held as three arrays, not as a Python object per pair or token.
+    """The pairs of one bucket held as three arrays, not as a Python object per pair or token:
+    the one form in which both corpora (`IdsCorpus`, and `batching.ParallelCorpus`, which encodes
+    text) hand a bucket to the batch iterator.
 
     ``bucket[i]`` is the pair ``(corpus index, source ids, target ids)``, the ids being views of
     the bucket's arrays; `lengths()` gives both length lists without making any pair.
@@ -244,6 +247,20 @@ class IdsBucket:
         self.src, self.tgt = src, tgt
         self._src_off = offsets[:, 0]
         self._tgt_off = offsets[:, 1]
+
+    @classmethod
+    def from_lists(
+        cls, indices: Sequence[int], src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]]
+    ) -> IdsBucket:
+        """A bucket of pairs encoded in memory (id lists), held as the ids files' buckets are."""
+        offsets = np.zeros((len(src) + 1, 2), np.int64)
+        offsets[1:, 0] = np.cumsum([len(ids) for ids in src])
+        offsets[1:, 1] = np.cumsum([len(ids) for ids in tgt])
+        src_ids, tgt_ids = (
+            np.fromiter(itertools.chain.from_iterable(lists), np.int64, count=int(offsets[-1, k]))
+            for k, lists in enumerate((src, tgt))
+        )
+        return cls(np.asarray(indices, np.int64), src_ids, tgt_ids, offsets)
 
     def __len__(self) -> int:
         return len(self._src_off) - 1
