@@ -82,11 +82,8 @@ class Trainer:
         cfg = config.train
         self.config, self.model, self.data, self.run, self.ctx = config, model, data, run, ctx
         self.tgt_vocab = data.tgt_vocab
-        self.train_batches, self.valid_batches, self.dev_bleu = (
-            train_batches,
-            valid_batches,
-            dev_bleu,
-        )
+        self.train_batches, self.valid_batches = train_batches, valid_batches
+        self.dev_bleu = dev_bleu
         self.steps_per_epoch = train_batches.num_batches()
         self.total_steps = math.ceil(cfg.epochs * self.steps_per_epoch)
         self.total_steps = min(self.total_steps, cfg.max_steps or self.total_steps)
