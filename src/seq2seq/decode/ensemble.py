@@ -20,7 +20,10 @@ import torch
 from torch import nn
 
 from seq2seq.checkpoint import load_model
+from seq2seq.config import Config
 from seq2seq.errors import CheckpointError
+from seq2seq.model.decoder import DecoderState
+from seq2seq.model.seq2seq import Seq2Seq
 from seq2seq.scoring import mean_of_probs
 
 
@@ -28,7 +31,7 @@ from seq2seq.scoring import mean_of_probs
 class EnsembleState:
     """The members' decoder states, reordered together."""
 
-    members: tuple[Any, ...]
+    members: tuple[DecoderState, ...]
 
     def select(self, index: torch.Tensor) -> EnsembleState:
         """Pick rows (index: (N',)) of every member's state."""
@@ -46,12 +49,18 @@ class EnsembleState:
 class Ensemble(nn.Module):
     """M models that predict as one: the log of the mean of their per-step probabilities."""
 
-    def __init__(self, models: Sequence[nn.Module]) -> None:
+    def __init__(self, models: Sequence[Seq2Seq]) -> None:
         super().__init__()
         if not models:
             raise ValueError("an ensemble needs at least one model")
-        _check_sizes([_target_size(m) for m in models])  # once here, not at every step
-        self.members = nn.ModuleList(models)
+        _check_sizes([m.generator.out_features for m in models])  # once here, not every step
+        self.models = nn.ModuleList(models)  # registered: .to(), .eval() and copies reach them
+        self._members = tuple(models)  # the same modules, typed
+
+    @property
+    def members(self) -> tuple[Seq2Seq, ...]:
+        """The single models whose probabilities are averaged."""
+        return self._members
 
     def __len__(self) -> int:
         return len(self.members)
@@ -84,13 +93,6 @@ class Ensemble(nn.Module):
         return log_probs, EnsembleState(tuple(s for _, s in outputs))
 
 
-def _target_size(model: nn.Module) -> int:
-    """The size of the target vocabulary `model` predicts over (its output layer's width)."""
-    generator = model.get_submodule("generator")
-    assert isinstance(generator, nn.Linear)
-    return generator.out_features
-
-
 def _check_sizes(sizes: list[int]) -> None:
     if len(set(sizes)) > 1:
         raise CheckpointError(
@@ -116,7 +118,9 @@ def check_vocabularies(
                 )
 
 
-def load_ensemble(paths: Sequence[str | Path], device: str | torch.device = "cpu"):
+def load_ensemble(
+    paths: Sequence[str | Path], device: str | torch.device = "cpu"
+) -> tuple[Seq2Seq | Ensemble, list[Config], Any, Any]:
     """Load one or more checkpoints as one model.
 
     Returns ``(model, configs, src_vocab, tgt_vocab)``: a plain model for one path, an

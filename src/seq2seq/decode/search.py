@@ -116,8 +116,8 @@ class _Restrictions:
         if eos is None:
             raise ValueError("the candidate target ids must include EOS")
         self.eos_id = eos  # a column
-        banned = {column(i) for i in (bos_id, pad_id) if i is not None and i != eos_id}
-        self.banned = sorted(banned - {None})
+        columns = (column(i) for i in (bos_id, pad_id) if i is not None and i != eos_id)
+        self.banned = sorted({c for c in columns if c is not None})
         self.index: torch.Tensor | None = None
         self.min_len = min_len
 
@@ -147,7 +147,7 @@ class _Restrictions:
 
 @torch.no_grad()
 def search(
-    model: SearchModel,
+    model: SearchModel[Any],
     src: torch.Tensor,
     src_lengths: torch.Tensor,
     settings: DecodeConfig,
@@ -162,7 +162,7 @@ def search(
 
 @torch.no_grad()
 def greedy_search(
-    model: SearchModel,
+    model: SearchModel[Any],
     src: torch.Tensor,
     src_lengths: torch.Tensor,
     settings: DecodeConfig,
@@ -216,7 +216,7 @@ def greedy_search(
 
 
 def _step(
-    model: SearchModel, tokens: torch.Tensor, state: SearchState, output: Any
+    model: SearchModel[Any], tokens: torch.Tensor, state: SearchState, output: Any
 ) -> tuple[torch.Tensor, SearchState]:
     """model.step, over the cut output layer when there is one."""
     return model.step(tokens, state) if output is None else model.step(tokens, state, output)
@@ -294,7 +294,7 @@ class _Beams:
 
 @torch.no_grad()
 def beam_search(
-    model: SearchModel,
+    model: SearchModel[Any],
     src: torch.Tensor,
     src_lengths: torch.Tensor,
     settings: DecodeConfig,

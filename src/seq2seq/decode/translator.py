@@ -38,11 +38,12 @@ from seq2seq.config import DEFAULT_MAX_SRC_LEN, Config, DecodeConfig
 from seq2seq.data.batching import make_source_batch
 from seq2seq.data.shortlist import Shortlist
 from seq2seq.data.vocab import WordVocab
-from seq2seq.decode.ensemble import load_ensemble
+from seq2seq.decode.ensemble import Ensemble, load_ensemble
 from seq2seq.decode.nbest import NBestEntry, format_features
 from seq2seq.decode.search import Hypothesis, max_output_lengths, search
 from seq2seq.errors import ConfigError, DataError
-from seq2seq.precision import autocast, resolve
+from seq2seq.model.seq2seq import Seq2Seq
+from seq2seq.precision import Precision, autocast, resolve
 from seq2seq.runtime import resolve_device
 from seq2seq.scoring import score_pairs
 
@@ -85,7 +86,7 @@ class Translator:
 
     def __init__(
         self,
-        model: torch.nn.Module,
+        model: Seq2Seq | Ensemble,
         configs: Sequence[Config],
         src_vocab: Any,
         tgt_vocab: Any,
@@ -105,7 +106,7 @@ class Translator:
         self.names = list(names or [f"model{i}" for i in range(len(self.configs))])
         self.reverse_source = self.config.data.reverse_source
         self.src_lang, self.tgt_lang = languages  # e.g. ("en", "fr"); None when unknown
-        self._bf16_model: torch.nn.Module | None = None  # made on first use of bf16 search
+        self._bf16_model: Seq2Seq | Ensemble | None = None  # made on first use of bf16 search
         self.warn: Callable[[str], None] = log.warning
 
     @classmethod
@@ -311,7 +312,7 @@ class Translator:
             )
         return self.shortlist.candidates(src)
 
-    def _model_for(self, precision: str) -> torch.nn.Module:
+    def _model_for(self, precision: Precision) -> Seq2Seq | Ensemble:
         """The model in the search's arithmetic.
 
         For bf16, a bfloat16 copy of the weights made once: autocast alone would cast every
@@ -329,33 +330,33 @@ class Translator:
     ) -> Translation:
         """`hyp` as text; its attention rows kept only when the caller asked for them."""
         if replace_unk and self.tgt_vocab.unk_id in hyp.tokens and hyp.attention is not None:
-            text = self._replace_unk(hyp, self.src_vocab.tokenize(line))
+            text = self._replace_unk(hyp.tokens, hyp.attention, self.src_vocab.tokenize(line))
         else:
             text = self.tgt_vocab.decode(hyp.tokens)
         features = {"logprob": hyp.log_prob}
         weights = hyp.attention if attention else None
         return Translation(text, hyp.tokens, hyp.log_prob, hyp.score, features, weights)
 
-    def _replace_unk(self, hyp: Hypothesis, src_words: list[str]) -> str:
+    def _replace_unk(self, tokens: list[int], weights: torch.Tensor, src_words: list[str]) -> str:
         """Each <unk> becomes the source word its attention weight points at (Luong et al. 2015)."""
         vocab = self.tgt_vocab
         if isinstance(vocab, WordVocab):  # word by word, then the vocabulary's detokenisation
             return vocab.detokenize(
-                self._aligned_word(hyp.attention[t], src_words)
+                self._aligned_word(weights[t], src_words)
                 if token == vocab.unk_id
                 else vocab.id_to_token(token)
-                for t, token in enumerate(hyp.tokens)
+                for t, token in enumerate(tokens)
             )
         parts: list[str] = []
         run: list[int] = []
-        for t, token in enumerate(hyp.tokens):
+        for t, token in enumerate(tokens):
             if token != self.tgt_vocab.unk_id:
                 run.append(token)
                 continue
             if run:
                 parts.append(self.tgt_vocab.decode(run))
                 run = []
-            parts.append(self._aligned_word(hyp.attention[t], src_words))
+            parts.append(self._aligned_word(weights[t], src_words))
         if run:
             parts.append(self.tgt_vocab.decode(run))
         return " ".join(p for p in parts if p)

@@ -5,6 +5,8 @@ Training hands this in as its validator (seq2seq/experiment.py), so train never 
 
 from __future__ import annotations
 
+from typing import Any
+
 import sacrebleu
 import torch
 
@@ -12,6 +14,7 @@ from seq2seq.config import Config
 from seq2seq.data.batching import make_batches
 from seq2seq.data.prepare import PreparedData
 from seq2seq.decode.search import greedy_search
+from seq2seq.model.interface import SearchModel
 
 
 class DevBleu:
@@ -28,7 +31,7 @@ class DevBleu:
         self.subset = evenly_spaced(len(self.references), config.data.max_valid_sentences)
 
     @torch.no_grad()
-    def __call__(self, model: torch.nn.Module) -> float:
+    def __call__(self, model: SearchModel[Any]) -> float:
         batches = make_batches(self.data, "valid", self.config.data, shuffle=False)
         tgt_vocab = self.data.tgt_vocab
         hypotheses: dict[int, str] = {}

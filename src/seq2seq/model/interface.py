@@ -7,7 +7,7 @@ search, rescoring, evaluation and serving never ask which of the two they hold.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from torch import Tensor
 
@@ -22,8 +22,14 @@ class SearchState(Protocol):
         ...
 
 
-class SearchModel(Protocol):
-    """What greedy search, beam search and teacher-forced scoring need of a model."""
+State = TypeVar("State", bound=SearchState)
+
+
+class SearchModel(Protocol[State]):
+    """What greedy search, beam search and teacher-forced scoring need of a model.
+
+    Generic in its state type: each model steps its own kind of state (`SearchModel[Any]` takes
+    any model)."""
 
     @property
     def members(self) -> Sequence[Any]:
@@ -34,14 +40,12 @@ class SearchModel(Protocol):
         """src (B, S), src_lengths (B,) -> whatever `init_state` takes."""
         ...
 
-    def init_state(self, encoded: Any) -> SearchState: ...
+    def init_state(self, encoded: Any) -> State: ...
 
     def output_layer(self, ids: Tensor) -> Any:
         """The output layer cut to target ids (C,), for `step(..., output)`."""
         ...
 
-    def step(
-        self, tokens: Tensor, state: SearchState, output: Any = None
-    ) -> tuple[Tensor, SearchState]:
+    def step(self, tokens: Tensor, state: State, output: Any = None) -> tuple[Tensor, State]:
         """tokens (N,) -> fresh log-probabilities (N, V) (or (N, C) with `output`), next state."""
         ...

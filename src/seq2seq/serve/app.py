@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import MutableMapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -296,7 +297,7 @@ class ObserveMiddleware:
         start = time.perf_counter()
         status = 500
 
-        async def send_observed(message: dict) -> None:
+        async def send_observed(message: MutableMapping[str, Any]) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]

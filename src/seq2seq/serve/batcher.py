@@ -98,7 +98,7 @@ class Batcher:
         self._queue: deque[Job] = deque()
         self._queued_sentences = 0
         self._queued_tokens = 0
-        self._arrived: asyncio.Event | None = None
+        self._arrived = asyncio.Event()  # remade by `start`, on the loop that serves
         self._worker: asyncio.Task | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._draining = False  # stop waiting for company: shutting down
@@ -123,15 +123,13 @@ class Batcher:
     def drain(self) -> None:
         """Search what is queued without waiting for more (the server is shutting down)."""
         self._draining = True
-        if self._arrived is not None:
-            self._arrived.set()
+        self._arrived.set()
 
     async def close(self) -> None:
         """Answer every queued job, then stop the worker and its thread."""
         self.drain()
         self._stopping = True
-        if self._arrived is not None:
-            self._arrived.set()
+        self._arrived.set()
         if self._worker is not None:
             await self._worker
         self._closed = True

@@ -34,31 +34,49 @@ class Metrics:
     def __init__(self, queue_depth: Callable[[], float]) -> None:
         self.registry = CollectorRegistry()
         labels = ("endpoint", "code")
-        kw = {"registry": self.registry}
-        self.requests = Counter("seq2seq_requests", "HTTP requests answered", labels, **kw)
+        registry = self.registry
+        self.requests = Counter(
+            "seq2seq_requests", "HTTP requests answered", labels, registry=registry
+        )
         self.errors = Counter(
-            "seq2seq_request_errors", "requests answered with a 4xx or 5xx status", labels, **kw
+            "seq2seq_request_errors",
+            "requests answered with a 4xx or 5xx status",
+            labels,
+            registry=registry,
         )
         self.latency = Histogram(
             "seq2seq_request_latency_seconds",
             "time from request to response",
             ("endpoint",),
             buckets=LATENCY_BUCKETS,
-            **kw,
+            registry=registry,
         )
         self.batch_sentences = Histogram(
-            "seq2seq_batch_sentences", "sentences per coalesced search", buckets=SIZE_BUCKETS, **kw
+            "seq2seq_batch_sentences",
+            "sentences per coalesced search",
+            buckets=SIZE_BUCKETS,
+            registry=registry,
         )
         self.batch_requests = Histogram(
-            "seq2seq_batch_requests", "requests per coalesced search", buckets=SIZE_BUCKETS, **kw
+            "seq2seq_batch_requests",
+            "requests per coalesced search",
+            buckets=SIZE_BUCKETS,
+            registry=registry,
         )
         self.search_seconds = Histogram(
-            "seq2seq_search_seconds", "time of each search", buckets=LATENCY_BUCKETS, **kw
+            "seq2seq_search_seconds",
+            "time of each search",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
         )
         self.sentences = Counter(
-            "seq2seq_sentences_translated", "sentences that went through the model", **kw
+            "seq2seq_sentences_translated",
+            "sentences that went through the model",
+            registry=registry,
         )
-        self.queue_depth = Gauge("seq2seq_queue_depth", "sentences waiting for the model", **kw)
+        self.queue_depth = Gauge(
+            "seq2seq_queue_depth", "sentences waiting for the model", registry=registry
+        )
         self.queue_depth.set_function(queue_depth)
 
     def observe_request(self, endpoint: str, code: int, seconds: float) -> None:

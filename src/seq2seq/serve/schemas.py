@@ -43,7 +43,7 @@ class LibreTranslateResponse(BaseModel):
     alternatives: list[str] | list[list[str]] | None = None
     detectedLanguage: DetectedLanguage | list[DetectedLanguage] | None = None  # noqa: N815
     warnings: list[str] | None = Field(
-        None, description="e.g. a sentence too long to translate (its translation is empty)"
+        default=None, description="e.g. a sentence too long to translate (its translation is empty)"
     )
 
 
