@@ -315,7 +315,7 @@ def test_wmt14_server_without_ranges_bad_archive_and_cli(
     other = tmp_path / "other"
     with pytest.raises(DataError, match="europarl: 2 English lines but 1 French lines"):
         download_wmt14_en_fr(other, url, ("europarl",), progress=False)
-    assert not (other / "train.en").exists() and not list(other.glob(".*.part"))
+    assert not (other / "train.en").exists() and not list(other.glob(".*seq2seq-tmp-*"))
 
     assert main(["download", "wmt14-en-fr", "--out", str(other), "--corpora", "hansard"]) == 2
     err = capsys.readouterr().err.strip()

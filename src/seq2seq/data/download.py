@@ -37,9 +37,11 @@ import urllib.error
 import urllib.request
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+from seq2seq.data.io import AtomicTextFile, write_atomic
 from seq2seq.errors import DataError
 
 DEFAULT_BASE_URL = "https://github.com/multi30k/dataset/raw/master/data/task1/raw/"
@@ -304,39 +306,31 @@ def download_wmt14_en_fr(
             continue
         record.unlink(missing_ok=True)
         found = _unpack(out, output, [(p, {**WMT14_TRAIN, **WMT14_EVAL}[p]) for p in parts])
-        record.write_text(json.dumps(found) + "\n", encoding="utf-8")
+        write_atomic(record, (json.dumps(found) + "\n").encode("utf-8"))
         counts.update(found)
         done.update({f"{output}.{lang}": "written" for lang in ("en", "fr")})
     summary = {"corpora": chosen, "lines": counts, "train_lines": sum(counts[c] for c in chosen)}
-    (out / "wmt14-en-fr.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write_atomic(out / "wmt14-en-fr.json", (json.dumps(summary, indent=2) + "\n").encode("utf-8"))
     return done
 
 
 def _unpack(out: Path, output: str, parts: list[tuple[str, Corpus]]) -> dict[str, int]:
     """Write `output`.en and `output`.fr from the members of `parts`, checking alignment."""
     counts: dict[str, int] = {}
-    temps = {lang: out / f".{output}.{lang}.part" for lang in ("en", "fr")}
-    try:
-        for lang, temp in temps.items():
-            with open(temp, "w", encoding="utf-8", newline="\n") as handle:
-                for name, corpus in parts:
-                    n = 0
-                    for line in _member_lines(out, corpus, getattr(corpus, lang)):
-                        handle.write(line + "\n")
-                        n += 1
-                    if lang == "fr" and n != counts[name]:
-                        raise DataError(
-                            f"{name}: {counts[name]:,} English lines but {n:,} French lines in "
-                            f"{WMT14_ARCHIVES[corpus.archive].name}; the archive is not aligned"
-                        )
-                    counts[name] = n
-                handle.flush()
-                os.fsync(handle.fileno())
-        for lang, temp in temps.items():
-            os.replace(temp, out / f"{output}.{lang}")
-    finally:
-        for temp in temps.values():
-            temp.unlink(missing_ok=True)
+    with ExitStack() as files:  # both renamed into place at the end, or neither
+        for lang in ("en", "fr"):
+            handle = files.enter_context(AtomicTextFile(out / f"{output}.{lang}"))
+            for name, corpus in parts:
+                n = 0
+                for line in _member_lines(out, corpus, getattr(corpus, lang)):
+                    handle.write(line + "\n")
+                    n += 1
+                if lang == "fr" and n != counts[name]:
+                    raise DataError(
+                        f"{name}: {counts[name]:,} English lines but {n:,} French lines in "
+                        f"{WMT14_ARCHIVES[corpus.archive].name}; the archive is not aligned"
+                    )
+                counts[name] = n
     return counts
 
 
