@@ -699,6 +699,7 @@ def _live_process():
         proc.wait()
 
 
+@pytest.mark.slow
 def test_a_translate_killed_mid_output_leaves_a_temp_file_the_next_run_removes(world, tmp_path):
     from seq2seq.commands import main
 
@@ -721,6 +722,7 @@ def test_a_translate_killed_mid_output_leaves_a_temp_file_the_next_run_removes(w
     assert len(output.read_text("utf-8").splitlines()) == 4
 
 
+@pytest.mark.slow
 def test_a_prepare_killed_mid_write_leaves_temp_files_the_next_prepare_removes(world, tmp_path):
     from seq2seq.commands import main
 

@@ -160,6 +160,7 @@ def test_an_unusable_host_is_one_sentence_before_the_model_loads(host, says, tmp
     assert host in lines[0] and "Traceback" not in lines[0]
 
 
+@pytest.mark.slow
 def test_the_same_port_on_another_local_address_is_free_to_serve(copy_checkpoint):
     """Neighbour: a port is in use per address; 127.0.0.2 serves where 127.0.0.1 is taken."""
     with _listening("127.0.0.1") as busy:

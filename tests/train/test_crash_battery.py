@@ -393,6 +393,7 @@ def _start_training(demo_data: Path, tmp_path: Path) -> tuple[subprocess.Popen, 
     return proc, cfg
 
 
+@pytest.mark.slow
 def test_a_second_train_on_a_run_directory_is_refused_naming_the_holder(demo_data, tmp_path):
     proc, cfg = _start_training(demo_data, tmp_path)
     try:
