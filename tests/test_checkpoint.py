@@ -98,30 +98,3 @@ def test_weights_of_another_architecture_are_refused(tmp_path):
     wider.out = torch.nn.Linear(4, 7, bias=False)
     with pytest.raises(CheckpointError, match="does not fit this model"):
         load_weights(wider, read_checkpoint(path))
-
-
-class _Bridged(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.bridge = torch.nn.Module()
-        self.bridge.h = torch.nn.Linear(3, 3)
-        self.bridge.c = torch.nn.Linear(3, 3)
-
-
-def test_a_version_1_lstm_bridge_is_refused_and_other_version_1_checkpoints_load(
-    tmp_path, monkeypatch
-):
-    import seq2seq.checkpoint as checkpoint
-
-    monkeypatch.setattr(checkpoint, "VERSION", "1")
-    old_bridge, old_plain = tmp_path / "bridge.safetensors", tmp_path / "plain.safetensors"
-    write_atomic(old_bridge, _bytes(_Bridged()))
-    write_atomic(old_plain, _bytes(_Tied()))
-    with pytest.raises(CheckpointError, match="squashed the cell state with tanh"):
-        read_checkpoint(old_bridge)
-    load_weights(_Tied(), read_checkpoint(old_plain))  # nothing else changed in version 2
-
-    monkeypatch.undo()
-    new_bridge = tmp_path / "new.safetensors"
-    write_atomic(new_bridge, _bytes(_Bridged()))
-    load_weights(_Bridged(), read_checkpoint(new_bridge))

@@ -29,8 +29,7 @@ from seq2seq.data.io import write_atomic as atomic_bytes
 from seq2seq.errors import CheckpointError, ConfigError, DataError
 
 FORMAT = "seq2seq-checkpoint"
-# 2: the bridge maps an LSTM's cell state linearly (version 1 squashed it with tanh, model/bridge.py)
-VERSION = "2"
+VERSION = "2"  # a file of a newer version is refused (`_check_version`)
 
 
 @dataclass
@@ -245,11 +244,6 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     src_vocab = _meta_json(meta, "src_vocab", path)
     tgt_vocab = _meta_json(meta, "tgt_vocab", path)
     model_state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
-    if meta.get("version") == "1" and "bridge.c.weight" in model_state:
-        raise CheckpointError(
-            f"checkpoint {path} has an LSTM bridge from checkpoint version 1, which squashed the "
-            "cell state with tanh; this version maps it linearly, so the model must be retrained"
-        )
     for alias, target in _meta_json(meta, "aliases", path, default={}).items():
         if target not in model_state:
             raise CheckpointError(
