@@ -54,7 +54,8 @@ class Hypothesis:
     tokens: list[int]  # output ids, without BOS and EOS
     log_prob: float  # total log-probability of tokens + EOS under the model
     score: float  # log_prob / (len(tokens) + 1) ** length_penalty, used for ranking
-    attention: torch.Tensor | None = None  # (len(tokens) + 1, src_len) when the model attends
+    # (len(tokens) + 1, src_len) when asked (attention=True) and the model attends
+    attention: torch.Tensor | None = None
 
 
 def normalise(log_prob: float, length: int, alpha: float) -> float:

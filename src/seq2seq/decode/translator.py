@@ -59,7 +59,8 @@ class Translation:
     log_prob: float  # total log-probability, EOS included
     score: float  # the length-normalised score the search ranked by
     features: dict[str, float] = field(default_factory=dict)  # for n-best lists
-    attention: torch.Tensor | None = None  # (len(tokens) + 1, src_len), model (reversed) order
+    # (len(tokens) + 1, src_len) in the model's (reversed) order; only when asked (attention=True)
+    attention: torch.Tensor | None = None
 
 
 @dataclass
