@@ -220,3 +220,9 @@ def test_a_min_len_above_a_lines_length_cap_is_refused_before_any_search():
 
     assert run(scenario()).lines[0].hypotheses[0].text == "A"
     assert [lines for lines, _ in translator.calls] == [["a"]]
+
+
+def test_a_server_with_a_min_len_above_the_warm_up_lines_cap_still_starts(translator):
+    # The warm-up searches one one-token line (a cap of 12 tokens); it is no request, so a
+    # --min-len of 20 must not stop the server: requests are checked line by line instead.
+    Batcher(translator).warm_up(translator.settings(min_len=20))
