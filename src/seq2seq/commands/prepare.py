@@ -99,13 +99,14 @@ def run(args: argparse.Namespace) -> int:
 
     with settings_as_flags(PrepareConfig):
         config = PrepareConfig(**given_settings(args, _DEST))
-        sources = [_source(args, split) for split in ("train", "valid", "test")]
+        train, valid, test = (_source(args, split) for split in ("train", "valid", "test"))
+        assert train is not None  # _source raises without training data
         check_writable(args.out, "--out", directory=True)
         _check_not_overwritten(args)
         missing = [d for d in (args.out, *args.out.absolute().parents) if not d.exists()]
         try:
             with hold(args.out, "--out"):  # one prepare per output folder (seq2seq/locking.py)
-                prepared = prepare(args.out, *sources, config, progress=_progress)  # type: ignore[arg-type]
+                prepared = prepare(args.out, train, valid, test, config, progress=_progress)
         except BaseException:
             _remove_created(missing)
             raise

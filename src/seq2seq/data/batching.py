@@ -52,7 +52,8 @@ if TYPE_CHECKING:
 
 # One encoded pair: (corpus index, source ids, target ids), no BOS/EOS; the ids are lists, or
 # integer arrays when read from a split's ids files.
-EncodedPair = tuple[int, Sequence[int], Sequence[int]]
+Ids = Sequence[int] | np.ndarray
+EncodedPair = tuple[int, Ids, Ids]
 
 
 @dataclass
@@ -89,7 +90,7 @@ class Batch:
 
 
 def make_source_batch(
-    id_lists: Sequence[Sequence[int]], pad_id: int = PAD_ID, reverse: bool = False
+    id_lists: Sequence[Ids], pad_id: int = PAD_ID, reverse: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Pad source id lists into ``src (B, S)`` and ``lengths (B,)``; reverse each row's tokens
     (not its padding) when `reverse` is on (paper §3.3). Row order is kept."""
@@ -100,7 +101,7 @@ def make_source_batch(
     return torch.from_numpy(src), torch.tensor(lengths, dtype=torch.long)
 
 
-def make_target_batch(id_lists: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+def make_target_batch(id_lists: Sequence[Ids]) -> tuple[torch.Tensor, torch.Tensor]:
     """``tgt_in (B, T)`` = <bos> y and ``tgt_out (B, T)`` = y <eos>, with T = max len(y) + 1."""
     width = max((len(ids) for ids in id_lists), default=0) + 1
     tgt_in = np.full((len(id_lists), width), PAD_ID, dtype=np.int64)

@@ -254,10 +254,12 @@ class ParallelSource:
         stats: ReadStats | None = None,
     ) -> Iterator[tuple[str, str]]:
         """Stream the cleaned pairs of this source (see `read_parallel` and `read_tsv`)."""
-        kwargs = {"empty_lines": empty_lines, "max_tokens": max_tokens, "stats": stats}
         if self.tsv is not None:
-            return read_tsv(self.tsv, **kwargs)
-        return read_parallel(self.src, self.tgt, **kwargs)  # type: ignore[arg-type]
+            return read_tsv(self.tsv, empty_lines=empty_lines, max_tokens=max_tokens, stats=stats)
+        assert self.src is not None and self.tgt is not None  # checked when made
+        return read_parallel(
+            self.src, self.tgt, empty_lines=empty_lines, max_tokens=max_tokens, stats=stats
+        )
 
     def paths(self) -> list[str]:
         """The input files, as strings, for the manifest."""
@@ -291,7 +293,7 @@ def temp_path(path: str | Path) -> Path:
 def remove_stale_temps(folder: str | Path, name: str | None = None) -> list[Path]:
     """Remove the temporary files (`temp_path`) in `folder` whose process is dead, those of
     target `name` only when given; a live process's file is left alone. Returns those removed."""
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(Path(folder).iterdir())
     except OSError:

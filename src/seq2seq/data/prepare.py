@@ -272,8 +272,8 @@ def _build_vocabs(
             WordVocab.build, lowercase=opts.lowercase, split_punct=opts.split_punct
         )
         if opts.joint:
-            shared = words(counts["src"] + counts["tgt"], src_size)
-            return shared, shared
+            joint = words(counts["src"] + counts["tgt"], src_size)
+            return joint, joint
         return words(counts["src"], src_size), words(counts["tgt"], tgt_size)
     src_part, tgt_part = parts[:2]
     if opts.joint:
