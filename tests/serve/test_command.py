@@ -185,3 +185,21 @@ def test_the_same_port_on_another_local_address_is_free_to_serve(copy_checkpoint
         finally:
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=30) == 0
+
+
+def test_every_serve_setting_is_a_flag_whose_help_is_its_description():
+    """The server's flags are generated from ServeConfig: each field, its help, its value."""
+    import argparse
+
+    from seq2seq.commands import serve
+    from seq2seq.commands.options import flag, given_settings
+    from seq2seq.config import ServeConfig
+
+    parser = argparse.ArgumentParser()
+    serve.add_arguments(parser)
+    actions = {a.option_strings[0]: a for a in parser._actions if a.option_strings}
+    for name, field in ServeConfig.model_fields.items():
+        assert actions[flag(name)].help.startswith(field.description.replace("%", "%%")), name
+    args = parser.parse_args(["--checkpoint", "x", "--max-wait-ms", "7", "--access-log"])
+    config = ServeConfig(**given_settings(args, "serve_"))
+    assert (config.max_wait_ms, config.access_log, config.port) == (7.0, True, 8080)
