@@ -264,13 +264,14 @@ CASES: list[Case] = [
     _c("chat-stdin-bad-utf8", f"chat {CK}", ("standard input line 2", "UTF-8"),
        "invalid UTF-8 on standard input", stdin=b"w1 w2\n\xc3\x28\n"),
     # serve
-    _c("serve-ckpt-dir", "serve --checkpoint {run}", ("is a directory",),
+    # serve binds its address before it loads the model: --port 0 keeps a busy 8080 out of these
+    _c("serve-ckpt-dir", "serve --checkpoint {run} --port 0", ("is a directory",),
        "--checkpoint names a run directory"),
     _c("serve-port", f"serve {CK} --port 70000", ("--port", "70000"), "--port 70000"),
-    _c("serve-length-penalty-1000", f"serve {CK} --length-penalty 1000 --source-lang en "
+    _c("serve-length-penalty-1000", f"serve {CK} --port 0 --length-penalty 1000 --source-lang en "
        "--target-lang fr",
        ("penalty", "1000"), "--length-penalty 1000 (died at start-up)"),
-    _c("serve-api-keys", f"serve {CK} --api-keys {{missing}}/keys.txt",
+    _c("serve-api-keys", f"serve {CK} --port 0 --api-keys {{missing}}/keys.txt",
        ("keys.txt", "cannot read"), "--api-keys names a missing file"),
 ]  # fmt: skip
 
@@ -733,10 +734,11 @@ def test_a_prepare_killed_mid_write_leaves_temp_files_the_next_prepare_removes(w
     command = [sys.executable, "-m", "seq2seq.cli", "prepare", "--src", str(big), "--tgt", str(big)]
     proc = subprocess.Popen([*command, "--out", str(out)], env=_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+
     # kill in the second pass, while the final files are written under temporary names
-    writing = lambda: (
-        out.is_dir() and [n for n in _hidden_temps(out, ".train.src.") if ".part" not in n]
-    )  # noqa: E731
+    def writing() -> bool:
+        return out.is_dir() and any(".part" not in n for n in _hidden_temps(out, ".train.src."))
+
     _kill_when(proc, writing, "prepare's temporary train.src")
     left = _hidden_temps(out)
     assert len(left) >= 2, left

@@ -87,8 +87,8 @@ def translator(copy_checkpoint):
 
 
 def make_app(translator, keys=None, **limits):
-    from seq2seq.serve.app import create_app
     from seq2seq.config import ServeConfig
+    from seq2seq.serve.app import create_app
 
     config = ServeConfig(source_lang=SOURCE, target_lang=TARGET, **limits)
     return create_app(translator, config, translator.settings(), keys)
