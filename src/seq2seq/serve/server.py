@@ -89,7 +89,9 @@ def bind(host: str, port: int) -> socket.socket:
         found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except (socket.gaierror, UnicodeError) as err:
         reason = getattr(err, "strerror", None) or str(err)
-        raise ConfigError(f"serve.host {host!r} is not an address to listen on ({reason})") from None
+        raise ConfigError(
+            f"serve.host {host!r} is not an address to listen on ({reason})"
+        ) from None
     family, kind, proto, _, address = found[0]
     sock = socket.socket(family, kind, proto)
     try:
