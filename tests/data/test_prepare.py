@@ -188,6 +188,7 @@ def test_a_prepare_option_reaches_sentencepiece_from_the_api_and_the_command_lin
     api = prepare(tmp_path / "api", source, **settings, byte_fallback=True)
     assert api.src_vocab.decode(api.src_vocab.encode("뷁 가")) == "뷁 가"
     assert api.manifest["splits"]["train"]["src_oov_rate"] == 0.0
+    assert api.manifest["settings"]["byte_fallback"] is True  # the manifest records every setting
     assert plain.manifest["splits"]["train"]["src_oov_rate"] > 0.0
 
     flags = ["--src", str(source.src), "--tgt", str(source.tgt), "--vocab", "bpe", "--joint"]

@@ -8,8 +8,9 @@ The directory holds, for each split (train, and optionally valid and test), the 
 ``<split>.src`` / ``<split>.tgt`` (UTF-8, one sentence per line, whitespace normalised, empty pairs
 skipped), the same pairs as token ids (``<split>.src.ids`` / ``.tgt.ids`` / ``.offsets``, see
 data/shards.py; training reads these, so nothing is tokenised twice), the vocabularies
-``src.vocab.json`` / ``tgt.vocab.json``, and ``manifest.json``: languages, counts kept and
-dropped, lengths in tokens and the out-of-vocabulary rate of each side.
+``src.vocab.json`` / ``tgt.vocab.json``, and ``manifest.json``: languages, the settings
+(`PrepareConfig`), counts kept and dropped, lengths in tokens and the out-of-vocabulary rate of
+each side.
 
 Word vocabularies follow the paper (§3.1: the 160,000 most frequent source words and 80,000 target
 words, the rest <unk>). ``--max-len`` (default 250) drops training pairs with more tokens than
@@ -406,6 +407,7 @@ def _manifest(train, src_vocab, tgt_vocab, splits, opts: PrepareConfig) -> dict[
         },
         "max_len": opts.max_len,
         "empty_lines": opts.empty_lines,
+        "settings": opts.model_dump(mode="json"),  # every setting, new ones included
         "splits": splits,
     }
 
