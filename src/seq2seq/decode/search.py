@@ -179,11 +179,7 @@ def greedy_search(
     """
     batch, device = src.size(0), src.device
     eos_id = EOS_ID
-    state = model.init_state(model.encode(src, src_lengths))
-    max_lens = max_output_lengths(src_lengths, settings.max_len_ratio, settings.max_len_offset)
-    max_lens = max_lens.to(device)
-    restrict = _Restrictions(BOS_ID, EOS_ID, PAD_ID, candidates, settings.min_len)
-    output = None if candidates is None else model.output_layer(candidates)
+    state, max_lens, restrict, output = _start(model, src, src_lengths, settings, candidates)
     alive = torch.arange(batch, device=device)  # original index of each row still decoding
     scores = torch.zeros(batch, device=device)
     tokens = torch.full((batch,), BOS_ID, dtype=torch.long, device=device)
@@ -214,6 +210,27 @@ def greedy_search(
         history = torch.cat([history, tokens.unsqueeze(1)], dim=1)
         step += 1
     return finished.ranked()
+
+
+def _start(
+    model: SearchModel[Any],
+    src: torch.Tensor,
+    src_lengths: torch.Tensor,
+    settings: DecodeConfig,
+    candidates: torch.Tensor | None,
+    beam_size: int | None = None,
+) -> tuple[SearchState, torch.Tensor, _Restrictions, Any]:
+    """What both searches set up: the decoder state (each sentence's row repeated `beam_size`
+    times for a beam search), the length caps (B,), the token restrictions, the cut output
+    layer (None without candidates)."""
+    state = model.init_state(model.encode(src, src_lengths))
+    if beam_size is not None:
+        rows = torch.arange(src.size(0), device=src.device).repeat_interleave(beam_size)
+        state = state.select(rows)
+    max_lens = max_output_lengths(src_lengths, settings.max_len_ratio, settings.max_len_offset)
+    restrict = _Restrictions(BOS_ID, EOS_ID, PAD_ID, candidates, settings.min_len)
+    output = None if candidates is None else model.output_layer(candidates)
+    return state, max_lens.to(src.device), restrict, output
 
 
 def _step(
@@ -314,12 +331,9 @@ def beam_search(
     """
     beam_size, eos_id = settings.beam_size, EOS_ID
     batch, device = src.size(0), src.device
-    state = model.init_state(model.encode(src, src_lengths))
-    state = state.select(torch.arange(batch, device=device).repeat_interleave(beam_size))
-    max_lens = max_output_lengths(src_lengths, settings.max_len_ratio, settings.max_len_offset)
-    max_lens = max_lens.to(device)
-    restrict = _Restrictions(BOS_ID, EOS_ID, PAD_ID, candidates, settings.min_len)
-    output = None if candidates is None else model.output_layer(candidates)
+    state, max_lens, restrict, output = _start(
+        model, src, src_lengths, settings, candidates, beam_size
+    )
     beams = _Beams.start(batch, beam_size, BOS_ID, device)
     finished = _Finished(src_lengths, settings.length_penalty, settings.n_best)
     step = 0
