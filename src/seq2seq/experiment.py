@@ -51,9 +51,9 @@ def build_trainer(config: Config, resume: bool = False, overwrite: bool = False)
         trainer.restore()  # refuses a checkpoint of another model before anything is written
     if ctx.is_main:
         run.claim()  # one process per run directory, from here to the end of the run
-        run.start(cfg, resume=resume, overwrite=overwrite)
-        if resume:
+        if resume:  # said before the start-up check, which may be killed too
             log.info(
                 f"resumed from {trainer.checkpointer.restored_from} at step {trainer.state.step}"
             )
+        run.start(cfg, resume=resume, overwrite=overwrite)
     return trainer
