@@ -197,3 +197,60 @@ def test_cli_reports_bad_input_in_one_line(tmp_path, capsys, case):
     assert "Traceback" not in err
     assert not (out / "manifest.json").exists()
     assert not list(out.glob("*.part")) and not list(out.glob(".*.seq2seq-tmp-*"))
+
+
+# ---------------------------------------------------------------------------------------------
+# The one atomic writer
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_the_atomic_writer_fsyncs_the_file_then_the_folder(tmp_path, monkeypatch):
+    import os
+    import stat
+
+    from seq2seq.data.io import AtomicTextFile, write_atomic
+
+    synced: list[str] = []
+    real = os.fsync
+    monkeypatch.setattr(
+        os, "fsync", lambda fd: synced.append(stat.S_IFMT(os.fstat(fd).st_mode)) or real(fd)
+    )
+    with AtomicTextFile(tmp_path / "a.txt") as handle:
+        handle.write("text\n")
+    write_atomic(tmp_path / "b.bin", b"bytes")
+    assert synced == [stat.S_IFREG, stat.S_IFDIR] * 2
+    assert (tmp_path / "a.txt").read_text() == "text\n" and (
+        tmp_path / "b.bin"
+    ).read_bytes() == b"bytes"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.bin"]
+
+
+def test_stale_temporary_files_are_those_of_dead_processes(tmp_path):
+    import os
+
+    from seq2seq.data.io import AtomicTextFile, remove_stale_temps, temp_path
+
+    dead, live = _dead_pid(), os.getppid()
+    files = {
+        "dead_out": tmp_path / f".out.txt.seq2seq-tmp-{dead}",
+        "dead_other": tmp_path / f".other.txt.seq2seq-tmp-{dead}",
+        "live_out": tmp_path / f".out.txt.seq2seq-tmp-{live}",
+        "not_ours": tmp_path / ".out.txt.backup",
+    }
+    for path in files.values():
+        path.write_text("half\n")
+    assert temp_path(tmp_path / "out.txt").name == f".out.txt.seq2seq-tmp-{os.getpid()}"
+    with AtomicTextFile(tmp_path / "out.txt") as handle:  # removes the dead writer's, of out.txt
+        handle.write("done\n")
+    left = {key for key, path in files.items() if path.exists()}
+    assert left == {"dead_other", "live_out", "not_ours"}
+    assert remove_stale_temps(tmp_path) == [files["dead_other"]]  # the whole folder
+    assert {key for key, path in files.items() if path.exists()} == {"live_out", "not_ours"}
