@@ -102,6 +102,20 @@ CASES: list[Case] = [
        "a TSV line without a tab"),
     _c("prepare-truncated-gz", "prepare --src {trunc_gz} --tgt {train_fr} --out {new}/data",
        ("cut.en.gz", "truncated"), "a truncated .gz file"),
+    # split
+    _c("split-csv-missing", "split --csv {missing}/qa.csv --columns Q A --out {new}/split",
+       ("--csv", "qa.csv", "does not exist"), "--csv names a missing file"),
+    _c("split-csv-no-columns", "split --csv {train_en} --out {new}/split", ("--columns",),
+       "--csv without --columns"),
+    _c("split-csv-bad-column", "split --csv {train_en} --columns Q A --out {new}/split",
+       ("train.en", "no column 'Q'", "its columns are"), "a column name the CSV header lacks"),
+    _c("split-misaligned", "split --src {train_en} --tgt {short_fr} --out {new}/split",
+       ("train.en", "short.fr", "20 lines", "12"), "source and target of different lengths"),
+    _c("split-too-large", "split --src {train_en} --tgt {train_fr} --dev 10 --test 10 "
+       "--out {new}/split", ("dev", "test", "for training"),
+       "dev and test sizes that leave nothing to train on"),
+    _c("split-out-file", "split --src {train_en} --tgt {train_fr} --out {keep}",
+       ("--out", "is a file"), "--out names an existing file"),
     # train
     _c("train-config-missing", "train {missing}/config.yaml", ("config.yaml", "does not exist"),
        "the config file is missing"),
