@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from seq2seq.errors import ConfigError
+from seq2seq.tasks import DEFAULT_TASK, TaskName
 
 
 class _Section(BaseModel):
@@ -179,6 +180,9 @@ class TrainConfig(_Section):
 LENGTH_PENALTY_LIMIT = 10.0
 MAX_LEN_RATIO_LIMIT = 100.0
 MAX_LEN_OFFSET_LIMIT = 10_000
+TEMPERATURE_LIMIT = 100.0  # flatter than this is uniform to the last bit that matters
+MAX_SAMPLES = 64  # samples per sentence, as many rows as the widest beam
+MAX_SEED = 2**31 - 1
 
 
 class DecodeConfig(_Section):
@@ -218,11 +222,59 @@ class DecodeConfig(_Section):
     replace_unk: bool = Field(
         False, description="replace <unk> by the source word it attends to (attention models)"
     )
+    sampling: bool = Field(
+        False,
+        description="draw each token from the model's distribution instead of a beam search "
+        "(needs beam_size 1; n_best = samples per sentence, ranked by score)",
+    )
+    temperature: float = Field(
+        1.0,
+        gt=0.0,
+        le=TEMPERATURE_LIMIT,
+        allow_inf_nan=False,
+        description="sampling: divide the log-probabilities by this; < 1 sharper, > 1 flatter",
+    )
+    top_k: int = Field(
+        0, ge=0, description="sampling: draw only from the k likeliest tokens; 0 = all"
+    )
+    top_p: float = Field(
+        1.0,
+        gt=0.0,
+        le=1.0,
+        allow_inf_nan=False,
+        description="sampling: draw only from the smallest set of likeliest tokens whose "
+        "probability reaches p (nucleus); 1 = all",
+    )
+    seed: int = Field(
+        0,
+        ge=0,
+        le=MAX_SEED,
+        description="sampling: line i of a call draws from a generator seeded by (seed, i), so a "
+        "run repeats exactly whatever the batching",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> DecodeConfig:
+        if self.sampling:
+            if self.beam_size > 1:
+                raise ValueError(
+                    f"decode.sampling draws one token per step and cannot run with "
+                    f"decode.beam_size={self.beam_size}; set beam_size=1"
+                )
+            if self.n_best > MAX_SAMPLES:
+                raise ValueError(
+                    f"decode.n_best={self.n_best} samples per sentence is more than {MAX_SAMPLES}"
+                )
+            return self
         if self.n_best > self.beam_size:
             raise ValueError(f"n_best={self.n_best} cannot exceed beam_size={self.beam_size}")
+        unused = {"temperature": 1.0, "top_k": 0, "top_p": 1.0}
+        for key, default in unused.items():
+            if getattr(self, key) != default:
+                raise ValueError(
+                    f"decode.{key}={getattr(self, key)} applies only to sampling; "
+                    "set decode.sampling=true (--sampling) or leave it out"
+                )
         return self
 
 
@@ -383,6 +435,11 @@ class PrepareConfig(CommandSettings):
 
     section: ClassVar[str] = "prepare"
 
+    task: TaskName = Field(
+        DEFAULT_TASK,
+        description="what the pairs are (seq2seq/tasks.py): recorded in the manifest and every "
+        "checkpoint trained on it; the commands and the server word themselves by it",
+    )
     src_lang: str | None = Field(
         None, description="source language code (default: from the file name, e.g. train.en)"
     )

@@ -10,7 +10,12 @@ import torch
 from decode_standins import TinyRNNModel, random_batch, settings
 
 from seq2seq import Translator
-from seq2seq.config import LENGTH_PENALTY_LIMIT, MAX_LEN_RATIO_LIMIT, DecodeConfig
+from seq2seq.config import (
+    LENGTH_PENALTY_LIMIT,
+    MAX_LEN_RATIO_LIMIT,
+    TEMPERATURE_LIMIT,
+    DecodeConfig,
+)
 from seq2seq.decode.search import normalise, search
 from seq2seq.errors import ConfigError
 
@@ -19,7 +24,12 @@ torch.set_num_threads(1)
 FLOAT_SETTINGS = sorted(
     name for name, field in DecodeConfig.model_fields.items() if field.annotation is float
 )
-LIMITS = {"length_penalty": LENGTH_PENALTY_LIMIT, "max_len_ratio": MAX_LEN_RATIO_LIMIT}
+LIMITS = {
+    "length_penalty": LENGTH_PENALTY_LIMIT,
+    "max_len_ratio": MAX_LEN_RATIO_LIMIT,
+    "temperature": TEMPERATURE_LIMIT,
+    "top_p": 1.0,
+}
 EXTREMES = [math.inf, -math.inf, math.nan, 1e308, -1e308, 1000.0, -1.0, -1e-300]
 
 

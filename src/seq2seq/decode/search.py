@@ -33,7 +33,9 @@ to vocabulary ids as soon as they are chosen.
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -154,8 +156,12 @@ def search(
     settings: DecodeConfig,
     candidates: torch.Tensor | None = None,
     attention: bool = False,
+    lines: Sequence[int] | None = None,
 ) -> list[list[Hypothesis]]:
-    """Greedy search for a beam of one, beam search otherwise; see those two."""
+    """Sampling when `settings.sampling`, greedy search for a beam of one, beam search otherwise;
+    see those three. `lines` (B,) number the sentences for sampling's random streams."""
+    if settings.sampling:
+        return sample_search(model, src, src_lengths, settings, candidates, attention, lines)
     if settings.beam_size == 1:
         return greedy_search(model, src, src_lengths, settings, candidates, attention)
     return beam_search(model, src, src_lengths, settings, candidates, attention)
@@ -177,35 +183,150 @@ def greedy_search(
     rows (a model without attention gives None). Returns one single-element list of hypotheses
     per sentence, in input order. `settings.beam_size` and `n_best` are not read.
     """
-    batch, device = src.size(0), src.device
-    eos_id = EOS_ID
-    state, max_lens, restrict, output = _start(model, src, src_lengths, settings, candidates)
-    alive = torch.arange(batch, device=device)  # original index of each row still decoding
+
+    def most_likely(log_probs: torch.Tensor, scores: torch.Tensor, rows: torch.Tensor, step: int):
+        # The same arithmetic as beam search, so that a beam of one gives exactly this output.
+        best, top = log_probs.add_(scores.unsqueeze(1)).topk(1, dim=1)
+        return best.squeeze(1), top.squeeze(1)
+
+    return _decode_rows(model, src, src_lengths, settings, candidates, attention, 1, most_likely)
+
+
+@torch.no_grad()
+def sample_search(
+    model: SearchModel[Any],
+    src: torch.Tensor,
+    src_lengths: torch.Tensor,
+    settings: DecodeConfig,
+    candidates: torch.Tensor | None = None,
+    attention: bool = False,
+    lines: Sequence[int] | None = None,
+) -> list[list[Hypothesis]]:
+    """Ancestral sampling: each token drawn from the model's distribution, until EOS.
+
+    The distribution of a step is softmax(log_probs / temperature), cut to the `top_k` likeliest
+    tokens and then to the nucleus (the likeliest tokens whose probability reaches `top_p`),
+    after the same restrictions as the other searches (min_len, the length cap). An ensemble's
+    step already returns its members' averaged distribution (paper §3.6), so it samples from it.
+    Each sentence draws `n_best` samples, returned best normalised score first (duplicates
+    kept); a hypothesis's log_prob is its log-probability under the model, temperature aside.
+
+    Randomness: sentence i draws from its own torch.Generator, seeded by (settings.seed,
+    lines[i]) (`lines` default 0..B-1), independent of the global RNG; its uniforms are drawn
+    once, up to its own length cap, so a sentence gets the same samples whatever it is batched
+    with. src: (B, S); src_lengths: (B,); candidates: (C,) target ids to choose from.
+    """
+    copies = settings.n_best
+    numbers = range(src.size(0)) if lines is None else lines
+    caps = max_output_lengths(src_lengths, settings.max_len_ratio, settings.max_len_offset)
+    uniforms = _uniforms(
+        [sentence_seed(settings.seed, n) for n in numbers], copies, caps.tolist(), src.device
+    )  # (B * copies, max cap + 1)
+
+    def draw(log_probs: torch.Tensor, scores: torch.Tensor, rows: torch.Tensor, step: int):
+        columns = draw_tokens(log_probs, uniforms[rows, step], settings)
+        return scores + log_probs.gather(1, columns.unsqueeze(1)).squeeze(1), columns
+
+    return _decode_rows(model, src, src_lengths, settings, candidates, attention, copies, draw)
+
+
+def sentence_seed(seed: int, line: int) -> int:
+    """The generator seed of one sentence's samples, a hash of (seed, line).
+
+    Hashed, not summed: torch's CPU generator keeps 32 bits of a seed, so ``seed * 2**32 + line``
+    would give every seed the same streams, and ``seed + line`` would share streams between
+    neighbouring seeds.
+    """
+    digest = hashlib.blake2b(f"{seed}:{line}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "little")
+
+
+def _uniforms(
+    seeds: Sequence[int], copies: int, caps: Sequence[int], device: torch.device
+) -> torch.Tensor:
+    """Uniforms in [0, 1), (len(seeds) * copies, max(caps) + 1): row j of sentence i from a
+    generator seeded with seeds[i], drawn up to that sentence's own cap (+ 1 for EOS)."""
+    width = max(caps) + 1
+    out = torch.zeros(len(seeds) * copies, width, dtype=torch.float64)
+    for i, (seed, cap) in enumerate(zip(seeds, caps, strict=True)):
+        generator = torch.Generator().manual_seed(seed)
+        out[i * copies : (i + 1) * copies, : cap + 1] = torch.rand(
+            copies, cap + 1, generator=generator, dtype=torch.float64
+        )
+    return out.to(device)
+
+
+def draw_tokens(
+    log_probs: torch.Tensor, uniforms: torch.Tensor, settings: DecodeConfig
+) -> torch.Tensor:
+    """One draw per row: log_probs (m, V) restricted, uniforms (m,) in [0, 1) -> columns (m,).
+
+    By inverse transform over softmax(log_probs / temperature), cut to `top_k` and `top_p`;
+    a token of probability zero (banned, or cut) is never drawn.
+    """
+    logits = log_probs.double()
+    logits = (logits - logits.amax(1, keepdim=True)) / settings.temperature  # max row is 0
+    vocab = logits.size(1)
+    k = settings.top_k if 0 < settings.top_k < vocab else vocab
+    columns = None
+    if k < vocab or settings.top_p < 1.0:
+        logits, columns = logits.topk(k, dim=1)  # (m, k), likeliest first
+    probs = torch.softmax(logits, dim=1)
+    if settings.top_p < 1.0:  # keep a token while the likelier ones hold less than top_p
+        probs = probs.masked_fill(probs.cumsum(1) - probs >= settings.top_p, 0.0)
+    cdf = probs.cumsum(1)
+    total = cdf[:, -1:]
+    below = torch.nextafter(total, torch.zeros_like(total))  # u * total stays below the total
+    target = torch.minimum(uniforms.to(cdf.dtype).unsqueeze(1) * total, below)
+    pick = torch.searchsorted(cdf, target, right=True).squeeze(1)
+    return pick if columns is None else columns.gather(1, pick.unsqueeze(1)).squeeze(1)
+
+
+def _decode_rows(
+    model: SearchModel[Any],
+    src: torch.Tensor,
+    src_lengths: torch.Tensor,
+    settings: DecodeConfig,
+    candidates: torch.Tensor | None,
+    attention: bool,
+    copies: int,
+    choose: Any,
+) -> list[list[Hypothesis]]:
+    """One token per row per step until EOS: the loop of greedy search and sampling.
+
+    Each sentence has `copies` independent rows; `choose(log_probs (m, V), scores (m,),
+    rows (m,), step)` gives each live row its new total score and chosen column, `rows` being
+    the rows' original indices (sentence * copies + copy). Finished rows leave the batch.
+    """
+    batch, device = src.size(0) * copies, src.device
+    state, max_lens, restrict, output = _start(
+        model, src, src_lengths, settings, candidates, copies if copies > 1 else None
+    )
+    max_lens = max_lens.repeat_interleave(copies)  # (B * copies,)
+    rows = torch.arange(batch, device=device)  # original index of each row still decoding
     scores = torch.zeros(batch, device=device)
     tokens = torch.full((batch,), BOS_ID, dtype=torch.long, device=device)
     history = torch.empty(batch, 0, dtype=torch.long, device=device)  # (n, t)
     history_attn: torch.Tensor | None = None  # (n, t, S), only when `attention` is asked
-    finished = _Finished(src_lengths, settings.length_penalty)
+    finished = _Finished(src_lengths, settings.length_penalty, copies)
     step = 0
-    while alive.numel() > 0:
+    while rows.numel() > 0:
         log_probs, state = _step(model, tokens, state, output)  # (n, V) or (n, C)
-        log_probs = restrict(log_probs, max_lens[alive] <= step, step)
-        # The same arithmetic as beam search, so that a beam of one gives exactly this output.
-        best, top = log_probs.add_(scores.unsqueeze(1)).topk(1, dim=1)
-        scores, tokens = best.squeeze(1), top.squeeze(1)
+        log_probs = restrict(log_probs, max_lens[rows] <= step, step)
+        scores, tokens = choose(log_probs, scores, rows, step)
         if candidates is not None:
             tokens = candidates[tokens]
         if attention:
             history_attn = _extend_attention(history_attn, _attention(state))
-        done = tokens == eos_id
+        done = tokens == EOS_ID
         if bool(done.any()):
-            rows = done.nonzero().flatten()
-            finished.add(alive[rows], history[rows], scores[rows], history_attn, rows)
+            ended = done.nonzero().flatten()
+            finished.add(rows[ended] // copies, history[ended], scores[ended], history_attn, ended)
             keep = (~done).nonzero().flatten()
             if keep.numel() == 0:
                 break
             state = state.select(keep)
-            alive, scores, tokens, history = alive[keep], scores[keep], tokens[keep], history[keep]
+            rows, scores, tokens, history = rows[keep], scores[keep], tokens[keep], history[keep]
             history_attn = None if history_attn is None else history_attn[keep]
         history = torch.cat([history, tokens.unsqueeze(1)], dim=1)
         step += 1

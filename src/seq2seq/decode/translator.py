@@ -3,7 +3,8 @@
 A `Translator` holds a model (or an `Ensemble` of several, paper §3.6), its vocabularies and its
 config. `translate` encodes lines with the source vocabulary, reverses them when the checkpoint
 was trained so (``data.reverse_source``, paper §3.3), sorts them by length so that each batch
-pads little, searches (greedy for a beam of one, batched beam search otherwise, §3.2), restores
+pads little, searches (greedy for a beam of one, batched beam search otherwise, §3.2; or samples
+with ``sampling``, each line from its own generator seeded by ``seed`` and its number), restores
 the input order and detokenises with the target vocabulary. An empty line, or one longer than
 ``max_src_len`` tokens, gets an empty output and a warning on stderr: never a crash or a shifted
 line. `screen` is that check on its own (the server screens a request once, as it arrives, and
@@ -16,6 +17,7 @@ In Python::
 
     translator = Translator.load("best.safetensors")             # or several paths: an ensemble
     translator.translate(["A man rides a bike."], beam_size=5)    # any DecodeConfig key
+    translator.translate(lines, sampling=True, temperature=0.7, seed=1)  # sampled, repeatable
     settings = translator.settings(beam_size=12, n_best=5)        # validated DecodeConfig
     translator.translate_hypotheses(lines, settings)              # Translation objects, scores
     translator.translate_hypotheses(lines, settings, attention=True)  # ... with attention rows
@@ -136,12 +138,20 @@ class Translator:
     def settings(self, **overrides: Any) -> DecodeConfig:
         """The checkpoint's decode section with the given (non-None) keys replaced, validated.
 
-        Asking for more hypotheses (`n_best`) than the checkpoint's beam holds widens the beam.
+        Asking for more hypotheses (`n_best`) than the checkpoint's beam holds widens the beam;
+        asking for sampling without a beam size searches with a beam of one (sampling draws
+        `n_best` samples instead), and asking for a beam without saying `sampling` turns off
+        a checkpoint's sampling.
         """
         given = {k: v for k, v in overrides.items() if v is not None}
         merged = {**self.config.decode.model_dump(), **given}
-        if "beam_size" not in given and merged["n_best"] > merged["beam_size"]:
-            merged["beam_size"] = merged["n_best"]
+        if "sampling" not in given and given.get("beam_size", 1) > 1:
+            merged["sampling"] = False  # a beam asked for wins over the checkpoint's sampling
+        if "beam_size" not in given:
+            if merged["sampling"]:
+                merged["beam_size"] = 1
+            elif merged["n_best"] > merged["beam_size"]:
+                merged["beam_size"] = merged["n_best"]
         try:
             return DecodeConfig.model_validate(merged)
         except ValidationError as err:
@@ -251,7 +261,8 @@ class Translator:
         for start in range(0, len(order), settings.batch_size):
             rows = order[start : start + settings.batch_size]
             id_lists = [sources[i].ids for i in rows]
-            hyps = self._search(id_lists, settings, keep_attention)
+            numbers = [sources[i].number for i in rows]
+            hyps = self._search(id_lists, settings, keep_attention, numbers)
             for row, row_hyps in zip(rows, hyps, strict=True):
                 results[row] = [
                     self._translation(h, sources[row].text, settings.replace_unk, attention)
@@ -295,14 +306,19 @@ class Translator:
     # --- the steps ------------------------------------------------------------------------------
 
     def _search(
-        self, id_lists: list[list[int]], settings: DecodeConfig, attention: bool
+        self,
+        id_lists: list[list[int]],
+        settings: DecodeConfig,
+        attention: bool,
+        numbers: list[int],
     ) -> list[list[Hypothesis]]:
+        """One batch searched; `numbers` (the lines' numbers) choose sampling's random streams."""
         src, lengths = make_source_batch(id_lists, self.src_vocab.pad_id, self.reverse_source)
         src, lengths = src.to(self.device), lengths.to(self.device)
         candidates = self._candidates(src) if settings.shortlist else None
         model = self._model_for(settings.precision)
         with autocast(settings.precision, self.device):
-            return search(model, src, lengths, settings, candidates, attention)
+            return search(model, src, lengths, settings, candidates, attention, numbers)
 
     def _candidates(self, src: torch.Tensor) -> torch.Tensor:
         """The target ids this batch may produce: its lexical shortlist (data/shortlist.py)."""
