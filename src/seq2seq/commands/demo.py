@@ -72,6 +72,7 @@ def run_demo(
     work: Path, minutes: float = 2.0, seed: int = 1, examples: int = 5, max_steps: int | None = None
 ) -> dict[str, float]:
     """The whole pipeline in `work`; returns exact-match accuracy and BLEU on the test split."""
+    from seq2seq.commands.train import ProgressBar
     from seq2seq.data.io import ParallelSource
     from seq2seq.data.prepare import prepare
     from seq2seq.decode.translator import Translator
@@ -91,7 +92,8 @@ def run_demo(
     )
     print("[2/3] train: LSTM encoder-decoder, reversed source (paper §3.3)", file=sys.stderr)
     config = demo_config(work / "data", work / "run", minutes, seed, max_steps)
-    build_trainer(config, overwrite=True).fit()
+    with ProgressBar(True) as progress:  # the trainer reports; the command draws
+        build_trainer(config, overwrite=True).fit(progress)
 
     print("[3/3] translate the held-out test sentences (greedy)", file=sys.stderr)
     src_lines = corpus["test"][0].read_text(encoding="utf-8").splitlines()

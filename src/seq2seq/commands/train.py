@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     check_writable(config.train.out_dir, "train.out_dir", directory=True)  # before any work
     trainer = build_trainer(config, resume=args.resume, overwrite=args.overwrite)
     try:
-        with _progress_bar(trainer.ctx.is_main) as progress:
+        with ProgressBar(trainer.ctx.is_main) as progress:
             state = trainer.fit(progress)
     except Interrupted as stop:  # the trainer saved the last complete step and said so
         return 128 + stop.signum
@@ -51,39 +51,35 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-class _progress_bar:
-    """The trainer's progress on a tqdm bar (rank 0 only): redrawn every 0.5 s on a terminal, a
-    line every 30 s in a log file; log lines are written above the bar."""
+class ProgressBar:
+    """The trainer's progress on a tqdm bar (rank 0 only), drawn from the first step on: redrawn
+    every 0.5 s on a terminal, a line every 30 s in a log file; log lines are written above it."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
+        self.bar = None
 
     def __enter__(self):
-        from tqdm import tqdm
         from tqdm.contrib.logging import logging_redirect_tqdm
 
-        self.bar = tqdm(
-            desc="train",
-            unit="step",
-            dynamic_ncols=True,
-            disable=not self.enabled,
-            mininterval=0.5 if sys.stderr.isatty() else 30.0,
-        )
-        self.redirect = logging_redirect_tqdm([log], tqdm_class=tqdm)
+        self.redirect = logging_redirect_tqdm([log])
         self.redirect.__enter__()
         return self.update
 
     def update(self, step: int, total: int, record: dict[str, float]) -> None:
-        bar = self.bar
-        if bar.total != total:
-            bar.reset(total)
-            bar.n = bar.last_print_n = step
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=step - 1, desc="train", unit="step",
+                            dynamic_ncols=True, disable=not self.enabled,
+                            mininterval=0.5 if sys.stderr.isatty() else 30.0)  # fmt: skip
         if record:
-            bar.set_postfix(loss=f"{record['loss']:.3f}", ppl=f"{record['ppl']:.1f}",
-                            tok_s=f"{record['tgt_tok_s']:,.0f}", lr=f"{record['lr']:.3g}",
-                            refresh=False)  # fmt: skip
-        bar.update(step - bar.n)
+            self.bar.set_postfix(loss=f"{record['loss']:.3f}", ppl=f"{record['ppl']:.1f}",
+                                 tok_s=f"{record['tgt_tok_s']:,.0f}", lr=f"{record['lr']:.3g}",
+                                 refresh=False)  # fmt: skip
+        self.bar.update(step - self.bar.n)
 
     def __exit__(self, *exc) -> None:
         self.redirect.__exit__(*exc)
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()
