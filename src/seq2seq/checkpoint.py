@@ -27,6 +27,7 @@ from seq2seq.config import Config, config_from_dict
 from seq2seq.data.io import fsync_dir  # noqa: F401  (train.rundir imports it from here)
 from seq2seq.data.io import write_atomic as atomic_bytes
 from seq2seq.errors import CheckpointError, ConfigError, DataError
+from seq2seq.tasks import Task, get_task
 
 FORMAT = "seq2seq-checkpoint"
 VERSION = "2"  # a file of a newer version is refused (`_check_version`)
@@ -84,12 +85,14 @@ def checkpoint_bytes(
     train_state: dict[str, Any] | None = None,
     extras: dict[str, torch.Tensor] | None = None,
     languages: tuple[str | None, str | None] = (None, None),
+    task: str | None = None,
 ) -> bytes:
     """Serialise a model (and optionally its training state) into safetensors bytes.
 
     `extras` are further named tensors that travel with the model (a lexical shortlist);
     `languages` the (source, target) codes of its data, e.g. ("en", "fr"), read back by
-    `read_languages` (the server's language pair).
+    `read_languages` (the server's language pair); `task` what its pairs are (seq2seq/tasks.py),
+    read back by `read_task`.
     """
     tensors, aliases = _model_tensors(model)
     tensors.update(extras or {})
@@ -103,6 +106,8 @@ def checkpoint_bytes(
     }
     if any(languages):
         meta["languages"] = json.dumps(dict(zip(("src", "tgt"), languages)))
+    if task is not None:
+        meta["task"] = get_task(task).name
     if optimizer is not None:
         optim_tensors, optim_meta = _optim_tensors(optimizer)
         tensors.update(optim_tensors)
@@ -337,6 +342,16 @@ def read_languages(path: str | Path) -> tuple[str | None, str | None]:
     if not isinstance(languages, dict):
         languages = {}
     return languages.get("src"), languages.get("tgt")
+
+
+def read_task(path: str | Path) -> Task:
+    """The task a checkpoint was trained for (seq2seq/tasks.py); translation when it records none."""
+    with safe_open(str(path), framework="pt") as handle:
+        meta = handle.metadata() or {}
+    try:
+        return get_task(meta.get("task"), f"checkpoint {path}")
+    except ConfigError as err:
+        raise CheckpointError(str(err)) from None
 
 
 def add_shortlist(path: str | Path, data_dir: str | Path | None, k: int, frequent: int):

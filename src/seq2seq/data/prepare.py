@@ -8,7 +8,8 @@ The directory holds, for each split (train, and optionally valid and test), the 
 ``<split>.src`` / ``<split>.tgt`` (UTF-8, one sentence per line, whitespace normalised, empty pairs
 skipped), the same pairs as token ids (``<split>.src.ids`` / ``.tgt.ids`` / ``.offsets``, see
 data/shards.py; training reads these, so nothing is tokenised twice), the vocabularies
-``src.vocab.json`` / ``tgt.vocab.json``, and ``manifest.json``: languages, the settings
+``src.vocab.json`` / ``tgt.vocab.json``, and ``manifest.json``: the task (``--task``, default
+translation; seq2seq/tasks.py), languages, the settings
 (`PrepareConfig`), counts kept and dropped, lengths in tokens and the out-of-vocabulary rate of
 each side.
 
@@ -46,6 +47,7 @@ from seq2seq.data.io import (
 from seq2seq.data.shards import IdsWriter
 from seq2seq.data.vocab import UNK_ID, SentencePieceVocab, Vocab, WordVocab
 from seq2seq.errors import DataError
+from seq2seq.tasks import get_task
 
 MANIFEST = "manifest.json"
 log = logging.getLogger(__name__)
@@ -83,6 +85,11 @@ class PreparedData:
     @property
     def tgt_lang(self) -> str | None:
         return self.manifest.get("tgt_lang")
+
+    @property
+    def task(self) -> str:
+        """What the pairs are (seq2seq/tasks.py); translation for a manifest without one."""
+        return get_task(self.manifest.get("task"), f"{self.dir / MANIFEST}").name
 
     def split_paths(self, split: str) -> tuple[Path, Path]:
         """(source file, target file) of a split; DataError if the split or a file is missing."""
@@ -391,6 +398,7 @@ def _manifest(train, src_vocab, tgt_vocab, splits, opts: PrepareConfig) -> dict[
     return {
         "format": FORMAT,
         "version": VERSION,
+        "task": opts.task,
         "src_lang": opts.src_lang or guess_language(train.src),
         "tgt_lang": opts.tgt_lang or guess_language(train.tgt),
         "vocab": {

@@ -9,7 +9,7 @@ Models", §4.3: the number of distinct unigrams / bigrams over all answers divid
 number of unigrams / bigrams they hold) and the mean answer length. Distinct-n and length count
 sacreBLEU's 13a tokens, the tokens BLEU counts, so the numbers of one table speak of one unit.
 
-Later tasks add their names to `METRICS` and `METRICS_BY_TASK` (summarisation: ROUGE;
+Later tasks add their names to `METRICS` and to their entry in seq2seq/tasks.py (summarisation: ROUGE;
 pronunciation: WER / PER; speech: WER / CER), each from a well-kept implementation.
 """
 
@@ -24,6 +24,7 @@ from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
 from seq2seq.errors import DataError
 from seq2seq.evaluate.scores import check_aligned, corpus_scores
+from seq2seq.tasks import TASKS
 
 
 @dataclass(frozen=True)
@@ -96,10 +97,8 @@ METRICS: dict[str, Metric] = {
     "length": mean_length,
 }
 
-METRICS_BY_TASK: dict[str, list[str]] = {
-    "translation": ["bleu", "chrf"],
-    "chatbot": ["bleu", "chrf", "distinct-1", "distinct-2", "length"],
-}
+# Each task's metrics are named once, in its entry of seq2seq/tasks.py.
+METRICS_BY_TASK: dict[str, list[str]] = {name: list(task.metrics) for name, task in TASKS.items()}
 
 
 def metric_names(task: str) -> list[str]:

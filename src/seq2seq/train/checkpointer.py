@@ -63,6 +63,7 @@ class Checkpointer:
             train_state=train_state,
             extras=self._shortlist,
             languages=(self.data.src_lang, self.data.tgt_lang),
+            task=self.data.task,
         )
         self.run.save(data, step, self.config.train.keep_last, best)
 
