@@ -258,8 +258,8 @@ class DecodeConfig(_Section):
         if self.sampling:
             if self.beam_size > 1:
                 raise ValueError(
-                    f"decode.sampling draws one token per step and cannot run with "
-                    f"decode.beam_size={self.beam_size}; set beam_size=1"
+                    f"decode.sampling draws one token per step, so it runs with "
+                    f"decode.beam_size=1, not {self.beam_size}"
                 )
             if self.n_best > MAX_SAMPLES:
                 raise ValueError(

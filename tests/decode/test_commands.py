@@ -163,3 +163,40 @@ def test_chat_answers_and_leaves_on_eof(copy_checkpoint, monkeypatch, capsys):
     assert out[1] == "beam size 2, showing 2 best"
     assert out[2].startswith("1. w4 w5  (score ") and out[3].startswith("2. ")
     assert out[4] == "unknown command ':bogus'; type :help"
+
+
+def test_translate_samples_with_the_generated_flags_and_repeats(
+    copy_checkpoint, monkeypatch, capsys
+):
+    lines = copy_sentences(5, seed=3)
+    argv = ["translate", "--checkpoint", str(copy_checkpoint), "--sampling", "--temperature", "3"]
+
+    def run(*extra: str) -> list[str]:
+        feed_stdin(monkeypatch, "\n".join(lines) + "\n")
+        assert main([*argv, *extra]) == 0
+        return capsys.readouterr().out.splitlines()
+
+    first = run("--seed", "4", "--n-best", "3")
+    assert len(first) == 15 and all(" ||| " in line for line in first)
+    assert run("--seed", "4", "--n-best", "3") == first
+    assert run("--seed", "5", "--n-best", "3") != first
+    feed_stdin(monkeypatch, "w1 w2\n")
+    assert main([*argv, "--beam-size", "4"]) == 2
+    assert "--sampling draws one token per step, so it runs with --beam-size=1, not 4" in (
+        capsys.readouterr().err
+    )
+
+
+def test_chat_samples_numbering_its_turns(copy_checkpoint, monkeypatch, capsys):
+    line = "w1 w2 w3 w4 w5 w6"
+    feed_stdin(monkeypatch, f":sample 5\n{line}\n{line}\n:sample x\n:beam 1\n{line}\n")
+    assert main(["chat", "--checkpoint", str(copy_checkpoint), "--seed", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "sampling at temperature 5, showing 1 samples"
+    assert out[1] != out[2]  # two turns, two draws (at T=5 the copy model wanders)
+    assert out[3] == "the temperature must be a number, not 'x'"
+    assert out[4] == "beam size 1, showing 1 best"
+    assert out[5] == line
+    feed_stdin(monkeypatch, f":sample 5\n{line}\n{line}\n")
+    assert main(["chat", "--checkpoint", str(copy_checkpoint), "--seed", "1"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:3] == out[1:3]  # the same conversation again

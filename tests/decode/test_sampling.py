@@ -201,7 +201,7 @@ def test_sampling_settings_are_checked_in_one_sentence(copy_checkpoint):
     assert translator.settings(sampling=True).beam_size == 1  # the checkpoint's beam gives way
     assert translator.settings(sampling=True, n_best=8).n_best == 8  # samples, not a beam
     refusals = {
-        "decode.beam_size=5": dict(sampling=True, beam_size=5),
+        "decode.beam_size=1, not 5": dict(sampling=True, beam_size=5),
         "decode.temperature=0.7 applies only to sampling": dict(temperature=0.7),
         "decode.top_k=3 applies only to sampling": dict(top_k=3),
         "decode.n_best=65": dict(sampling=True, n_best=65),

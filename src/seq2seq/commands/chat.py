@@ -2,8 +2,9 @@
 
 Each line is translated on its own (decode/chat.py's `ChatSession`), with the same search as
 `seq2seq translate`. Commands start with a colon: ``:nbest K`` shows the K best outputs with their
-scores (``:nbest 1`` goes back to one), ``:beam N`` sets the beam width, ``:help`` lists the
-commands and ``:quit`` leaves; so do Ctrl-D and Ctrl-C, with exit status 0.
+scores (``:nbest 1`` goes back to one), ``:beam N`` sets the beam width, ``:sample [T]`` samples
+the answers (at temperature T), ``:help`` lists the commands and ``:quit`` leaves; so do Ctrl-D
+and Ctrl-C, with exit status 0. ``--sampling --temperature 0.8 --seed 3`` starts out sampling.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 HELP = """commands:
   :nbest K   show the K best outputs with their scores (K=1: only the best)
   :beam N    search with a beam of N (1 = greedy)
+  :sample T  sample the answers at temperature T (T optional; :beam N goes back)
   :help      this text
   :quit      leave (Ctrl-D works too)"""
 
@@ -96,7 +98,24 @@ def command(session: ChatSession, line: str) -> str | None:
             session.set_n_best(int(value)) if name == "nbest" else session.set_beam(int(value))
         )
         return f"beam size {settings.beam_size}, showing {settings.n_best} best"
+    if name == "sample":
+        return _sample_command(session, value.strip())
     return f"unknown command '{line.strip()}'; type :help"
+
+
+def _sample_command(session: ChatSession, value: str) -> str:
+    """`:sample` or `:sample T`: sampling on, at temperature T; a bad T is said, not raised."""
+    from seq2seq.errors import ConfigError
+
+    try:
+        temperature = float(value) if value else None
+    except ValueError:
+        return f"the temperature must be a number, not '{value}'"
+    try:
+        settings = session.set_sampling(temperature)
+    except ConfigError as err:
+        return str(err)
+    return f"sampling at temperature {settings.temperature:g}, showing {settings.n_best} samples"
 
 
 def format_reply(hyps: list[Translation], n_best: int) -> str:
