@@ -31,7 +31,8 @@ class FolderLock:
     """A held lock; `close` releases it (so does the end of the process)."""
 
     def __init__(self, path: Path, fd: int) -> None:
-        self.path, self._fd = path, fd
+        self.path = path
+        self._fd: int | None = fd
 
     def close(self) -> None:
         if self._fd is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import Any
 
 from seq2seq.commands.options import add_overrides
 
@@ -57,7 +58,7 @@ class ProgressBar:
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self.bar = None
+        self.bar: Any = None  # a tqdm bar, made at the first step
 
     def __enter__(self):
         from tqdm.contrib.logging import logging_redirect_tqdm

@@ -32,7 +32,9 @@ class DevVerdict:
         a dev loss that is NaN, infinite or beyond `DIVERGED` raises the divergence error."""
         key = "bleu" if "bleu" in metrics and self.metric == "bleu" else "ppl"
         value = metrics.get(key)
-        bad = self.ctx.is_main and not (dev_loss <= DIVERGED and math.isfinite(value))
+        bad = self.ctx.is_main and not (
+            dev_loss <= DIVERGED and value is not None and math.isfinite(value)
+        )
         better = value is not None and not bad and (
             state.best is None or (value > state.best if key == "bleu" else value < state.best)
         )  # fmt: skip
