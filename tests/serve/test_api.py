@@ -85,6 +85,45 @@ def test_native_n_best_scores_and_greedy_match_the_command(client, copy_checkpoi
     assert [t["text"] for t in response.json()["translations"]] == greedy
 
 
+def test_native_sampling_is_seeded_and_draws_as_the_command_does(
+    server_url, copy_checkpoint, tmp_path
+):
+    sentences = copy_sentences(5, seed=11)
+    flags = ["--sampling", "--temperature", "3", "--seed", "7", "--n-best", "3"]
+    nbest = [
+        line.split(" ||| ")
+        for line in translate_command(copy_checkpoint, sentences, tmp_path, *flags)
+    ]
+    body = {"q": sentences, "sampling": True, "temperature": 3, "seed": 7, "n_best": 3}
+
+    def ask(_: int) -> list[list[str]]:
+        with httpx.Client(base_url=server_url, timeout=30) as http:
+            response = http.post("/v1/translate", json=body)
+            assert response.status_code == 200, response.text
+            return [[h["text"] for h in t["hypotheses"]] for t in response.json()["translations"]]
+
+    with ThreadPoolExecutor(4) as pool:  # requests searched together draw what one alone does
+        answers = list(pool.map(ask, range(4)))
+    for i, texts in enumerate(answers[0]):
+        assert texts == [r[1] for r in nbest if r[0] == str(i)]
+    assert all(answer == answers[0] for answer in answers)
+    with httpx.Client(base_url=server_url, timeout=30) as http:
+        other = http.post("/v1/translate", json={**body, "seed": 8}).json()["translations"]
+        assert [[h["text"] for h in t["hypotheses"]] for t in other] != answers[0]
+        refusals = {
+            "decode.temperature=0.5 applies only to sampling": {"temperature": 0.5},
+            "decode.beam_size=1, not 3": {"sampling": True, "beam_size": 3},
+            "decode.top_p": {"sampling": True, "top_p": 1.5},
+            "samples per sentence are more than this server allows": {
+                "sampling": True,
+                "n_best": 64,
+            },
+        }
+        for expected, fields in refusals.items():
+            response = http.post("/v1/translate", json={"q": "w1 w2", **fields})
+            assert response.status_code == 400 and expected in response.json()["error"]
+
+
 def test_native_attention_is_in_reading_order_and_rows_sum_to_one(client):
     sentence = "w1 w2 w3 w4 w5 w6 w7"
     response = client.post("/v1/translate", json={"q": sentence, "attention": True})

@@ -135,8 +135,9 @@ class Translator:
     def has_attention(self) -> bool:
         return any(c.model.context == "attention" for c in self.configs)
 
-    def settings(self, **overrides: Any) -> DecodeConfig:
-        """The checkpoint's decode section with the given (non-None) keys replaced, validated.
+    def settings(self, base: DecodeConfig | None = None, **overrides: Any) -> DecodeConfig:
+        """The checkpoint's decode section (or `base`) with the given (non-None) keys replaced,
+        validated.
 
         Asking for more hypotheses (`n_best`) than the checkpoint's beam holds widens the beam;
         asking for sampling without a beam size searches with a beam of one (sampling draws
@@ -144,7 +145,7 @@ class Translator:
         a checkpoint's sampling.
         """
         given = {k: v for k, v in overrides.items() if v is not None}
-        merged = {**self.config.decode.model_dump(), **given}
+        merged = {**(base or self.config.decode).model_dump(), **given}
         if "sampling" not in given and given.get("beam_size", 1) > 1:
             merged["sampling"] = False  # a beam asked for wins over the checkpoint's sampling
         if "beam_size" not in given:

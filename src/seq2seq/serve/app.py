@@ -133,20 +133,23 @@ class Service:
                 413,
             )
 
-    def request_settings(self, beam_size: int | None, n_best: int | None) -> DecodeConfig:
-        """The server's decode settings with a request's beam size and n-best."""
-        if beam_size is None and n_best is None:
+    def request_settings(self, given: dict[str, Any]) -> DecodeConfig:
+        """The server's decode settings with a request's search settings (`DecodeConfig` keys:
+        beam_size, n_best, sampling, ...); n_best is 1 unless the request says otherwise."""
+        if not given:
             return self.settings
-        beam = beam_size or max(self.settings.beam_size, n_best or 1)
-        if beam > self.config.max_beam_size:
-            raise ServeError(
-                f"beam size {beam} is more than this server allows ({self.config.max_beam_size})"
-            )
-        overrides = {**self.settings.model_dump(), "beam_size": beam, "n_best": n_best or 1}
         try:
-            return self.translator.settings(**overrides)
+            settings = self.translator.settings(self.settings, **{"n_best": 1, **given})
         except Seq2SeqError as err:
             raise ServeError(str(err)) from None
+        width, limit = settings.beam_size, self.config.max_beam_size
+        if width > limit:
+            raise ServeError(f"beam size {width} is more than this server allows ({limit})")
+        if settings.sampling and settings.n_best > limit:
+            raise ServeError(
+                f"{settings.n_best} samples per sentence are more than this server allows ({limit})"
+            )
+        return settings
 
     # --- results --------------------------------------------------------------------------------
 
@@ -195,7 +198,9 @@ async def libre_translate(request: Request, service: Service) -> LibreTranslateR
     texts = [req.q] if isinstance(req.q, str) else req.q
     lines_of = [LINE_BREAK.split(text) for text in texts]
     service.check_count(sum(len(lines) for lines in lines_of))
-    settings = service.request_settings(None, req.alternatives + 1 if req.alternatives else None)
+    settings = service.request_settings(
+        {"n_best": req.alternatives + 1} if req.alternatives else {}
+    )
     result = await service.batcher.submit([ln for lines in lines_of for ln in lines], settings)
 
     translated, alternatives, warnings = [], [], []
@@ -240,7 +245,7 @@ async def native_translate(request: Request, service: Service) -> TranslateRespo
             )
     service.check_count(len(sentences))
     service.check_attention(req.attention)
-    settings = service.request_settings(req.beam_size, req.n_best)
+    settings = service.request_settings(req.search_settings())
     result: BatchResult = await service.batcher.submit(sentences, settings, req.attention)
     translations = []
     for sentence, outcome in zip(sentences, result.lines, strict=True):

@@ -3,8 +3,8 @@
 Two dialects:
 - LibreTranslate's (``POST /translate``, ``GET /languages``): field names and shapes as that
   project's API has them (``translatedText`` and all), so its clients work unchanged;
-- the native one (``POST /v1/translate``): beam size, n-best lists with scores, attention weights
-  and timings.
+- the native one (``POST /v1/translate``): beam size or sampling (temperature, top-k, top-p,
+  seed), n-best lists with scores, attention weights and timings.
 """
 
 from __future__ import annotations
@@ -67,12 +67,32 @@ class TranslateRequest(BaseModel):
     source: str | None = Field(None, description="checked against the model's, when given")
     target: str | None = Field(None, description="checked against the model's, when given")
     beam_size: int | None = Field(None, ge=1, description="beam width; 1 = greedy search")
-    n_best: int | None = Field(None, ge=1, description="hypotheses returned per sentence")
+    n_best: int | None = Field(
+        None, ge=1, description="hypotheses returned per sentence (with sampling: samples drawn)"
+    )
+    sampling: bool | None = Field(
+        None, description="draw the output from the model's distribution instead of a beam search"
+    )
+    temperature: float | None = Field(
+        None, description="sampling: < 1 sharper, > 1 flatter (default: the server's)"
+    )
+    top_k: int | None = Field(None, description="sampling: only the k likeliest tokens; 0 = all")
+    top_p: float | None = Field(None, description="sampling: the nucleus, in (0, 1]; 1 = all")
+    seed: int | None = Field(
+        None, description="sampling: the same request with the same seed gets the same answer"
+    )
     attention: bool = Field(
         False,
         description="add the best output's attention weights (a 400 when the model has none)",
     )
     api_key: str | None = Field(None, description="or the X-API-Key header")
+
+    def search_settings(self) -> dict[str, Any]:
+        """The search settings (`DecodeConfig` keys) this request gives; the others left out."""
+        return {key: value for key in SEARCH_FIELDS if (value := getattr(self, key)) is not None}
+
+
+SEARCH_FIELDS = ("beam_size", "n_best", "sampling", "temperature", "top_k", "top_p", "seed")
 
 
 class ScoredTranslation(BaseModel):
