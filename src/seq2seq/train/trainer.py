@@ -39,6 +39,7 @@ from seq2seq.checkpoint import fault_point
 from seq2seq.config import Config, TrainConfig
 from seq2seq.data.batching import BatchIterator
 from seq2seq.data.prepare import PreparedData
+from seq2seq.errors import TrainingError
 from seq2seq.precision import autocast
 from seq2seq.train import distributed
 from seq2seq.train.checkpointer import Checkpointer, RandomState, TrainState, train_state
@@ -208,9 +209,7 @@ class Trainer:
         window.check(self.state.last_save_step, self.config.train.lr, bad)
         if any_bad:  # another rank's step diverged
             what = "the loss or gradient norm of another rank went bad"
-            raise diverged(
-                f"by step {self.state.step}", what, self.state.last_save_step, self.config.train.lr
-            )
+            raise self._diverged(what)
         self._stop_agreed = self._stop_agreed or bool(stops)
         self.window = Window(self.ctx.device)
         if tokens == 0:
@@ -269,23 +268,24 @@ class Trainer:
     # -----------------------------------------------------------------------------------------
     # Checkpoints
 
+    def _diverged(self, what: str) -> TrainingError:
+        """The divergence error for something seen by this step (window.py's one sentence)."""
+        state = self.state
+        return diverged(f"by step {state.step}", what, state.last_save_step, self.config.train.lr)
+
     def _check_diverged(self, weights: bool = True) -> None:
         """Raise the divergence error when a step since the last log line diverged (on any rank:
         they pool their records here, at a validation or save every rank reaches)."""
         bad = self.window.totals()[2]
         if self.ctx.distributed and distributed.all_reduce_sum([bad], self.ctx)[0] and not bad:
             what = "the loss or gradient norm of another rank went bad"
-            raise diverged(
-                f"by step {self.state.step}", what, self.state.last_save_step, self.config.train.lr
-            )
+            raise self._diverged(what)
         self.window.check(self.state.last_save_step, self.config.train.lr, bad)
         params = self.model.named_parameters() if weights else ()
         name = next((n for n, p in params if not p.isfinite().all()), None)
         if name is not None:
             what = f"weight {name} holds NaN or infinite values"
-            raise diverged(
-                f"by step {self.state.step}", what, self.state.last_save_step, self.config.train.lr
-            )
+            raise self._diverged(what)
 
     def save(self) -> None:
         """Commit the state of the step just completed (train/checkpointer.py, train/rundir.py)."""
