@@ -152,12 +152,19 @@ def _command_parser(name: str):
         # no flag sets it on this command: the setting stays, for a config file or --set
         ("translate", "config key 'train.lr': must be > 0", "config key 'train.lr': must be > 0"),
         ("train", "config key 'model.context': bad", "config key 'model.context': bad"),
-        # file names are not settings
+        # file names are not settings, even when they look like one
         (
             "translate",
             "runs/train.log and data.dir are missing",
             "runs/train.log and data.dir are missing",
         ),
+        (
+            "prepare",
+            "--src raw/train.src is the file prepare writes as raw/train.src",
+            "--src raw/train.src is the file prepare writes as raw/train.src",
+        ),
+        ("prepare", "train.src: no such file", "train.src: no such file"),
+        ("prepare", "prepare.max_len: input should be > 0", "--max-len: input should be > 0"),
     ],
 )
 def test_library_errors_name_settings_and_the_command_line_names_flags(

@@ -205,9 +205,23 @@ def _os_error(err: OSError) -> str:
 
 
 # A setting as library errors name it: `section.key`, quoted or not, after "config key" or
-# "setting"; the section is a config section or the command's own name.
-_SETTING = re.compile(r"(?:config key |(?:decode )?setting )?(['`]?)\b([a-z]+)\.([a-z][a-z_]*)\b\1")
-_CONFIG_SECTIONS = frozenset({"data", "model", "train", "decode"})
+# "setting", and not inside a path (raw/train.src is a file).
+_SETTING = re.compile(
+    r"(?:config key |(?:decode )?setting )?(['`]?)(?<![\w/.-])([a-z]+)\.([a-z][a-z_]*)\b\1"
+)
+
+
+def _settings() -> dict[str, set[str]]:
+    """{section: its keys} of every settings model: the config's sections, prepare and serve."""
+    from seq2seq import config
+
+    known = {
+        name: set(field.annotation.model_fields)  # type: ignore[union-attr]
+        for name, field in config.Config.model_fields.items()
+    }
+    for model in config.CommandSettings.__subclasses__():
+        known[model.section] = set(model.model_fields)
+    return known
 
 
 def _all_flags(parser: argparse.ArgumentParser) -> set[str]:
@@ -224,14 +238,16 @@ def _all_flags(parser: argparse.ArgumentParser) -> set[str]:
 def in_flags(message: str, parser: argparse.ArgumentParser, command: str) -> str:
     """A library error as a command-line user reads it: each setting it names (``config key
     'decode.beam_size'``) becomes the flag that sets it on this command (``--beam-size``); a
-    setting without a flag here stays as it is (a config file or ``--set`` sets it)."""
-    flags = _all_flags(parser)
-    sections = _CONFIG_SECTIONS | {command}
+    setting without a flag here stays as it is (a config file or ``--set`` sets it). Evaluate
+    and analyze name their parameters ``evaluate.tok_lang``, ``analyze.groups``."""
+    flags, settings = _all_flags(parser), _settings()
 
     def flag_of(match: re.Match[str]) -> str:
         section, key = match.group(2), match.group(3)
         flag = "--" + key.replace("_", "-")
-        return flag if section in sections and flag in flags else match.group(0)
+        # a settings model's key, or a parameter of this command's own library call
+        named = key in settings[section] if section in settings else section == command
+        return flag if named and flag in flags else match.group(0)
 
     return _SETTING.sub(flag_of, message)
 
