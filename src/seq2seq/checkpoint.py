@@ -362,7 +362,9 @@ def add_shortlist(path: str | Path, data_dir: str | Path | None, k: int, frequen
     from seq2seq.data.shortlist import PREFIX, build_from_data
 
     if k < 1 or frequent < 0:
-        raise ConfigError(f"--k must be >= 1 and --frequent >= 0 (got {k}, {frequent})")
+        raise ConfigError(
+            f"shortlist.k must be >= 1 and shortlist.frequent >= 0 (got {k}, {frequent})"
+        )
     path = Path(path)
     ckpt = read_checkpoint(path)  # validates the file, one sentence if it is not ours
     data_dir = Path(data_dir or ckpt.config.data.dir)

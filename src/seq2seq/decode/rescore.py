@@ -39,7 +39,7 @@ def rescore(
     Returns {sentence id: entries with the model's feature appended and the combined score}.
     """
     if not 0.0 <= weight <= 1.0:
-        raise ConfigError(f"--weight must lie in [0, 1], got {weight}")
+        raise ConfigError(f"rescore.weight must lie in [0, 1], got {weight}")
     ranked: dict[int, list[NBestEntry]] = {}
     for entry, own in zip(entries, model_scores, strict=True):
         combined = weight * own + (1.0 - weight) * entry.score
