@@ -1,4 +1,5 @@
-"""Greedy and batched beam search: pure functions over any object with the model interface.
+"""Greedy search, sampling and batched beam search: pure functions over any object with the model
+interface.
 
 The interface (docs/ARCHITECTURE.md) is ``encode(src, src_lengths)``, ``init_state(encoded)``,
 ``step(tokens (N,), state) -> (log_probs (N, V), state)`` and ``state.select(index)``; a single
@@ -18,6 +19,11 @@ n-best list. Both searches force EOS once a sentence reaches
 ``floor(max_len_ratio * src_len + max_len_offset)`` output tokens, so every hypothesis ends with
 EOS and its log-probability includes it; with ``beam_size=1`` beam search returns exactly the
 greedy output. Ranking uses ``log_prob / (len + 1) ** length_penalty`` (the +1 counts EOS).
+
+Sampling (`sample_search`, ``settings.sampling``) runs greedy search's loop with a draw in place of
+the arg-max: ``n_best`` rows per sentence, each token drawn from softmax(log_probs / temperature)
+cut to top-k and top-p, from a generator of the sentence's own (seeded by ``settings.seed`` and
+the sentence's line number), so a run repeats exactly whatever the batching.
 
 Both take the model, the source batch and a `DecodeConfig` (config.py), the one carrier of search
 settings; the special ids are the vocabularies' fixed ones (data/vocab.py).
