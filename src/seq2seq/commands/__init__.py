@@ -226,7 +226,7 @@ def _settings() -> dict[str, set[str]]:
 
 def _all_flags(parser: argparse.ArgumentParser) -> set[str]:
     """Every option string of `parser` and of its sub-commands, however deep."""
-    flags = set()
+    flags: set[str] = set()
     for action in parser._actions:
         flags.update(action.option_strings)
         if isinstance(action, argparse._SubParsersAction):

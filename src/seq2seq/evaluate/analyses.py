@@ -177,8 +177,8 @@ def bleu_by_rarity(
     if groups < 1:
         raise ConfigError(f"analyze.groups must be at least 1, got {groups}")
     means = mean_ranks(sources, ranks, tokenize)
-    scored = [i for i, m in enumerate(means) if m is not None]
-    order = sorted(scored, key=lambda i: means[i])  # stable: ties keep file order
+    scored = {i: m for i, m in enumerate(means) if m is not None}
+    order = sorted(scored, key=scored.__getitem__)  # stable: ties keep file order
     if len(order) < groups:
         raise DataError(f"{len(order)} sentences cannot be cut into {groups} groups")
     columns = ["group", "sentences", "min_mean_rank", "max_mean_rank", "mean_rank", *systems]

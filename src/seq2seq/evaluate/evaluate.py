@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from seq2seq.data.io import AtomicTextFile, guess_language
 from seq2seq.decode.translator import Translator
@@ -65,20 +65,8 @@ def evaluate(
     if hyp is not None:
         hypotheses = read_lines(hyp)
         check_aligned({str(ref): references, str(hyp): hypotheses})
-    else:
-        settings = translator.settings(**{**(decode or {}), "n_best": 1})
-        started = time.perf_counter()
-        hypotheses = translator.translate(sources, settings)
-        seconds = time.perf_counter() - started
-        result.update(
-            beam_size=settings.beam_size,
-            precision=settings.precision,
-            shortlist=settings.shortlist,
-            translate_seconds=round(seconds, 3),
-        )
-        if output is not None:
-            with AtomicTextFile(output) as handle:
-                handle.writelines(line + "\n" for line in hypotheses)
+    elif translator is not None:
+        hypotheses = _translate(translator, sources, decode or {}, output, result)
     result.update(corpus_scores(hypotheses, references, lowercase).to_dict())
     result["tokenized_bleu"] = None
     if tok_ref is not None:
@@ -102,6 +90,30 @@ def evaluate(
             device=translator.device,
         ).to_dict()
     return result
+
+
+def _translate(
+    translator: Translator,
+    sources: list[str],
+    decode: dict[str, Any],
+    output: Path | None,
+    result: dict[str, Any],
+) -> list[str]:
+    """The 1-best translation of each source; the search settings and time go into `result`."""
+    settings = translator.settings(**{**decode, "n_best": 1})
+    started = time.perf_counter()
+    hypotheses = cast(list[str], translator.translate(sources, settings))  # n_best 1: strings
+    seconds = time.perf_counter() - started
+    result.update(
+        beam_size=settings.beam_size,
+        precision=settings.precision,
+        shortlist=settings.shortlist,
+        translate_seconds=round(seconds, 3),
+    )
+    if output is not None:
+        with AtomicTextFile(output) as handle:
+            handle.writelines(line + "\n" for line in hypotheses)
+    return hypotheses
 
 
 def format_result(result: dict[str, Any]) -> str:
