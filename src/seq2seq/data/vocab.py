@@ -273,7 +273,7 @@ class SentencePieceVocab(Vocab):
             raise DataError(f"SentencePiece model type must be bpe or unigram, not '{model_type}'")
         spm.set_random_generator_seed(seed)
         buffer = io.BytesIO()
-        options = dict(
+        options: dict[str, Any] = dict(
             model_type=model_type,
             vocab_size=vocab_size,
             pad_id=PAD_ID,
