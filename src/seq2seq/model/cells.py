@@ -8,12 +8,14 @@ such states so the rest of the model can treat the three cells alike.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 
 from seq2seq.errors import ConfigError
 
-RNN_TYPES: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+RNN_TYPES: dict[str, Callable[..., nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
 Hidden = Tensor | tuple[Tensor, Tensor]
 

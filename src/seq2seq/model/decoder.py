@@ -73,7 +73,7 @@ class DecoderState:
             rows = rows.to(self.memory.device)
             state.memory = self.memory.index_select(0, rows)
             state.keys = _pick(self.keys, rows)
-            state.mask = self.mask.index_select(0, rows)
+            state.mask = _pick(self.mask, rows)
         return state
 
 
@@ -156,12 +156,13 @@ class Decoder(nn.Module):
 
     def _forward_fed(self, embedded: Tensor, state: DecoderState) -> tuple[Tensor, DecoderState]:
         """Luong et al. (2015) §3.3: h~_{t-1} joins the input at step t, so step one at a time."""
-        hidden, feed = state.hidden(), state.feed
+        hidden, feed, attention = state.hidden(), state.feed, self.attention
+        assert feed is not None and attention is not None, "input feeding is attention's"
         vectors, weights = [], []
         for t in range(embedded.size(1)):
             step_in = torch.cat([embedded[:, t : t + 1], feed.unsqueeze(1)], dim=-1)
             output, hidden = self.rnn(step_in, hidden)  # (B, 1, H_dec)
-            vector, weight = self.attention(output, state.memory, state.mask, state.keys)
+            vector, weight = attention(output, state.memory, state.mask, state.keys)
             feed = vector.squeeze(1)  # (B, H_dec)
             vectors.append(vector)
             weights.append(weight)
