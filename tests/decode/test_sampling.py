@@ -225,3 +225,16 @@ def test_the_python_api_samples_repeatably(copy_checkpoint):
         first_line=3,
     )
     assert [t.text for t in alone[0]] == first[2]
+
+
+def test_the_nucleus_pool_draws_what_a_full_sort_draws(monkeypatch):
+    import seq2seq.decode.search as search_module
+
+    gen = torch.Generator().manual_seed(0)
+    scale = torch.tensor([8.0, 4.0, 1.0, 0.1, 0.01]).repeat(40).unsqueeze(1)  # peaked ... flat
+    log_probs = torch.log_softmax(torch.randn(200, 1000, generator=gen) * scale, dim=1)
+    uniforms = torch.rand(200, generator=gen, dtype=torch.float64)
+    run = settings(sampling=True, beam_size=1, top_p=0.9, temperature=0.8)
+    pooled = draw_tokens(log_probs, uniforms, run)  # flat rows fall back to the full sort
+    monkeypatch.setattr(search_module, "NUCLEUS_POOL", 10_000)  # always the full sort
+    assert torch.equal(draw_tokens(log_probs, uniforms, run), pooled)

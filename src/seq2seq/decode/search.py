@@ -53,6 +53,7 @@ from seq2seq.model.interface import SearchModel, SearchState
 
 NEG_INF = float("-inf")
 MAX_LOG_FLOAT = math.log(torch.finfo(torch.float64).max)
+NUCLEUS_POOL = 256  # top-p looks among this many likeliest tokens before sorting a whole row
 
 
 @dataclass
@@ -272,20 +273,52 @@ def draw_tokens(
     """
     logits = log_probs.double()
     logits = (logits - logits.amax(1, keepdim=True)) / settings.temperature  # max row is 0
-    vocab = logits.size(1)
+    vocab, top_p = logits.size(1), settings.top_p
     k = settings.top_k if 0 < settings.top_k < vocab else vocab
-    columns = None
-    if k < vocab or settings.top_p < 1.0:
-        logits, columns = logits.topk(k, dim=1)  # (m, k), likeliest first
-    probs = torch.softmax(logits, dim=1)
-    if settings.top_p < 1.0:  # keep a token while the likelier ones hold less than top_p
-        probs = probs.masked_fill(probs.cumsum(1) - probs >= settings.top_p, 0.0)
+    if top_p < 1.0 and k == vocab and vocab > NUCLEUS_POOL:
+        return _draw_nucleus(logits, uniforms, top_p)
+    if k == vocab and top_p == 1.0:
+        return _inverse_transform(torch.softmax(logits, dim=1), uniforms)
+    values, columns = logits.topk(k, dim=1)  # (m, k), likeliest first
+    pick = _inverse_transform(_nucleus(torch.softmax(values, dim=1), top_p), uniforms)
+    return columns.gather(1, pick.unsqueeze(1)).squeeze(1)
+
+
+def _draw_nucleus(logits: torch.Tensor, uniforms: torch.Tensor, top_p: float) -> torch.Tensor:
+    """Nucleus sampling without sorting the vocabulary: logits (m, V) -> columns (m,).
+
+    The nucleus is sought among the NUCLEUS_POOL likeliest tokens; only a row whose pool holds
+    less than `top_p` of the probability (a flat distribution) is sorted in full. The draw is
+    the one a full sort gives.
+    """
+    values, columns = logits.topk(NUCLEUS_POOL, dim=1)  # (m, P)
+    shares = (values - logits.logsumexp(1, keepdim=True)).exp()  # of the whole distribution
+    pick = _inverse_transform(_nucleus(shares, top_p), uniforms)
+    tokens = columns.gather(1, pick.unsqueeze(1)).squeeze(1)
+    short = (shares.sum(1) < top_p).nonzero().flatten()
+    if short.numel() > 0:
+        values, columns = logits[short].sort(dim=1, descending=True)
+        pick = _inverse_transform(_nucleus(torch.softmax(values, 1), top_p), uniforms[short])
+        tokens[short] = columns.gather(1, pick.unsqueeze(1)).squeeze(1)
+    return tokens
+
+
+def _nucleus(probs: torch.Tensor, top_p: float) -> torch.Tensor:
+    """probs (m, n) likeliest first -> zero past the nucleus: a token stays while the likelier
+    ones hold less than `top_p` (the first always stays)."""
+    if top_p >= 1.0:
+        return probs
+    return probs.masked_fill(probs.cumsum(1) - probs >= top_p, 0.0)
+
+
+def _inverse_transform(probs: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+    """probs (m, n) unnormalised, uniforms (m,) in [0, 1) -> the column (m,) where each
+    uniform falls in the cumulative distribution; a column of probability zero never."""
     cdf = probs.cumsum(1)
     total = cdf[:, -1:]
     below = torch.nextafter(total, torch.zeros_like(total))  # u * total stays below the total
     target = torch.minimum(uniforms.to(cdf.dtype).unsqueeze(1) * total, below)
-    pick = torch.searchsorted(cdf, target, right=True).squeeze(1)
-    return pick if columns is None else columns.gather(1, pick.unsqueeze(1)).squeeze(1)
+    return torch.searchsorted(cdf, target, right=True).squeeze(1)
 
 
 def _decode_rows(
