@@ -66,7 +66,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "seq2seq.commands.shortlist",
         "add a lexical output shortlist (faster CPU search) to a checkpoint",
     ),
-    "rescore": ("seq2seq.commands.rescore", "re-rank an external n-best list with trained models"),
+    "rescore": (
+        "seq2seq.commands.rescore",
+        "re-rank n-best lists: an external list by the model (§3.6), or MMI with a backward model",
+    ),
     "evaluate": ("seq2seq.commands.evaluate", "score translations: BLEU, chrF and perplexity"),
     "analyze": (
         "seq2seq.commands.analyze",
