@@ -193,7 +193,9 @@ class DecodeConfig(_Section):
     """
 
     beam_size: int = Field(5, gt=0, le=64, description="beam width; 1 = greedy search")
-    n_best: int = Field(1, gt=0, description="hypotheses kept per sentence (at most beam_size)")
+    n_best: int = Field(
+        1, gt=0, description="hypotheses kept per sentence (at most beam_size); sampling: samples"
+    )
     batch_size: int = Field(64, gt=0, description="sentences per decoding batch")
     max_len_ratio: float = Field(
         2.0,
