@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     from seq2seq.errors import ConfigError
 
     given = args.decode_batch_size
-    args.batch_size = DecodeConfig().batch_size if given is None else given
+    args.batch_size = DecodeConfig.model_fields["batch_size"].default if given is None else given
     if args.batch_size < 1:  # sentences searched, and hypotheses scored, per batch
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.backward is None:
