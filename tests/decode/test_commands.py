@@ -189,7 +189,9 @@ def test_translate_samples_with_the_generated_flags_and_repeats(
 
 def test_chat_samples_numbering_its_turns(copy_checkpoint, monkeypatch, capsys):
     line = "w1 w2 w3 w4 w5 w6"
-    feed_stdin(monkeypatch, f":sample 5\n{line}\n{line}\n:sample x\n:beam 1\n{line}\n")
+    feed_stdin(
+        monkeypatch, f":sample 5\n{line}\n{line}\n:sample x\n:beam 1\n{line}\n:sample\n:nbest 2\n"
+    )
     assert main(["chat", "--checkpoint", str(copy_checkpoint), "--seed", "1"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "sampling at temperature 5, showing 1 samples"
@@ -197,6 +199,10 @@ def test_chat_samples_numbering_its_turns(copy_checkpoint, monkeypatch, capsys):
     assert out[3] == "the temperature must be a number, not 'x'"
     assert out[4] == "beam size 1, showing 1 best"
     assert out[5] == line
+    assert out[6:] == [  # :sample keeps the temperature it had (the default, after :beam)
+        "sampling at temperature 1, showing 1 samples",
+        "sampling at temperature 1, showing 2 samples",
+    ]
     feed_stdin(monkeypatch, f":sample 5\n{line}\n{line}\n")
     assert main(["chat", "--checkpoint", str(copy_checkpoint), "--seed", "1"]) == 0
     assert capsys.readouterr().out.splitlines()[1:3] == out[1:3]  # the same conversation again

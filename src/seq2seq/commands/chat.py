@@ -22,6 +22,7 @@ from seq2seq.commands.options import (
 )
 
 if TYPE_CHECKING:
+    from seq2seq.config import DecodeConfig
     from seq2seq.decode.chat import ChatSession
     from seq2seq.decode.translator import Translation
 
@@ -97,7 +98,7 @@ def command(session: ChatSession, line: str) -> str | None:
         settings = (
             session.set_n_best(int(value)) if name == "nbest" else session.set_beam(int(value))
         )
-        return f"beam size {settings.beam_size}, showing {settings.n_best} best"
+        return _describe(settings)
     if name == "sample":
         return _sample_command(session, value.strip())
     return f"unknown command '{line.strip()}'; type :help"
@@ -115,7 +116,16 @@ def _sample_command(session: ChatSession, value: str) -> str:
         settings = session.set_sampling(temperature)
     except ConfigError as err:
         return str(err)
-    return f"sampling at temperature {settings.temperature:g}, showing {settings.n_best} samples"
+    return _describe(settings)
+
+
+def _describe(settings: DecodeConfig) -> str:
+    """The search the next answers get, in a few words."""
+    if settings.sampling:
+        return (
+            f"sampling at temperature {settings.temperature:g}, showing {settings.n_best} samples"
+        )
+    return f"beam size {settings.beam_size}, showing {settings.n_best} best"
 
 
 def format_reply(hyps: list[Translation], n_best: int) -> str:
