@@ -183,6 +183,8 @@ MAX_LEN_OFFSET_LIMIT = 10_000
 TEMPERATURE_LIMIT = 100.0  # flatter than this is uniform to the last bit that matters
 MAX_SAMPLES = 64  # samples per sentence, as many rows as the widest beam
 MAX_SEED = 2**31 - 1
+# The settings only sampling reads, at their "off" values (a beam search refuses any other)
+SAMPLING_ONLY: dict[str, Any] = {"temperature": 1.0, "top_k": 0, "top_p": 1.0}
 
 
 class DecodeConfig(_Section):
@@ -270,8 +272,7 @@ class DecodeConfig(_Section):
             return self
         if self.n_best > self.beam_size:
             raise ValueError(f"n_best={self.n_best} cannot exceed beam_size={self.beam_size}")
-        unused = {"temperature": 1.0, "top_k": 0, "top_p": 1.0}
-        for key, default in unused.items():
+        for key, default in SAMPLING_ONLY.items():
             if getattr(self, key) != default:
                 raise ValueError(
                     f"decode.{key}={getattr(self, key)} applies only to sampling; "

@@ -200,6 +200,9 @@ def test_sampling_settings_are_checked_in_one_sentence(copy_checkpoint):
     translator = Translator.load(copy_checkpoint)
     assert translator.settings(sampling=True).beam_size == 1  # the checkpoint's beam gives way
     assert translator.settings(sampling=True, n_best=8).n_best == 8  # samples, not a beam
+    sampling = translator.settings(sampling=True, temperature=0.8, top_p=0.9)
+    beam = translator.settings(sampling, beam_size=3)  # a beam asked for turns sampling off
+    assert (beam.sampling, beam.temperature, beam.top_p, beam.beam_size) == (False, 1.0, 1.0, 3)
     refusals = {
         "decode.beam_size=1, not 5": dict(sampling=True, beam_size=5),
         "decode.temperature=0.7 applies only to sampling": dict(temperature=0.7),

@@ -9,11 +9,8 @@ the same answers, and a question asked twice gets two draws. The prompt around i
 
 from __future__ import annotations
 
-from seq2seq.config import DecodeConfig
+from seq2seq.config import SAMPLING_ONLY, DecodeConfig
 from seq2seq.decode.translator import Translation, Translator
-
-# What a beam search needs of the sampling settings: none of them (the validator refuses them)
-SEARCH_NOT_SAMPLING = {"sampling": False, "temperature": 1.0, "top_k": 0, "top_p": 1.0}
 
 
 class ChatSession:
@@ -27,7 +24,7 @@ class ChatSession:
     def set_beam(self, beam_size: int) -> DecodeConfig:
         """Search with a beam of `beam_size` (n-best shrinks to fit it; sampling stops)."""
         n_best = min(self.settings.n_best, beam_size)
-        return self._update(beam_size=beam_size, n_best=n_best, **SEARCH_NOT_SAMPLING)
+        return self._update(beam_size=beam_size, n_best=n_best, sampling=False, **SAMPLING_ONLY)
 
     def set_n_best(self, n_best: int) -> DecodeConfig:
         """Answer with the `n_best` best outputs (the beam widens to hold them, or as many

@@ -36,7 +36,7 @@ import torch
 from pydantic import ValidationError
 
 from seq2seq.checkpoint import read_languages, read_shortlist
-from seq2seq.config import DEFAULT_MAX_SRC_LEN, Config, DecodeConfig
+from seq2seq.config import DEFAULT_MAX_SRC_LEN, SAMPLING_ONLY, Config, DecodeConfig
 from seq2seq.data.batching import make_source_batch
 from seq2seq.data.shortlist import Shortlist
 from seq2seq.data.vocab import WordVocab
@@ -146,8 +146,10 @@ class Translator:
         """
         given = {k: v for k, v in overrides.items() if v is not None}
         merged = {**(base or self.config.decode).model_dump(), **given}
-        if "sampling" not in given and given.get("beam_size", 1) > 1:
-            merged["sampling"] = False  # a beam asked for wins over the checkpoint's sampling
+        if "sampling" not in given and given.get("beam_size", 1) > 1 and merged["sampling"]:
+            # a beam asked for wins over the default sampling, and over its temperature & co.
+            merged.update({k: v for k, v in SAMPLING_ONLY.items() if k not in given})
+            merged["sampling"] = False
         if "beam_size" not in given:
             if merged["sampling"]:
                 merged["beam_size"] = 1
