@@ -93,9 +93,41 @@ def _queue_depth(url: str) -> int:
     return int(httpx.get(f"{url}/health", timeout=5).json()["queue_depth"])
 
 
-def test_a_checkpoint_without_languages_needs_the_flags(copy_checkpoint, capsys):
-    assert main(["serve", "--checkpoint", str(copy_checkpoint), "--port", "0"]) == 2
-    assert "--source-lang and --target-lang" in capsys.readouterr().err
+@pytest.mark.slow
+def test_a_checkpoint_without_languages_is_served_under_neutral_codes(copy_checkpoint):
+    process, url = start_server(copy_checkpoint)  # no flag: every checkpoint is servable
+    try:
+        languages = httpx.get(f"{url}/languages", timeout=10).json()
+        assert [language["code"] for language in languages] == ["src", "tgt"]
+        body = {"q": "w1 w2 w3", "source": "auto", "target": "tgt"}
+        answer = httpx.post(f"{url}/translate", json=body, timeout=30)
+        assert answer.json()["translatedText"] == "w1 w2 w3"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    assert "records no language pair: serving it as src -> tgt" in process.stdout.read()
+
+
+@pytest.mark.slow
+def test_a_chatbot_checkpoint_is_served_as_one_with_no_flag(copy_checkpoint, tmp_path):
+    from seq2seq.checkpoint import checkpoint_bytes, load_model, write_atomic
+
+    model, config, src_vocab, tgt_vocab = load_model(copy_checkpoint)
+    path = tmp_path / "chatbot.safetensors"
+    write_atomic(path, checkpoint_bytes(model, config, src_vocab, tgt_vocab, task="chatbot"))
+    process, url = start_server(path)
+    try:
+        info = httpx.get(f"{url}/v1/info", timeout=10).json()
+        assert (info["task"], info["source_label"], info["target_label"]) == (
+            "chatbot", "Question", "Answer"
+        )  # fmt: skip
+        answer = httpx.post(f"{url}/v1/generate", json={"q": "w1 w2 w3"}, timeout=30)
+        assert answer.json()["translations"][0]["text"] == "w1 w2 w3"
+        refused = httpx.post(f"{url}/translate", json={"q": "w1"}, timeout=10)
+        assert refused.status_code == 404 and "POST /v1/generate" in refused.json()["error"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
 
 
 @pytest.mark.slow

@@ -1,4 +1,5 @@
-"""`seq2seq serve`: an HTTP translation server (LibreTranslate's API, a native API, a web page).
+"""`seq2seq serve`: an HTTP server for a model of any task (a native API, a web page, and for
+translation LibreTranslate's API).
 
     seq2seq serve --checkpoint runs/small-cpu/best.safetensors                  # http://127.0.0.1:8080
     seq2seq serve --checkpoint a.safetensors b.safetensors --beam-size 5 --precision auto --port 9000
@@ -6,7 +7,10 @@
 
 The server's flags are generated from `ServeConfig`, the search flags are `translate`'s (the same
 flags give the same translations). The address is bound before the model loads, so a port in use
-ends the command at once. See docs/serving.md and seq2seq/serve/.
+ends the command at once. The task is the checkpoint's (seq2seq/tasks.py); every checkpoint the
+toolkit writes is servable without a flag: a translation that records no language pair is served
+under the neutral codes 'src' and 'tgt' (--source-lang / --target-lang name it). See
+docs/serving.md and seq2seq/serve/.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import argparse
 import logging
 import signal
 import socket
+from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from seq2seq.commands.options import (
@@ -31,6 +37,10 @@ from seq2seq.config import ServeConfig
 
 if TYPE_CHECKING:
     from seq2seq.serve.keys import ApiKeys
+    from seq2seq.tasks import Task
+
+NEUTRAL_PAIR = ("src", "tgt")  # a translation checkpoint that records no language pair
+log = logging.getLogger(__name__)
 
 _DEST = "serve_"
 
@@ -75,20 +85,14 @@ def _serve(
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     translator = Translator.load(args.checkpoint, device=args.device, max_src_len=args.max_src_len)
-    source = config.source_lang or getattr(translator, "src_lang", None)
-    target = config.target_lang or getattr(translator, "tgt_lang", None)
-    if not source or not target:
-        raise ConfigError(
-            f"checkpoint {args.checkpoint[0]} does not record its language pair; "
-            "name it with --source-lang and --target-lang (e.g. --source-lang en --target-lang fr)"
-        )
-    config = ServeConfig(**{**config.model_dump(), "source_lang": source, "target_lang": target})
+    task = served_task(args.checkpoint)
+    config = served_config(config, (translator.src_lang, translator.tgt_lang), task)
     settings = translator.settings(**decode_overrides(args))
     if settings.beam_size > config.max_beam_size:
         raise ConfigError(
             f"--beam-size {settings.beam_size} is more than --max-beam-size {config.max_beam_size}"
         )
-    app = create_app(translator, config, settings, keys)
+    app = create_app(translator, config, settings, keys, task=task)
     server = make_server(
         app, config.host, config.port, config.shutdown_timeout, config.access_log, config.log_level
     )
@@ -97,3 +101,35 @@ def _serve(
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
     server.run(sockets=[sock])
     return 0 if server.started else 1
+
+
+def served_task(checkpoints: Sequence[Path]) -> Task:
+    """The checkpoints' task (seq2seq/tasks.py); an ensemble's members must share it."""
+    from seq2seq.checkpoint import read_task
+    from seq2seq.errors import ConfigError
+
+    tasks = [read_task(path) for path in checkpoints]
+    other = next((i for i, t in enumerate(tasks) if t != tasks[0]), None)
+    if other is not None:
+        raise ConfigError(
+            f"checkpoint {checkpoints[0]} is a {tasks[0].name} model but {checkpoints[other]} "
+            f"is a {tasks[other].name} model; an ensemble serves one task"
+        )
+    return tasks[0]
+
+
+def served_config(
+    config: ServeConfig, recorded: tuple[str | None, str | None], task: Task
+) -> ServeConfig:
+    """`config` with the language pair filled in: the flags', else the checkpoint's; a translation
+    that records none is served under the neutral codes 'src' and 'tgt' (LibreTranslate's
+    clients choose by code), another task without them (it has no LibreTranslate API)."""
+    source = config.source_lang or recorded[0] or ""
+    target = config.target_lang or recorded[1] or ""
+    if task.libretranslate and not (source and target):
+        source, target = source or NEUTRAL_PAIR[0], target or NEUTRAL_PAIR[1]
+        log.warning(
+            "the checkpoint records no language pair: serving it as %s -> %s "
+            "(--source-lang and --target-lang name it)", source, target
+        )  # fmt: skip
+    return ServeConfig(**{**config.model_dump(), "source_lang": source, "target_lang": target})

@@ -1,4 +1,4 @@
-"""create_app: the ASGI application of `seq2seq serve`, built on FastAPI.
+"""create_app: the ASGI application of `seq2seq serve`, built on FastAPI, for a model of any task.
 
 Why FastAPI (on Starlette) under uvicorn: it is the most used and best maintained Python ASGI
 stack; requests are parsed and answered on an asyncio event loop, which suits a server whose one
@@ -8,18 +8,21 @@ down gracefully on SIGTERM (it stops accepting, lets requests in flight finish, 
 application's shutdown), which is what a server behind a load balancer needs. The Swagger UI at
 ``/docs`` is served from the ``fastapi-offline`` package's copy, so it works without a network.
 
-Endpoints:
-    POST /translate     LibreTranslate-compatible: {"q", "source", "target", "format", "api_key"}
-    GET  /languages     LibreTranslate-compatible: the language pair this model serves
-    POST /v1/translate  native: beam size, n-best with scores, attention weights, timings
-    GET  /v1/info       languages, models and default settings (the web page reads it)
+Endpoints (the task is the checkpoint's, seq2seq/tasks.py):
+    POST /v1/generate   every task: beam size, n-best with scores, attention weights, timings
+    GET  /v1/info       the task and its labels, languages, models, default settings (the page)
+    POST /translate     translation only, LibreTranslate-compatible: {"q", "source", "target", ...}
+    GET  /languages     translation only, LibreTranslate-compatible: the language pair served
+    POST /v1/translate  translation only: /v1/generate under its first name
     GET  /health        200 while serving, 503 while shutting down
     GET  /metrics       Prometheus text format
     GET  /              the web page; GET /docs: the OpenAPI documentation
 
 Errors are JSON ``{"error": "one sentence"}`` (LibreTranslate's shape) with status 400 (bad
 input), 403 (API key), 404, 413 (too large), 503 (shutting down) or, for a fault of the server
-itself, 500 without a traceback (that goes to the server's log).
+itself, 500 without a traceback (that goes to the server's log). A model of another task (a
+chatbot) answers LibreTranslate's endpoints and /v1/translate with 404 and a sentence pointing at
+/v1/generate.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from seq2seq.serve.batcher import Batcher, BatchResult
 from seq2seq.serve.keys import ApiKeys
 from seq2seq.serve.languages import language_name
 from seq2seq.serve.metrics import Metrics
-from seq2seq.serve.page import PAGE
+from seq2seq.serve.page import page_html
 from seq2seq.serve.payload import decode_fields, parse, read_body
 from seq2seq.serve.schemas import (
     Attention,
@@ -64,10 +67,12 @@ from seq2seq.serve.schemas import (
     TranslateRequest,
     TranslateResponse,
 )
+from seq2seq.tasks import TASKS, Task
 
 log = logging.getLogger(__name__)
 
-ENDPOINTS = {"/", "/translate", "/languages", "/v1/translate", "/v1/info", "/health", "/metrics"}
+TRANSLATION_ONLY = ("/translate", "/languages", "/v1/translate")
+ENDPOINTS = {"/", *TRANSLATION_ONLY, "/v1/generate", "/v1/info", "/health", "/metrics"}
 OPEN_WHILE_DRAINING = {"/health", "/metrics"}
 LINE_BREAK = re.compile(r"\r?\n|\r")
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -90,9 +95,11 @@ class Service:
         config: ServeConfig,
         settings: DecodeConfig,
         keys: ApiKeys | None = None,
+        task: Task = TASKS["translation"],
     ) -> None:
         self.translator = translator
         self.config = config
+        self.task = task
         self.settings = settings
         self.keys = keys
         self.draining = False
@@ -117,8 +124,11 @@ class Service:
             self.keys.check(key)
 
     def check_pair(self, source: str | None, target: str | None) -> None:
-        """Source 'auto' or None means the model's; a pair the model does not serve is a 400."""
+        """Source 'auto' or None means the model's; a pair the model does not serve is a 400
+        (a model that records no pair takes any)."""
         src, tgt = self.config.source_lang, self.config.target_lang
+        if not (src and tgt):
+            return
         source_ok = source is None or source.lower() in ("auto", src.lower())
         target_ok = target is None or target.lower() == tgt.lower()
         if not (source_ok and target_ok):
@@ -328,34 +338,38 @@ def create_app(
     settings: DecodeConfig | None = None,
     keys: ApiKeys | None = None,
     warm_up: bool = True,
+    task: Task = TASKS["translation"],
 ) -> FastAPI:
-    """The application serving `translator` (loaded by `Translator.load`).
+    """The application serving `translator` (loaded by `Translator.load`) for `task` (the
+    checkpoint's, `seq2seq.checkpoint.read_task`).
 
     `settings` are the default decode settings (the checkpoint's, else); with `warm_up` one search
     runs now, so that settings the checkpoint cannot serve fail here rather than per request.
     """
-    service = Service(translator, config, settings or translator.settings(), keys)
+    service = Service(translator, config, settings or translator.settings(), keys, task)
     if warm_up:
         service.batcher.warm_up(service.settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await service.batcher.start()
-        log.info(
-            "serving %s -> %s with %s", config.source_lang, config.target_lang, translator.names
-        )
+        log.info("serving a %s model (%s) with %s", task.name, task.labels, translator.names)
         try:
             yield
         finally:
             await service.batcher.close()
 
     app = FastAPIOffline(
-        title="seq2seq translation server",
+        title=f"seq2seq {task.name} server ({task.labels})",
         version=__version__,
         description=(
-            "Sequence-to-sequence translation with dynamic batching. `POST /translate` and "
-            "`GET /languages` speak LibreTranslate's API; `POST /v1/translate` adds beam size, "
-            "n-best lists with scores, attention weights and timings."
+            "Sequence-to-sequence with dynamic batching. `POST /v1/generate` answers with beam "
+            "size, n-best lists with scores, attention weights and timings"
+            + (
+                "; `POST /translate` and `GET /languages` speak LibreTranslate's API."
+                if task.libretranslate
+                else f". This model is a {task.name}: LibreTranslate's API is for translation."
+            )
         ),
         redoc_url=None,
         lifespan=lifespan,
@@ -365,7 +379,9 @@ def create_app(
         CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"], allow_headers=["*"]
     )
     app.add_middleware(ObserveMiddleware, service=service)
-    _add_error_handlers(app)
+    _add_error_handlers(app, task)
+    if task.libretranslate:
+        _add_translation_routes(app, service)
     _add_routes(app, service)
     return app
 
@@ -374,7 +390,18 @@ def _error(message: str, status: int) -> JSONResponse:
     return JSONResponse({"error": message}, status)
 
 
-def _add_error_handlers(app: FastAPI) -> None:
+def not_here(path: str, task: Task) -> str:
+    """The 404 sentence for `path`: for a translation-only endpoint on a model of another task,
+    where to go instead."""
+    if path in TRANSLATION_ONLY and not task.libretranslate:
+        return (
+            f"this server's model is a {task.name} ({task.labels}), not a translator: "
+            f"{path} is for translation models; send POST /v1/generate (see /docs)"
+        )
+    return f"there is no {path} here; the API is described at /docs"
+
+
+def _add_error_handlers(app: FastAPI, task: Task) -> None:
     @app.exception_handler(ServeError)
     async def serve_error(request: Request, err: ServeError) -> JSONResponse:
         return _error(str(err), err.status)
@@ -386,7 +413,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
         if err.status_code == 404:
-            message = f"there is no {request.url.path} here; the API is described at /docs"
+            message = not_here(request.url.path, task)
         elif err.status_code == 405:
             message = f"{request.url.path} does not answer {request.method} requests"
         else:
@@ -404,7 +431,8 @@ def _add_error_handlers(app: FastAPI) -> None:
         return _error("the server failed on this request; its log says why", 500)
 
 
-def _add_routes(app: FastAPI, service: Service) -> None:
+def _add_translation_routes(app: FastAPI, service: Service) -> None:
+    """LibreTranslate's endpoints and /v1/translate: for translation models only."""
     config = service.config
 
     @app.post(
@@ -442,11 +470,34 @@ def _add_routes(app: FastAPI, service: Service) -> None:
     async def translate_v1(request: Request) -> Response:
         return _json(await native_translate(request, service))
 
+
+def _add_routes(app: FastAPI, service: Service) -> None:
+    """The endpoints of every task: /v1/generate, /v1/info, operations and the page."""
+    config, task = service.config, service.task
+
+    @app.post(
+        "/v1/generate",
+        response_model=TranslateResponse,
+        responses=ERRORS,
+        openapi_extra=_body_schema(TranslateRequest, form=False),
+        summary=f"{task.verb.capitalize()} sentences: n-best lists, scores, attention, timings",
+        tags=["native"],
+    )
+    async def generate(request: Request) -> Response:
+        return _json(await native_translate(request, service))
+
     @app.get(
-        "/v1/info", response_model=Info, summary="Languages, models, defaults", tags=["native"]
+        "/v1/info",
+        response_model=Info,
+        summary="Task, languages, models, defaults",
+        tags=["native"],
     )
     async def info() -> Info:
         return Info(
+            task=task.name,
+            source_label=task.source_label,
+            target_label=task.target_label,
+            verb=task.verb,
             source=config.source_lang,
             target=config.target_lang,
             source_name=language_name(config.source_lang),
@@ -472,4 +523,4 @@ def _add_routes(app: FastAPI, service: Service) -> None:
 
     @app.get("/", include_in_schema=False)
     async def page() -> HTMLResponse:
-        return HTMLResponse(PAGE)
+        return HTMLResponse(page_html(task))

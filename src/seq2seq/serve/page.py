@@ -1,9 +1,11 @@
-"""The web page at ``/``: type or paste text, read the translation, its n-best list and attention.
+"""The web page at ``/``: type or paste text, read the model's output, its n-best list and attention.
 
 One self-contained HTML document (inline CSS and JavaScript, no fonts, scripts or styles from
-elsewhere), so it works offline. It reads the server's languages and defaults from
-``GET /v1/info`` and translates through ``POST /v1/translate``; each line of the text is a
-sentence. ``/?q=TEXT&beam=N`` fills the form and translates at once (a link to a translation).
+elsewhere), so it works offline. `page_html` words it by the model's task (seq2seq/tasks.py): a
+chatbot's page says "Question → Answer" and has an "Answer" button, a translator's names its
+languages. It reads the server's defaults from ``GET /v1/info`` and sends the text to
+``POST /v1/generate``; each line of the text is a sentence. ``/?q=TEXT&beam=N`` fills the form
+and runs at once (a link to an output).
 
 Element ids the tests rely on: ``source``, ``beam``, ``translate``, ``result`` (its
 ``data-state`` is ``busy``, ``done`` or ``error``), ``nbest``, ``heatmap``, ``status``.
@@ -11,12 +13,16 @@ Element ids the tests rely on: ``source``, ``beam``, ``translate``, ``result`` (
 
 from __future__ import annotations
 
+from html import escape
+
+from seq2seq.tasks import Task
+
 PAGE = """<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>seq2seq translation</title>
+<title>{{TITLE}}</title>
 <style>
   :root { --ink: #1f2328; --muted: #656d76; --line: #d0d7de; --accent: #0969da; --bg: #f6f8fa; }
   * { box-sizing: border-box; }
@@ -58,37 +64,37 @@ PAGE = """<!doctype html>
 </head>
 <body>
 <header>
-  <h1 id="title">seq2seq translation</h1>
+  <h1 id="title">{{TITLE}}</h1>
   <div class="models" id="models"></div>
 </header>
 <main>
   <div class="panes">
     <div class="pane">
-      <h2 id="source-name">Source</h2>
+      <h2 id="source-name">{{SOURCE_LABEL}}</h2>
       <textarea id="source" autofocus
-        placeholder="Type or paste text; each line is translated on its own."></textarea>
+        placeholder="Type or paste text; each line is a {{SOURCE_NOUN}} of its own."></textarea>
     </div>
     <div class="pane">
-      <h2 id="target-name">Translation</h2>
+      <h2 id="target-name">{{TARGET_LABEL}}</h2>
       <div id="result" data-state="empty" aria-live="polite"></div>
     </div>
   </div>
   <div class="controls">
-    <button id="translate" type="button">Translate</button>
+    <button id="translate" type="button">{{VERB}}</button>
     <label>Beam size <select id="beam"></select></label>
     <label id="key-label" class="hidden">API key <input id="api-key" type="password" size="18"></label>
     <label id="line-label" class="hidden">Details for line <select id="line"></select></label>
-    <span class="hint">Ctrl+Enter translates</span>
+    <span class="hint">Ctrl+Enter: {{VERB_LOWER}}</span>
   </div>
   <div id="status"></div>
   <section id="nbest-section" class="hidden">
-    <h2>Best translations (n-best) with scores</h2>
+    <h2>Best {{TARGET_NOUN}}s (n-best) with scores</h2>
     <table class="nbest" id="nbest"></table>
     <div class="legend">score: log-probability divided by length<sup>&alpha;</sup>, the order the
       beam search ranks by; log p: the total log-probability.</div>
   </section>
   <section id="heatmap-section" class="hidden">
-    <h2>Attention of the best translation</h2>
+    <h2>Attention of the best {{TARGET_NOUN}}</h2>
     <div id="heatmap"></div>
     <div class="legend">Each row is an output token; darker cells are the source tokens the
       decoder attended to while writing it.</div>
@@ -110,11 +116,13 @@ function text(tag, content, cls) {
 async function loadInfo() {
   const response = await fetch("/v1/info");
   info = await response.json();
-  $("title").textContent = "seq2seq translation: " + info.source_name + " \\u2192 " + info.target_name;
+  if (info.task === "translation" && info.source && info.target) {
+    $("title").textContent = "seq2seq translation: " + info.source_name + " \\u2192 " + info.target_name;
+    $("source-name").textContent = info.source_name + " (" + info.source + ")";
+    $("target-name").textContent = info.target_name + " (" + info.target + ")";
+  }
   $("models").textContent = (info.models.length > 1 ? "ensemble of " : "model ") +
       info.models.join(", ") + (info.attention ? " (attention)" : "");
-  $("source-name").textContent = info.source_name + " (" + info.source + ")";
-  $("target-name").textContent = info.target_name + " (" + info.target + ")";
   const beam = $("beam");
   for (let k = 1; k <= info.max_beam_size; k++) {
     const option = text("option", String(k));
@@ -134,9 +142,9 @@ async function translate() {
   const result = $("result");
   result.dataset.state = "busy";
   $("translate").disabled = true;
-  $("status").textContent = "translating\\u2026";
+  $("status").textContent = "working\\u2026";
   try {
-    const response = await fetch("/v1/translate", {
+    const response = await fetch("/v1/generate", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify(body),
@@ -183,7 +191,7 @@ function showDetails(index) {
   const table = $("nbest");
   table.innerHTML = "";
   const head = document.createElement("tr");
-  ["#", "translation", "score", "log p"].forEach((h) => head.appendChild(text("th", h)));
+  ["#", info.target_label.toLowerCase(), "score", "log p"].forEach((h) => head.appendChild(text("th", h)));
   table.appendChild(head);
   sentence.hypotheses.forEach((h, rank) => {
     const row = document.createElement("tr");
@@ -250,3 +258,20 @@ loadInfo().then(() => {
 </body>
 </html>
 """
+
+
+def page_html(task: Task) -> str:
+    """The page worded for `task`: its title, pane labels, button and headings."""
+    words = {
+        "TITLE": f"seq2seq {task.name}: {task.labels}",
+        "SOURCE_LABEL": task.source_label,
+        "TARGET_LABEL": task.target_label,
+        "SOURCE_NOUN": task.source_label.lower(),
+        "TARGET_NOUN": task.output_noun,
+        "VERB": task.verb.capitalize(),
+        "VERB_LOWER": task.verb,
+    }
+    html = PAGE
+    for key, value in words.items():
+        html = html.replace("{{" + key + "}}", escape(value))
+    return html

@@ -143,8 +143,14 @@ class TranslateResponse(BaseModel):
 
 
 class Info(BaseModel):
-    source: str
-    target: str
+    task: str = Field(
+        description="what the model does (seq2seq/tasks.py): translation, chatbot, ..."
+    )
+    source_label: str = Field(description="what a source is, e.g. 'Question'")
+    target_label: str = Field(description="what an output is, e.g. 'Answer'")
+    verb: str = Field(description="what the model does to a source, e.g. 'answer'")
+    source: str = Field(description="the source language code ('' where not recorded)")
+    target: str = Field(description="the target language code ('' where not recorded)")
     source_name: str
     target_name: str
     models: list[str]
