@@ -235,3 +235,21 @@ def test_every_serve_setting_is_a_flag_whose_help_is_its_description():
     args = parser.parse_args(["--checkpoint", "x", "--max-wait-ms", "7", "--access-log"])
     config = ServeConfig(**given_settings(args, "serve_"))
     assert (config.max_wait_ms, config.access_log, config.port) == (7.0, True, 8080)
+
+
+@pytest.mark.slow
+def test_the_demos_checkpoint_is_served_with_no_flag(tmp_path):
+    from seq2seq.commands.demo import run_demo
+
+    run_demo(tmp_path, max_steps=5, examples=0)  # the demo's own code path, a few steps
+    process, url = start_server(tmp_path / "run" / "best.safetensors")
+    try:
+        languages = httpx.get(f"{url}/languages", timeout=10).json()
+        assert [language["code"] for language in languages] == ["en", "x-demo"]
+        info = httpx.get(f"{url}/v1/info", timeout=10).json()
+        assert (info["task"], info["target_name"]) == ("translation", "Demo (synthetic)")
+        body = {"q": "the big dog sees a red ball", "source": "en", "target": "x-demo"}
+        assert httpx.post(f"{url}/translate", json=body, timeout=30).status_code == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0

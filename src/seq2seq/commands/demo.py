@@ -20,6 +20,9 @@ from seq2seq.config import Config
 from seq2seq.demo_task import make_splits
 
 SIZES = {"train": 12000, "valid": 200, "test": 300}
+# The demo's pair: English sentences into a made-up language (a private-use code, BCP 47 'x-'),
+# recorded by prepare so the demo's checkpoint is servable as it is (`seq2seq serve`).
+LANGUAGES = ("en", "x-demo")
 
 
 def demo_config(
@@ -89,6 +92,9 @@ def run_demo(
         ParallelSource(*corpus["train"]),
         valid=ParallelSource(*corpus["valid"]),
         vocab="word",
+        task="translation",
+        src_lang=LANGUAGES[0],
+        tgt_lang=LANGUAGES[1],
     )
     print("[2/3] train: LSTM encoder-decoder, reversed source (paper §3.3)", file=sys.stderr)
     config = demo_config(work / "data", work / "run", minutes, seed, max_steps)
@@ -135,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
         run_demo(args.out, args.minutes, args.seed)
         print(
             f"files in {args.out}; try: seq2seq translate --checkpoint {args.out}/run/best.safetensors"
+            f"\n  or serve it: seq2seq serve --checkpoint {args.out}/run/best.safetensors"
         )
         return 0
     with tempfile.TemporaryDirectory(prefix="seq2seq-demo-") as tmp:

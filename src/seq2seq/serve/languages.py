@@ -31,6 +31,7 @@ LANGUAGE_NAMES = {
     "uk": "Ukrainian",
     "vi": "Vietnamese",
     "zh": "Chinese",
+    "x-demo": "Demo (synthetic)",  # `seq2seq demo`'s made-up target language (demo_task.py)
 }
 
 
