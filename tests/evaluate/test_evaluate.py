@@ -111,3 +111,58 @@ def test_misaligned_files_and_missing_inputs_end_in_one_sentence(test_set, tmp_p
     missing = tmp_path / "nope.fr"
     assert main(["evaluate", "--hyp", str(missing), "--src", str(src), "--ref", str(ref)]) == 2
     assert f"file {missing} does not exist" in capsys.readouterr().err
+
+
+def test_a_chatbot_is_scored_by_its_metrics_with_signatures(test_set, tmp_path, capsys):
+    from seq2seq.evaluate.metrics import distinct
+
+    src, ref = test_set
+    answers = ["i see .", "i see .", "that is a good question", "i see ."]
+    hyp = tmp_path / "answers.txt"
+    hyp.write_text("".join(a + "\n" for a in answers), encoding="utf-8")
+    short_src, short_ref = tmp_path / "q.txt", tmp_path / "a.txt"
+    short_src.write_text("q\n" * 4, encoding="utf-8")
+    short_ref.write_text("i see .\nyes\nthat is a question\nno .\n", encoding="utf-8")
+    args = ["--src", str(short_src), "--ref", str(short_ref), "--hyp", str(hyp)]
+    result = _evaluate(capsys, *args, "--task", "chatbot")
+    assert result["task"] == "chatbot"
+    metrics = {m["name"]: m for m in result["metrics"]}
+    assert list(metrics) == ["bleu", "chrf", "distinct-1", "distinct-2", "length"]
+    assert metrics["distinct-2"]["score"] == pytest.approx(distinct(answers, 2)) == 6 / 10
+    assert metrics["length"]["score"] == pytest.approx((3 + 3 + 5 + 3) / 4)
+    assert metrics["bleu"]["score"] == pytest.approx(result["bleu"])
+    assert metrics["distinct-2"]["signature"].startswith("distinct-2|n:2|per:corpus|tok:13a")
+
+    assert main(["evaluate", *args, "--task", "chatbot"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    at = out.index("distinct-2 = 0.6000")
+    assert out[at + 1].strip().startswith("distinct-2|n:2")
+    assert out[-1] == "task: chatbot (metrics: bleu, chrf, distinct-1, distinct-2, length)"
+    assert _evaluate(capsys, *args)["task"] == "translation"  # no checkpoint, no --task
+    assert [m["name"] for m in _evaluate(capsys, *args, "--metrics", "length")["metrics"]] == [
+        "length"
+    ]
+    assert main(["evaluate", *args, "--metrics", "rouge"]) == 2
+    assert "--metrics: unknown metric 'rouge'; metrics: bleu, chrf" in capsys.readouterr().err
+
+
+def test_the_checkpoints_task_chooses_the_metrics(plain_run, test_set, tmp_path, capsys):
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    src, ref = test_set
+    best = plain_run / "best.safetensors"
+    assert (
+        _evaluate(capsys, "--checkpoint", str(best), "--src", str(src), "--ref", str(ref))["task"]
+        == "translation"
+    )
+    with safe_open(str(best), framework="pt") as handle:
+        meta = handle.metadata()
+    chatbot = tmp_path / "chatbot.safetensors"
+    save_file(load_file(best), chatbot, metadata={**meta, "task": "chatbot"})
+    args = ["--checkpoint", str(chatbot), "--src", str(src), "--ref", str(ref)]
+    result = _evaluate(capsys, *args)
+    assert result["task"] == "chatbot"
+    assert [m["name"] for m in result["metrics"]][2:] == ["distinct-1", "distinct-2", "length"]
+    assert main(["evaluate", *args]) == 0
+    assert "answered " in capsys.readouterr().out  # worded by the task

@@ -1,4 +1,5 @@
-"""`seq2seq evaluate`: translate a test set (or take a hypotheses file) and score it."""
+"""`seq2seq evaluate`: run a model on a test set (or take a hypotheses file) and score it by the
+metrics of its task (seq2seq/tasks.py: the checkpoint's, else --task)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from seq2seq.commands.options import (
     add_test_set,
     decode_overrides,
 )
+from seq2seq.tasks import TASKS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,6 +43,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="language of --tok-ref for the Moses tokeniser (default: the checkpoint's target "
         "language, else the file name's)",
     )  # fmt: skip
+    parser.add_argument(
+        "--task", choices=list(TASKS), default=None,
+        help="score by this task's metrics (default: the checkpoint's task, else translation)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--metrics", nargs="+", default=None, metavar="NAME",
+        help="score by these metrics instead (bleu, chrf, distinct-1, distinct-2, length: the "
+        "names of seq2seq/evaluate/metrics.py)",
+    )  # fmt: skip
     add_decode_settings(
         parser, only=("beam_size", "batch_size", "length_penalty", "precision", "shortlist")
     )
@@ -51,10 +62,16 @@ def run(args: argparse.Namespace) -> int:
     from seq2seq.data.io import check_readable, check_writable, same_file
     from seq2seq.errors import ConfigError, DataError
     from seq2seq.evaluate.evaluate import evaluate, format_result
+    from seq2seq.evaluate.metrics import METRICS
 
     # Paths first, before anything is translated: a score is never lost to a bad --output.
     if not args.checkpoint and args.hyp is None:
         raise ConfigError("give --checkpoint to translate the source, or --hyp with translations")
+    unknown = [name for name in args.metrics or () if name not in METRICS]
+    if unknown:
+        raise ConfigError(
+            f"--metrics: unknown metric '{unknown[0]}'; metrics: {', '.join(METRICS)}"
+        )
     for flag, path in (("--src", args.src), ("--ref", args.ref), ("--hyp", args.hyp)):
         if path is not None:
             check_readable(path, flag)
@@ -77,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
         decode=decode_overrides(args),
         tok_ref=args.tok_ref,
         tok_lang=args.tok_lang,
+        task=args.task,
+        metrics=args.metrics,
     )
     print(json.dumps(result) if args.json else format_result(result))
     return 0

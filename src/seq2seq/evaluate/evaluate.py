@@ -1,8 +1,10 @@
-"""Evaluating a test set: translate it (or take a hypotheses file) and score it.
+"""Evaluating a test set: run the model on it (or take a hypotheses file) and score it.
 
-BLEU and chrF from sacreBLEU with their signatures, and the per-token perplexity of the references
-under the model (teacher forcing, EOS included); `seq2seq evaluate` prints them
-(commands/evaluate.py), ``--json`` as one object for scripts and ``seq2seq report --eval``::
+The task's metrics (seq2seq/tasks.py: the checkpoint's task, else ``--task``; evaluate/metrics.py)
+with their signatures: BLEU and chrF from sacreBLEU for every task, and for a chatbot distinct-1,
+distinct-2 and the mean answer length; and the per-token perplexity of the references under the
+model (teacher forcing, EOS included). `seq2seq evaluate` prints them (commands/evaluate.py),
+``--json`` as one object for scripts and ``seq2seq report --eval``::
 
     seq2seq evaluate --checkpoint run/best.safetensors --src test.en.gz --ref test.fr.gz
     seq2seq evaluate --checkpoint a.safetensors b.safetensors --beam-size 12 \\
@@ -17,16 +19,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
+from seq2seq.checkpoint import read_task
 from seq2seq.data.io import AtomicTextFile, guess_language
 from seq2seq.decode.translator import Translator
 from seq2seq.errors import ConfigError
+from seq2seq.evaluate.metrics import MetricScore, metric_names, score
 from seq2seq.evaluate.scores import (
+    CorpusScores,
     check_aligned,
     corpus_scores,
     read_lines,
     tokenized_bleu,
 )
 from seq2seq.scoring import reference_perplexity
+from seq2seq.tasks import get_task
 
 
 def evaluate(
@@ -40,6 +46,8 @@ def evaluate(
     decode: dict[str, Any] | None = None,
     tok_ref: Path | None = None,
     tok_lang: str | None = None,
+    task: str | None = None,
+    metrics: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Scores of `hyp`, or of the checkpoints' translations of `src`, against `ref`, as one
     JSON-able dict. `decode` holds `DecodeConfig` overrides (beam_size, precision, ...).
@@ -47,6 +55,8 @@ def evaluate(
     With `tok_ref` (an official ``*.lc.norm.tok.LANG`` file aligned with `ref`) the result also
     holds ``tokenized_bleu``: BLEU as the Multi30k literature counts it (`tokenized_bleu`), for
     language `tok_lang` (default: the checkpoint's target language, else the file name's).
+    ``metrics`` holds each of `metrics` (default: those of `task`, else of the checkpoint's task,
+    else translation's) with its signature.
     """
     if not checkpoints and hyp is None:
         raise ConfigError(
@@ -67,7 +77,14 @@ def evaluate(
         check_aligned({str(ref): references, str(hyp): hypotheses})
     elif translator is not None:
         hypotheses = _translate(translator, sources, decode or {}, output, result)
-    result.update(corpus_scores(hypotheses, references, lowercase).to_dict())
+    corpus = corpus_scores(hypotheses, references, lowercase)
+    result.update(corpus.to_dict())
+    chosen = (
+        get_task(task) if task else read_task(checkpoints[0]) if checkpoints else get_task(None)
+    )
+    result["task"] = chosen.name
+    names = list(metrics) if metrics else metric_names(chosen.name)
+    result["metrics"] = [m.to_dict() for m in task_metrics(names, hypotheses, references, corpus)]
     result["tokenized_bleu"] = None
     if tok_ref is not None:
         tokenized = read_lines(tok_ref)
@@ -116,6 +133,25 @@ def _translate(
     return hypotheses
 
 
+def task_metrics(
+    names: Sequence[str], hypotheses: Sequence[str], references: Sequence[str], corpus: CorpusScores
+) -> list[MetricScore]:
+    """The named metrics; BLEU and chrF are `corpus`'s (they honour --lowercase), the others
+    evaluate/metrics.py's."""
+    given = {
+        "bleu": MetricScore("bleu", corpus.bleu, corpus.bleu_signature),
+        "chrf": MetricScore("chrf", corpus.chrf, corpus.chrf_signature),
+    }
+    others = [name for name in names if name not in given]
+    computed = dict(zip(others, score(others, hypotheses, references), strict=True))
+    return [given.get(name) or computed[name] for name in names]
+
+
+def _past(verb: str) -> str:
+    """'translate' -> 'translated', 'answer' -> 'answered'."""
+    return verb + ("d" if verb.endswith("e") else "ed")
+
+
 def format_result(result: dict[str, Any]) -> str:
     """The human-readable summary: scores, signatures, perplexity."""
     lines = [
@@ -124,6 +160,10 @@ def format_result(result: dict[str, Any]) -> str:
         f"chrF2 = {result['chrf']:.2f}",
         f"  {result['chrf_signature']}",
     ]
+    if "task" in result:  # the task's metrics beyond BLEU and chrF, each with its signature
+        for metric in result["metrics"]:
+            if metric["name"] not in ("bleu", "chrf"):
+                lines += [f"{metric['name']} = {metric['score']:.4f}", f"  {metric['signature']}"]
     tok = result.get("tokenized_bleu")
     if tok is not None:
         lines += [f"tokenised, lower-cased (as the Multi30k literature): {tok['text']}",
@@ -137,7 +177,11 @@ def format_result(result: dict[str, Any]) -> str:
     if "beam_size" in result:
         speed = result["sentences"] / max(result["translate_seconds"], 1e-9)
         lines.append(
-            f"translated {result['sentences']:,} sentences with beam {result['beam_size']} "
+            f"{_past(get_task(result.get('task')).verb)} {result['sentences']:,} sentences with "
+            f"beam {result['beam_size']} "
             f"in {result['translate_seconds']:.1f} s ({speed:.1f} sentences/s)"
         )
+    if "task" in result:
+        names = ", ".join(metric["name"] for metric in result["metrics"])
+        lines.append(f"task: {result['task']} (metrics: {names})")
     return "\n".join(lines)
