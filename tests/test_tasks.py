@@ -120,3 +120,59 @@ def test_the_prepare_flag_is_generated_from_the_setting(tmp_path):
     wrong = subprocess.run([*command[:-1], str(tmp_path / "d2"), "--task", "poem"],
                            capture_output=True, text=True)  # fmt: skip
     assert wrong.returncode == 2 and "--task: invalid choice: 'poem'" in wrong.stderr
+
+
+class _Terminal:
+    """A stdin that says it is a terminal, holding `text` (already decoded)."""
+
+    def __init__(self, text: str) -> None:
+        import io
+
+        self.lines = io.StringIO(text)
+
+    def isatty(self) -> bool:
+        return True
+
+    def readline(self) -> str:
+        return self.lines.readline()
+
+
+def _checkpoint(path: Path, task: str | None) -> Path:
+    from seq2seq.checkpoint import checkpoint_bytes, write_atomic
+    from seq2seq.config import Config
+    from seq2seq.data.vocab import WordVocab
+    from seq2seq.model.seq2seq import Seq2Seq
+
+    config = Config.model_validate({"model": {"embedding_size": 4, "hidden_size": 4}})
+    vocab = WordVocab(["hello", "hi"])
+    model = Seq2Seq(config.model, len(vocab), len(vocab))
+    write_atomic(path, checkpoint_bytes(model, config, vocab, vocab, task=task))
+    return path
+
+
+@pytest.mark.parametrize(
+    "task, prompt, banner",
+    [("chatbot", "question> ", "a chatbot (Question \u2192 Answer)"),
+     (None, "> ", "a translation (Text \u2192 Translation)")],
+)  # fmt: skip
+def test_chat_words_itself_by_the_checkpoints_task(tmp_path, monkeypatch, capsys, task, prompt,
+                                                   banner):  # fmt: skip
+    from seq2seq.cli import main
+
+    checkpoint = _checkpoint(tmp_path / "model.safetensors", task)
+    monkeypatch.setattr(sys, "stdin", _Terminal("hello\n"))
+    assert main(["chat", "--checkpoint", str(checkpoint)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith(f"seq2seq chat, {banner}: ")
+    assert out.count(prompt) == 2  # before the line, and before Ctrl-D
+
+
+def test_translate_says_what_the_model_does_on_its_bar(tmp_path, capsys):
+    from seq2seq.cli import main
+
+    checkpoint = _checkpoint(tmp_path / "model.safetensors", "chatbot")
+    questions = tmp_path / "questions.txt"
+    questions.write_text("hello\nhi\n", encoding="utf-8")
+    argv = ["translate", "--checkpoint", str(checkpoint), "--input", str(questions)]
+    assert main([*argv, "--output", str(tmp_path / "answers.txt")]) == 0
+    assert "answer: 100%" in capsys.readouterr().err

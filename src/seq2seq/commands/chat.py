@@ -169,18 +169,20 @@ def chat_loop(session: ChatSession, stdin: LineSource, stdout: LineSink, prompt:
 
 
 def run(args: argparse.Namespace) -> int:
+    from seq2seq.checkpoint import read_task
     from seq2seq.commands import Terminated
     from seq2seq.decode.chat import ChatSession
     from seq2seq.decode.translator import Translator
 
     translator = Translator.load(args.checkpoint, device=args.device, max_src_len=args.max_src_len)
+    task = read_task(args.checkpoint[0])  # worded by it: a chatbot's prompt is "question> "
     session = ChatSession(translator, translator.settings(**decode_overrides(args)))
     if sys.stdin.isatty():
         print(
-            f"seq2seq chat: {', '.join(translator.names)}; "
-            "type a line, :help for commands, Ctrl-D to leave"
+            f"seq2seq chat, a {task.name} ({task.labels}): {', '.join(translator.names)}; "
+            f"type a {task.source_label.lower()}, :help for commands, Ctrl-D to leave"
         )
     try:
-        return chat_loop(session, _Utf8Lines(sys.stdin), sys.stdout)
+        return chat_loop(session, _Utf8Lines(sys.stdin), sys.stdout, task.prompt)
     except _Stopped:
         raise Terminated from None

@@ -82,6 +82,7 @@ def _output(path: Path | None) -> Iterator[TextIO]:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from seq2seq.checkpoint import read_task
     from seq2seq.data.io import check_readable, check_writable, count_lines, same_file
     from seq2seq.decode.translator import Translator, format_nbest
     from seq2seq.errors import ConfigError, DataError
@@ -100,12 +101,13 @@ def run(args: argparse.Namespace) -> int:
                 "is not overwritten"
             )
     translator = Translator.load(args.checkpoint, device=args.device, max_src_len=args.max_src_len)
+    task = read_task(args.checkpoint[0])  # the bar says what the model does: "answer" (chatbot)
     settings = translator.settings(**decode_overrides(args))
     nbest = settings.n_best > 1
     total = count_lines(args.input) if args.input is not None else None
     quiet = args.quiet or args.input is None
     with (
-        tqdm(total=total, unit="sent", file=sys.stderr, disable=quiet) as bar,
+        tqdm(total=total, desc=task.verb, unit="sent", file=sys.stderr, disable=quiet) as bar,
         _output(args.output) as out,
     ):
         sentence = 0
