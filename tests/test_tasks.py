@@ -69,13 +69,14 @@ def _train(data_dir: Path, run_dir: Path) -> Path:
 def test_prepare_records_the_task_and_training_copies_it_into_every_checkpoint(tmp_path):
     from seq2seq.checkpoint import read_task
     from seq2seq.data.io import ParallelSource
-    from seq2seq.data.prepare import load_prepared, prepare
+    from seq2seq.data.prepare import load_prepared, prepare, summary_table
 
     src, tgt = _write_pairs(tmp_path / "text")
     prepare(tmp_path / "data", ParallelSource(src, tgt), valid=ParallelSource(src, tgt),
             task="chatbot")  # fmt: skip
     manifest = json.loads((tmp_path / "data" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["task"] == "chatbot" and load_prepared(tmp_path / "data").task == "chatbot"
+    assert summary_table(manifest).startswith("chatbot, src -> tgt: word vocabulary")
     run = _train(tmp_path / "data", tmp_path / "run")
     checkpoints = [run / "best.safetensors", run / "last.safetensors"]
     checkpoints += sorted((run / "checkpoints").glob("*.safetensors"))

@@ -429,7 +429,7 @@ def summary_table(manifest: dict[str, Any]) -> str:
     v = manifest["vocab"]
     langs = f"{manifest.get('src_lang') or 'src'} -> {manifest.get('tgt_lang') or 'tgt'}"
     head = (
-        f"{langs}: {v['kind']} vocabulary{' (joint)' if v['joint'] else ''}, "
+        f"{manifest.get('task', 'translation')}, {langs}: {v['kind']} vocabulary{' (joint)' if v['joint'] else ''}, "
         f"source {v['src_size']:,} / target {v['tgt_size']:,} entries"
     )
     cols = ["split", "pairs", "empty", "too long", "src len", "tgt len", "src OOV", "tgt OOV"]
