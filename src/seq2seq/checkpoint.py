@@ -53,7 +53,8 @@ class Checkpoint:
 
 def _model_tensors(model: torch.nn.Module) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """State dict without shared storage (tied weights are stored once and aliased)."""
-    tensors, aliases, seen = {}, {}, {}
+    tensors, aliases = {}, {}
+    seen: dict[tuple[int, torch.Size, tuple[int, ...]], str] = {}  # storage -> first name
     for name, tensor in model.state_dict().items():
         key = (tensor.data_ptr(), tensor.shape, tensor.stride())
         if key in seen:

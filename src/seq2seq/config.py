@@ -318,7 +318,7 @@ def _allowed_keys(section: str) -> list[str]:
         field = model.model_fields.get(part)
         if field is None or not isinstance(field.annotation, type):
             return []
-        model = field.annotation  # type: ignore[assignment]
+        model = field.annotation
     return sorted(model.model_fields)
 
 
@@ -383,6 +383,7 @@ def reference_yaml() -> str:
     for section, field in Config.model_fields.items():
         lines += ["", f"{section}:"]
         model = field.annotation
+        assert isinstance(model, type)  # every section is a pydantic model
         defaults = model().model_dump(mode="json")
         for key, sub in model.model_fields.items():
             value = yaml.safe_dump(defaults[key], default_flow_style=True).strip()

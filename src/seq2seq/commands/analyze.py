@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from seq2seq.commands.options import (
     add_checkpoint,
@@ -133,11 +133,14 @@ def load_systems(args: argparse.Namespace, sources: list[str]) -> tuple[dict[str
         translator = Translator.load(path, device=args.device)
         first = first or translator
         print(f"translating {len(sources):,} sentences with {name}", file=sys.stderr)
-        systems[name] = translator.translate(
-            sources,
-            beam_size=getattr(args, "decode_beam_size", None),
-            n_best=1,
-            batch_size=getattr(args, "decode_batch_size", None),
+        systems[name] = cast(  # n_best 1: strings
+            list[str],
+            translator.translate(
+                sources,
+                beam_size=getattr(args, "decode_beam_size", None),
+                n_best=1,
+                batch_size=getattr(args, "decode_batch_size", None),
+            ),
         )
     return systems, first
 

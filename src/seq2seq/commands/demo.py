@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import cast
 
 import sacrebleu
 
@@ -105,7 +106,7 @@ def run_demo(
     src_lines = corpus["test"][0].read_text(encoding="utf-8").splitlines()
     refs = corpus["test"][1].read_text(encoding="utf-8").splitlines()
     translator = Translator.load(work / "run" / "best.safetensors")
-    hyps = translator.translate(src_lines, beam_size=1)
+    hyps = cast(list[str], translator.translate(src_lines, beam_size=1, n_best=1))  # strings
     for src, hyp, ref in list(zip(src_lines, hyps, refs))[:examples]:
         mark = "ok " if hyp == ref else "   "
         print(f"{mark} source:    {src}\n    output:    {hyp}\n    reference: {ref}\n")

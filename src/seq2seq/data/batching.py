@@ -168,7 +168,7 @@ class ParallelCorpus:
 
     def __len__(self) -> int:
         if self._size is None:
-            src, tgt = self.paths  # type: ignore[misc]
+            src, tgt = self._files()
             n_src, n_tgt = count_lines(src), count_lines(tgt)
             if n_src != n_tgt:
                 raise DataError(
@@ -210,7 +210,7 @@ class ParallelCorpus:
     ) -> tuple[list[str], list[str]]:
         offsets = self._block_offsets(granule)
         sides = []
-        for side, path in enumerate(self.paths):  # type: ignore[arg-type]
+        for side, path in enumerate(self._files()):
             lines = []
             with open_binary(path) as handle:
                 for first, count in ranges:
@@ -228,14 +228,18 @@ class ParallelCorpus:
 
     def _block_offsets(self, granule: int) -> tuple[array, array]:
         if granule not in self._offsets:
-            src_off = _line_offsets(self.paths[0], granule)  # type: ignore[index]
-            tgt_off = _line_offsets(self.paths[1], granule)  # type: ignore[index]
+            src_path, tgt_path = self._files()
+            src_off = _line_offsets(src_path, granule)
+            tgt_off = _line_offsets(tgt_path, granule)
             if len(src_off) != len(tgt_off):
-                raise DataError(
-                    f"source {self.paths[0]} and target {self.paths[1]} differ in line count"
-                )
+                raise DataError(f"source {src_path} and target {tgt_path} differ in line count")
             self._offsets[granule] = (src_off, tgt_off)
         return self._offsets[granule]
+
+    def _files(self) -> tuple[Path, Path]:
+        """The two text files; only a corpus `from_lists` has none, and it never reads files."""
+        assert self.paths is not None
+        return self.paths
 
 
 def _line_offsets(path: Path, every: int) -> array:

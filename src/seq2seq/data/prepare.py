@@ -257,7 +257,7 @@ def _clean_split(
     words = functools.partial(
         WordVocab.words_of, lowercase=opts.lowercase, split_punct=opts.split_punct
     )
-    pairs = source.pairs(empty_lines=opts.empty_lines, max_tokens=word_filter, stats=stats)  # type: ignore[arg-type]
+    pairs = source.pairs(empty_lines=opts.empty_lines, max_tokens=word_filter, stats=stats)
     with open(src_part, "w", encoding="utf-8") as fs, open(tgt_part, "w", encoding="utf-8") as ft:
         for s, t in progress(pairs, f"reading {name}"):
             fs.write(s + "\n")

@@ -41,7 +41,7 @@ from seq2seq.errors import DataError
 FORMAT = "seq2seq-ids"
 VERSION = 1
 _OFFSET_DTYPE = np.dtype("<i8")
-_DTYPES = {"uint16": np.dtype("<u2"), "uint32": np.dtype("<u4")}
+_DTYPES: dict[str, np.dtype] = {"uint16": np.dtype("<u2"), "uint32": np.dtype("<u4")}
 
 
 def ids_dtype(vocab_size: int) -> str:
@@ -128,7 +128,7 @@ def _read(path: Path, dtype: np.dtype, first: int, count: int) -> np.ndarray:
     out = np.empty(count, dtype)
     if count == 0:
         return out
-    view = memoryview(out).cast("B")
+    view = out.data.cast("B")
     fd = os.open(path, os.O_RDONLY)
     try:
         done, offset = 0, first * dtype.itemsize

@@ -191,9 +191,9 @@ class _AdditiveScores(torch.autograd.Function):
                 grad_v += (g.reshape(1, -1) @ energy.reshape(-1, size)).float().view(-1)
             if need_q or need_k:  # g * (1 - tanh^2), one fused kernel; v multiplies the sums
                 energy = torch.ops.aten.tanh_backward(g.unsqueeze(-1).expand_as(energy), energy)
-                if need_q:
+                if grad_q is not None:
                     grad_q[rows, cols] = energy.sum(2, dtype=torch.float32) * vf
-                if need_k:
+                if grad_k is not None:
                     grad_k[rows] += energy.sum(1, dtype=torch.float32) * vf
         return (
             None if grad_q is None else grad_q.to(q.dtype),

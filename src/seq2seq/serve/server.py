@@ -73,7 +73,8 @@ def make_server(
         host=host,
         port=port,
         lifespan="on",
-        timeout_graceful_shutdown=shutdown_timeout,
+        # uvicorn annotates an int but hands it to asyncio.timeout, which takes seconds as a float
+        timeout_graceful_shutdown=shutdown_timeout,  # type: ignore[arg-type]
         access_log=access_log,
         log_level=log_level,
         server_header=False,

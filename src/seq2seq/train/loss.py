@@ -11,11 +11,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seq2seq.model.seq2seq import Seq2Seq
+
 
 class SequenceLoss(nn.Module):
     """Returns (loss to optimise, summed negative log-likelihood), both summed over target tokens."""
 
-    def __init__(self, model: nn.Module, pad_id: int = 0, label_smoothing: float = 0.0):
+    def __init__(self, model: Seq2Seq, pad_id: int = 0, label_smoothing: float = 0.0):
         super().__init__()
         self.model = model
         self.pad_id = pad_id

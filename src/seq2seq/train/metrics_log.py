@@ -28,8 +28,8 @@ class MetricsLog:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:  # tensorboard is optional
-                SummaryWriter = None
-            if SummaryWriter is not None:
+                pass
+            else:
                 purge = None if resumed_from is None else resumed_from + 1
                 self.writer = SummaryWriter(log_dir=str(run_dir / "tensorboard"), purge_step=purge)
 

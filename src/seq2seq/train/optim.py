@@ -19,11 +19,9 @@ from seq2seq.config import TrainConfig
 def build_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
     """SGD without momentum (paper §3.4) or Adam; the fused single-pass kernels where available."""
     params = list(params)
-    kind, options = (
-        (torch.optim.SGD, {"lr": cfg.lr, "momentum": 0.0})
-        if cfg.optimizer == "sgd"
-        else (torch.optim.Adam, {"lr": cfg.lr})
-    )
+    sgd = cfg.optimizer == "sgd"
+    kind = torch.optim.SGD if sgd else torch.optim.Adam
+    options: dict[str, Any] = {"lr": cfg.lr, "momentum": 0.0} if sgd else {"lr": cfg.lr}
     try:
         return kind(params, fused=True, **options)  # one pass over the weights instead of several
     except (RuntimeError, TypeError):  # older PyTorch, or a device without the fused kernel

@@ -40,6 +40,7 @@ from seq2seq.config import Config, TrainConfig
 from seq2seq.data.batching import BatchIterator
 from seq2seq.data.prepare import PreparedData
 from seq2seq.errors import TrainingError
+from seq2seq.model.seq2seq import Seq2Seq
 from seq2seq.precision import autocast
 from seq2seq.train import distributed
 from seq2seq.train.checkpointer import Checkpointer, RandomState, TrainState, train_state
@@ -72,13 +73,13 @@ class Trainer:
     def __init__(
         self,
         config: Config,
-        model: torch.nn.Module,
+        model: Seq2Seq,
         data: PreparedData,
         train_batches: BatchIterator,
         valid_batches: BatchIterator | None,
         run: RunDir,
         ctx: distributed.DistContext,
-        dev_bleu: Callable[[torch.nn.Module], float] | None = None,
+        dev_bleu: Callable[[Seq2Seq], float] | None = None,
     ) -> None:
         cfg = config.train
         self.config, self.model, self.data, self.run, self.ctx = config, model, data, run, ctx
@@ -100,7 +101,7 @@ class Trainer:
         self.checkpointer = Checkpointer(config, model, self.optimizer, data, run)
         self.verdict = DevVerdict(cfg.best_metric, self.schedule, ctx)
         self.stop = StopRequest(announce=ctx.is_main)
-        self.log: MetricsLog | None = None  # opened by fit()
+        self.log: MetricsLog  # opened by fit()
         self._dev_loss = math.nan  # rank 0's, from the last validation
         self._stop_agreed = False  # under DDP: some rank was asked to stop (all stop together)
         self._rng_before_validation: RandomState | None = None
@@ -233,7 +234,7 @@ class Trainer:
         if self.valid_batches is None:
             state.last_valid_step = state.step
             return {}
-        metrics = self._dev_metrics() if self.ctx.is_main else {}
+        metrics = self._dev_metrics(self.valid_batches) if self.ctx.is_main else {}
         improved = self.verdict.judge(metrics, self._dev_loss, state, self.config.train.lr)
         if self.ctx.is_main:
             epoch = round(state.step / self.steps_per_epoch, 4)
@@ -242,14 +243,14 @@ class Trainer:
             log.info(f"step {state.step}: dev {text}" + (" (best)" if improved else ""))
         return metrics
 
-    def _dev_metrics(self) -> dict[str, float]:
+    def _dev_metrics(self, batches: BatchIterator) -> dict[str, float]:
         """Dev metrics, leaving the random generators as they were; a stop signal meanwhile
         abandons them (single process: under DDP the other ranks wait for rank 0's verdict)."""
         self._rng_before_validation = RandomState(self.ctx.device)
         self.model.eval()
         self.stop.abandons_validation = not self.ctx.distributed
         try:
-            loss = dev_loss(self.model, self.valid_batches, self.tgt_vocab.pad_id, self.ctx.device)
+            loss = dev_loss(self.model, batches, self.tgt_vocab.pad_id, self.ctx.device)
             metrics = {"ppl": perplexity(loss)}
             self._dev_loss = loss
             if self.config.train.valid_bleu and self.dev_bleu is not None:
