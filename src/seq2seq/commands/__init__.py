@@ -219,8 +219,9 @@ def _settings() -> dict[str, set[str]]:
     from seq2seq import config
 
     known = {
-        name: set(field.annotation.model_fields)  # type: ignore[union-attr]
+        name: set(field.annotation.model_fields)
         for name, field in config.Config.model_fields.items()
+        if isinstance(field.annotation, type)  # every one: the sections are pydantic models
     }
     for model in config.CommandSettings.__subclasses__():
         known[model.section] = set(model.model_fields)

@@ -278,7 +278,7 @@ class BucketLayout:
             self.per_bucket = bucket_size // self.block
             blocks = math.ceil(size / self.block)
             self._order = np.arange(blocks, dtype=np.int64)
-            random.Random(f"layout:{seed}").shuffle(self._order)  # type: ignore[arg-type]
+            random.Random(f"layout:{seed}").shuffle(self._order)  # type: ignore[arg-type]  # numpy's stubs: no MutableSequence
         self.buckets = math.ceil(blocks / self.per_bucket)
 
     def __len__(self) -> int:

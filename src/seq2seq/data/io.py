@@ -24,6 +24,7 @@ input). Each raises a DataError naming the flag and the path.
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import re
 import tempfile
@@ -31,7 +32,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, Literal
 
 from seq2seq.errors import DataError
 
@@ -55,7 +56,7 @@ def clean_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def open_binary(path: str | Path) -> BinaryIO:
+def open_binary(path: str | Path) -> io.BufferedIOBase:
     """Open a plain or gzipped file for binary reading; gzip is recognised by its magic bytes."""
     path = Path(path)
     if not path.exists():
@@ -66,7 +67,7 @@ def open_binary(path: str | Path) -> BinaryIO:
         with open(path, "rb") as probe:
             magic = probe.read(2)
         if magic == _GZIP_MAGIC:
-            return gzip.open(path, "rb")  # type: ignore[return-value]
+            return gzip.open(path, "rb")
         return open(path, "rb")
     except OSError as err:
         raise DataError(f"cannot open {path}: {err.strerror or err}") from None

@@ -295,12 +295,13 @@ def _build_vocabs(
 def _train_sp(
     lines: Iterator[str], size: int, opts: PrepareConfig, side: str
 ) -> SentencePieceVocab:
+    assert opts.vocab != "word"  # word vocabularies are built, not trained
     log.info(f"training the {side} SentencePiece {opts.vocab} model ({size} pieces)...")
     try:
         return SentencePieceVocab.train(
             lines,
             size,
-            model_type=opts.vocab,  # type: ignore[arg-type]
+            model_type=opts.vocab,
             lowercase=opts.lowercase,
             character_coverage=opts.character_coverage,
             byte_fallback=opts.byte_fallback,

@@ -87,7 +87,8 @@ def read_pairs(
         if columns is None:
             raise DataError(f"{csv_path}: name the source and target columns of the CSV file")
         return list(read_csv_pairs(csv_path, *columns))
-    return list(source.pairs())  # type: ignore[union-attr]
+    assert source is not None  # exactly one of the two, checked above
+    return list(source.pairs())
 
 
 def key_stripping(pattern: str | None) -> Callable[[str], str]:

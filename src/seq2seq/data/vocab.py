@@ -101,7 +101,7 @@ class Vocab:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Vocab) and self.to_dict() == other.to_dict()
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # unhashable, as the data model spells it
 
     def save(self, path: str | Path) -> None:
         """Write `to_dict()` as JSON, atomically (temporary file, then rename)."""
