@@ -20,6 +20,7 @@ from seq2seq.config import Config
 from seq2seq.data.prepare import PreparedData
 from seq2seq.data.shortlist import build_from_data
 from seq2seq.errors import CheckpointError
+from seq2seq.model.seq2seq import Seq2Seq
 from seq2seq.train.rundir import Best, RunDir
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,14 @@ class TrainState:
 class Checkpointer:
     """Saves and restores one run's model and optimiser in its run directory."""
 
-    def __init__(self, config: Config, model, optimizer, data: PreparedData, run: RunDir) -> None:
+    def __init__(
+        self,
+        config: Config,
+        model: Seq2Seq,
+        optimizer: torch.optim.Optimizer,
+        data: PreparedData,
+        run: RunDir,
+    ) -> None:
         self.config, self.model, self.optimizer, self.data, self.run = (
             config, model, optimizer, data, run
         )  # fmt: skip

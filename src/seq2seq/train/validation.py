@@ -7,11 +7,12 @@ import math
 import torch
 
 from seq2seq.data.batching import BatchIterator
+from seq2seq.model.seq2seq import Seq2Seq
 from seq2seq.train.loss import SequenceLoss
 
 
 @torch.no_grad()
-def dev_loss(model, batches: BatchIterator, pad_id: int, device: torch.device) -> float:
+def dev_loss(model: Seq2Seq, batches: BatchIterator, pad_id: int, device: torch.device) -> float:
     """Total NLL / target tokens (nats per token, EOS included) over the whole dev set."""
     objective = SequenceLoss(model, pad_id)
     nll, tokens = 0.0, 0
