@@ -9,6 +9,7 @@ Adam with linear warm-up and decay on a dev-perplexity plateau is the modern alt
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -16,7 +17,9 @@ import torch
 from seq2seq.config import TrainConfig
 
 
-def build_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
+def build_optimizer(
+    params: Iterable[torch.nn.Parameter], cfg: TrainConfig
+) -> torch.optim.Optimizer:
     """SGD without momentum (paper §3.4) or Adam; the fused single-pass kernels where available."""
     params = list(params)
     sgd = cfg.optimizer == "sgd"

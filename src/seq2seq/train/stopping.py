@@ -14,6 +14,7 @@ import logging
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import FrameType
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class StopRequest:
                     handler = signal.SIG_IGN
                 signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
-    def _on_signal(self, signum: int, frame) -> None:
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if self.signum is not None:  # a second signal: stop now, and hear no third
             for other in STOP_SIGNALS:
                 signal.signal(other, signal.SIG_IGN)

@@ -37,7 +37,7 @@ import torch
 
 from seq2seq.checkpoint import fault_point
 from seq2seq.config import Config, TrainConfig
-from seq2seq.data.batching import BatchIterator
+from seq2seq.data.batching import Batch, BatchIterator
 from seq2seq.data.prepare import PreparedData
 from seq2seq.errors import TrainingError
 from seq2seq.model.seq2seq import Seq2Seq
@@ -191,7 +191,7 @@ class Trainer:
     # -----------------------------------------------------------------------------------------
     # One step
 
-    def train_step(self, batch) -> torch.Tensor:
+    def train_step(self, batch: Batch) -> torch.Tensor:
         """One step (`train_step` below) of this run."""
         parts = (self.objective, self.optimizer, self.schedule, self.config.train, self.ctx)
         return train_step(batch, *parts, self.state, self.window)
@@ -311,8 +311,9 @@ class Trainer:
         self.window = Window(self.ctx.device, record.get("window"))
 
 
-def train_step(batch, objective, optimizer, schedule: Schedule, cfg: TrainConfig,
-               ctx: distributed.DistContext, state: TrainState, window: Window) -> torch.Tensor:  # fmt: skip
+def train_step(batch: Batch, objective: torch.nn.Module, optimizer: torch.optim.Optimizer,
+               schedule: Schedule, cfg: TrainConfig, ctx: distributed.DistContext,
+               state: TrainState, window: Window) -> torch.Tensor:  # fmt: skip
     """Forward, backward, clip and update on one batch, counted in `state` and `window`; returns
     the batch's summed NLL as a device tensor. Nothing here waits for the device (the
     training-speed benchmarks time this very function)."""
