@@ -406,7 +406,13 @@ DEFAULT_MAX_SRC_LEN = 400  # translate, chat, serve: longer input lines get an e
 # Training pairs longer than this (in vocabulary tokens, either side) are dropped and counted: such
 # lines are nearly always alignment or extraction errors, and one of them fills a whole batch.
 DEFAULT_MAX_LEN = 250
-VOCAB_SIZES = {"word": (160_000, 80_000), "bpe": (8_000, 8_000), "unigram": (8_000, 8_000)}
+VOCAB_SIZES = {
+    "word": (160_000, 80_000),
+    "bpe": (8_000, 8_000),
+    "unigram": (8_000, 8_000),
+    "char": (10_000, 10_000),
+}
+VocabKind = Literal["word", "bpe", "unigram", "char"]
 
 
 class CommandSettings(_Section):
@@ -450,15 +456,28 @@ class PrepareConfig(CommandSettings):
     tgt_lang: str | None = Field(
         None, description="target language code (default: from the file name)"
     )
-    vocab: Literal["word", "bpe", "unigram"] = Field(
+    vocab: VocabKind = Field(
         "word",
-        description="word: top-K words + <unk> (the paper); bpe / unigram: SentencePiece subwords",
+        description="word: top-K words + <unk> (the paper); bpe / unigram: SentencePiece subwords; "
+        "char: one token per character, a space as the token \u2581 (both sides; see src_vocab)",
+    )
+    src_vocab: VocabKind | None = Field(
+        None, description="the source side's vocabulary kind, if not prepare.vocab (G2P: char)"
+    )
+    tgt_vocab: VocabKind | None = Field(
+        None, description="the target side's vocabulary kind, if not prepare.vocab (G2P: word)"
     )
     src_vocab_size: int | None = Field(
-        None, gt=0, description="source words kept (word: 160000) or pieces (bpe, unigram: 8000)"
+        None,
+        gt=0,
+        description="source words kept (word: 160000), pieces (bpe, unigram: 8000) or the most "
+        "frequent characters (char: 10000)",
     )
     tgt_vocab_size: int | None = Field(
-        None, gt=0, description="target words kept (word: 80000) or pieces (bpe, unigram: 8000)"
+        None,
+        gt=0,
+        description="target words kept (word: 80000), pieces (bpe, unigram: 8000) or characters "
+        "(char: 10000)",
     )
     joint: bool = Field(
         False, description="one vocabulary shared by source and target (of the source size)"
@@ -503,15 +522,21 @@ class PrepareConfig(CommandSettings):
 
     @model_validator(mode="after")
     def _check(self) -> PrepareConfig:
-        if self.vocab == "word" and self.byte_fallback:
+        kinds = self.vocab_kinds
+        if self.byte_fallback and not {"bpe", "unigram"} & set(kinds):
             raise ValueError(
                 "prepare.byte_fallback applies to SentencePiece vocabularies (bpe, unigram); "
-                "a word vocabulary spells an unknown word <unk>"
+                f"a {kinds[0]} vocabulary spells an unknown token <unk>"
             )
-        if self.vocab != "word" and self.split_punct:
+        if self.split_punct and "word" not in kinds:
             raise ValueError(
-                f"prepare.split_punct applies to word vocabularies; {self.vocab} pieces need "
+                f"prepare.split_punct applies to word vocabularies; {kinds[0]} pieces need "
                 "no tokenizer"
+            )
+        if self.joint and kinds[0] != kinds[1]:
+            raise ValueError(
+                f"prepare.joint: a joint vocabulary has one kind, but the source's is {kinds[0]} "
+                f"and the target's {kinds[1]} (prepare.src_vocab, prepare.tgt_vocab)"
             )
         src, tgt = self.src_vocab_size, self.tgt_vocab_size
         if self.joint and src is not None and tgt is not None and src != tgt:
@@ -522,9 +547,15 @@ class PrepareConfig(CommandSettings):
         return self
 
     @property
+    def vocab_kinds(self) -> tuple[VocabKind, VocabKind]:
+        """(source, target) vocabulary kinds: prepare.src_vocab / tgt_vocab, else prepare.vocab."""
+        return self.src_vocab or self.vocab, self.tgt_vocab or self.vocab
+
+    @property
     def vocab_sizes(self) -> tuple[int, int]:
-        """(source, target) vocabulary sizes: the given ones, else the kind's defaults."""
-        default_src, default_tgt = VOCAB_SIZES[self.vocab]
+        """(source, target) vocabulary sizes: the given ones, else the kinds' defaults."""
+        src_kind, tgt_kind = self.vocab_kinds
+        default_src, default_tgt = VOCAB_SIZES[src_kind][0], VOCAB_SIZES[tgt_kind][1]
         src, tgt = self.src_vocab_size, self.tgt_vocab_size
         if src is None:
             src = tgt if (self.joint and tgt is not None) else default_src

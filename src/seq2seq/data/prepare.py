@@ -14,7 +14,9 @@ translation; seq2seq/tasks.py), languages, the settings
 each side.
 
 Word vocabularies follow the paper (§3.1: the 160,000 most frequent source words and 80,000 target
-words, the rest <unk>). ``--max-len`` (default 250) drops training pairs with more tokens than
+words, the rest <unk>). ``--vocab char`` reads text character by character (a space is the token
+``▁``; data/vocab.py's `CharVocab`); ``--src-vocab`` / ``--tgt-vocab`` choose a side's kind apart
+from ``--vocab``, so grapheme-to-phoneme data is ``--src-vocab char --tgt-vocab word``. ``--max-len`` (default 250) drops training pairs with more tokens than
 that on either side, counted in the vocabulary's own tokens (words or subword pieces); the number
 dropped is logged and kept in the manifest (``too_long``). Dev and test sets are never
 length-filtered, so scores stay comparable. Source reversal is not applied here (it happens when
@@ -45,7 +47,7 @@ from seq2seq.data.io import (
     temp_path,
 )
 from seq2seq.data.shards import IdsWriter
-from seq2seq.data.vocab import UNK_ID, SentencePieceVocab, Vocab, WordVocab
+from seq2seq.data.vocab import UNK_ID, CharVocab, SentencePieceVocab, Vocab, WordVocab
 from seq2seq.errors import DataError
 from seq2seq.tasks import get_task
 
@@ -248,60 +250,80 @@ def _clean_split(
     progress: Progress,
 ) -> ReadStats:
     """Pass 1: read, validate and clean a split into its two temporary parts (`_part`); for a
-    word vocabulary, count training words (after the length filter, which is in words then)."""
+    word or character side, count its training tokens (of pairs within the length limit)."""
     stats = ReadStats()
-    word_filter = opts.max_len if (name == "train" and opts.vocab == "word") else None
+    all_words = opts.vocab_kinds == ("word", "word")
+    word_filter = opts.max_len if (name == "train" and all_words) else None
     src_part, tgt_part = _part(out, name, "src"), _part(out, name, "tgt")
     parts += [src_part, tgt_part]
-    counting = name == "train" and opts.vocab == "word"
-    words = functools.partial(
-        WordVocab.words_of, lowercase=opts.lowercase, split_punct=opts.split_punct
-    )
+    counted = _counted_sides(opts) if name == "train" else {}
+    limit = opts.max_len
     pairs = source.pairs(empty_lines=opts.empty_lines, max_tokens=word_filter, stats=stats)
     with open(src_part, "w", encoding="utf-8") as fs, open(tgt_part, "w", encoding="utf-8") as ft:
         for s, t in progress(pairs, f"reading {name}"):
             fs.write(s + "\n")
             ft.write(t + "\n")
-            if counting:
-                counts["src"].update(words(s))
-                counts["tgt"].update(words(t))
+            if counted:
+                seen = {side: split(s if side == "src" else t) for side, split in counted.items()}
+                if limit is None or all(len(tokens) <= limit for tokens in seen.values()):
+                    for side, tokens in seen.items():
+                        counts[side].update(tokens)
     if name == "train" and stats.pairs == 0:
         raise DataError(f"the training data {', '.join(source.paths())} holds no usable pair")
     return stats
 
 
+def _counted_sides(opts: PrepareConfig) -> dict[str, Callable[[str], list[str]]]:
+    """The tokenizer of each side whose vocabulary is built from counts (word, char)."""
+    tokenizers: dict[str, Callable[[str], list[str]]] = {
+        "word": functools.partial(
+            WordVocab.words_of, lowercase=opts.lowercase, split_punct=opts.split_punct
+        ),
+        "char": functools.partial(CharVocab.chars_of, lowercase=opts.lowercase),
+    }
+    sides = zip(("src", "tgt"), opts.vocab_kinds)
+    return {side: tokenizers[kind] for side, kind in sides if kind in tokenizers}
+
+
 def _build_vocabs(
     opts: PrepareConfig, counts: dict[str, Counter[str]], parts: list[Path]
 ) -> tuple[Vocab, Vocab]:
-    """The vocabularies, from the word counts or from train's cleaned parts (`parts[:2]`)."""
+    """The vocabularies, from the token counts (word, char) or from train's cleaned parts
+    (`parts[:2]`, SentencePiece), each side of its own kind."""
     src_size, tgt_size = opts.vocab_sizes
-    if opts.vocab == "word":
-        words = functools.partial(
-            WordVocab.build, lowercase=opts.lowercase, split_punct=opts.split_punct
-        )
-        if opts.joint:
-            joint = words(counts["src"] + counts["tgt"], src_size)
-            return joint, joint
-        return words(counts["src"], src_size), words(counts["tgt"], tgt_size)
+    src_kind, tgt_kind = opts.vocab_kinds
     src_part, tgt_part = parts[:2]
-    if opts.joint:
+    if opts.joint:  # one kind, checked by PrepareConfig
         both = itertools.chain(iter_lines(src_part), iter_lines(tgt_part))
-        shared = _train_sp(both, src_size, opts, "joint")
+        shared = _side_vocab(src_kind, counts["src"] + counts["tgt"], both, src_size, opts, "joint")
         return shared, shared
-    src_vocab = _train_sp(iter_lines(src_part), src_size, opts, "source")
-    return src_vocab, _train_sp(iter_lines(tgt_part), tgt_size, opts, "target")
+    return (
+        _side_vocab(src_kind, counts["src"], iter_lines(src_part), src_size, opts, "source"),
+        _side_vocab(tgt_kind, counts["tgt"], iter_lines(tgt_part), tgt_size, opts, "target"),
+    )
+
+
+def _side_vocab(
+    kind: str, counts: Counter[str], lines: Iterator[str], size: int, opts: PrepareConfig, side: str
+) -> Vocab:
+    """One side's vocabulary: built from its counts, or a SentencePiece model trained on `lines`."""
+    if kind == "word":
+        return WordVocab.build(counts, size, opts.lowercase, opts.split_punct)
+    if kind == "char":
+        return CharVocab.build(counts, size, opts.lowercase)
+    return _train_sp(lines, size, opts, side, kind)
 
 
 def _train_sp(
-    lines: Iterator[str], size: int, opts: PrepareConfig, side: str
+    lines: Iterator[str], size: int, opts: PrepareConfig, side: str, kind: str
 ) -> SentencePieceVocab:
-    assert opts.vocab != "word"  # word vocabularies are built, not trained
-    log.info(f"training the {side} SentencePiece {opts.vocab} model ({size} pieces)...")
+    assert kind in ("bpe", "unigram")  # word and char vocabularies are built, not trained
+    log.info(f"training the {side} SentencePiece {kind} model ({size} pieces)...")
     try:
         return SentencePieceVocab.train(
             lines,
             size,
-            model_type=opts.vocab,
+            model_type=kind,
             lowercase=opts.lowercase,
             character_coverage=opts.character_coverage,
             byte_fallback=opts.byte_fallback,
@@ -403,7 +425,9 @@ def _manifest(train, src_vocab, tgt_vocab, splits, opts: PrepareConfig) -> dict[
         "src_lang": opts.src_lang or guess_language(train.src),
         "tgt_lang": opts.tgt_lang or guess_language(train.tgt),
         "vocab": {
-            "kind": opts.vocab,
+            "kind": _kind_name(opts),
+            "src_kind": opts.vocab_kinds[0],
+            "tgt_kind": opts.vocab_kinds[1],
             "joint": opts.joint,
             "lowercase": opts.lowercase,
             "split_punct": opts.split_punct,
@@ -419,6 +443,12 @@ def _manifest(train, src_vocab, tgt_vocab, splits, opts: PrepareConfig) -> dict[
         "settings": opts.model_dump(mode="json"),  # every setting, new ones included
         "splits": splits,
     }
+
+
+def _kind_name(opts: PrepareConfig) -> str:
+    """'word', or 'char/word' for a character source and a word target."""
+    src_kind, tgt_kind = opts.vocab_kinds
+    return src_kind if src_kind == tgt_kind else f"{src_kind}/{tgt_kind}"
 
 
 # ---------------------------------------------------------------------------------------------

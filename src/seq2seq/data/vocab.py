@@ -1,6 +1,6 @@
 """Vocabularies: map text to token ids and back.
 
-Two kinds share one interface (the contract in docs/ARCHITECTURE.md):
+Three kinds share one interface (the contract in docs/ARCHITECTURE.md):
 
 - `WordVocab`, the paper's: whitespace tokens, the K most frequent words of the training side kept
   and every other word mapped to ``<unk>`` (Sutskever et al. 2014, §3.1: 160,000 source and 80,000
@@ -8,6 +8,11 @@ Two kinds share one interface (the contract in docs/ARCHITECTURE.md):
   gives the same vocabulary. With ``split_punct`` (for raw, untokenised text such as Multi30k's)
   punctuation is split off words first, marked with a joiner so that decoding restores the text
   exactly: ``"l'homme, assis."`` -> ``l'￭ homme ￭, assis ￭.``.
+- `CharVocab`: one token per character, for words read letter by letter (grapheme to phoneme) or
+  scripts without spaces between words. A space is the visible token ``▁`` (U+2581, as in
+  SentencePiece), so ``"Hi, 너"`` -> ``H i , ▁ 너`` and decoding restores the text; runs of spaces
+  count as one. The K most frequent characters are kept (ties: smaller code point first), others
+  are ``<unk>``. A literal ``▁`` in the text reads as a space.
 - `SentencePieceVocab`: BPE or unigram subwords trained with the sentencepiece library; the model
   proto stays in memory and travels inside `to_dict()`, so a checkpoint needs no side file.
 
@@ -33,6 +38,7 @@ PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
 SPECIALS: tuple[str, ...] = (PAD, UNK, BOS, EOS)
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 FORMAT_VERSION = 1
+SPACE = "\u2581"  # ▁: a character vocabulary's token for the space between words
 JOINER = "\uffed"  # ￭: "no space on this side", as in OpenNMT's tokenizer's joiner annotation
 # A word (letters, digits, underscore) with an optional closing apostrophe (French l', qu'), or
 # any single other non-space character.
@@ -67,7 +73,7 @@ def join_punctuation(tokens: Iterable[str]) -> str:
 
 
 class Vocab:
-    """Common interface; see `WordVocab` and `SentencePieceVocab`."""
+    """Common interface; see `WordVocab`, `CharVocab` and `SentencePieceVocab`."""
 
     kind: ClassVar[str] = ""
     pad_id: ClassVar[int] = PAD_ID
@@ -225,6 +231,86 @@ class WordVocab(Vocab):
         }
 
 
+class CharVocab(Vocab):
+    """The K most frequent characters plus the four specials; a space is the token ``▁``."""
+
+    kind: ClassVar[str] = "char"
+
+    def __init__(self, chars: Sequence[str], lowercase: bool = False) -> None:
+        """`chars` are the non-special tokens (single characters) in id order (ids 4, 5, ...)."""
+        self.lowercase = lowercase
+        self._tokens: list[str] = list(SPECIALS) + list(chars)
+        self._index: dict[str, int] = {}
+        for i, char in enumerate(chars, start=len(SPECIALS)):
+            if len(char) != 1 or char in self._index:
+                raise DataError(f"character vocabulary lists '{char}' twice or as a string")
+            self._index[char] = i
+
+    @staticmethod
+    def chars_of(text: str, lowercase: bool = False) -> list[str]:
+        """The tokens a character vocabulary sees in `text`: ``"a b"`` -> ``a ▁ b``."""
+        text = text.lower() if lowercase else text
+        return list(SPACE.join(text.replace(SPACE, " ").split()))
+
+    @staticmethod
+    def count(lines: Iterable[str], lowercase: bool = False) -> Counter[str]:
+        """Character frequencies of a corpus side (spaces counted as ``▁``)."""
+        counts: Counter[str] = Counter()
+        for line in lines:
+            counts.update(CharVocab.chars_of(line, lowercase))
+        return counts
+
+    @classmethod
+    def build(cls, counts: Mapping[str, int], max_size: int, lowercase: bool = False) -> CharVocab:
+        """Keep the `max_size` most frequent characters; ties go to the smaller code point."""
+        if max_size < 1:
+            raise DataError(f"a character vocabulary needs at least one entry, not {max_size}")
+        ranked = sorted(
+            ((c, n) for c, n in counts.items() if len(c) == 1), key=lambda cn: (-cn[1], cn[0])
+        )
+        return cls([c for c, _ in ranked[:max_size]], lowercase)
+
+    @classmethod
+    def from_lines(cls, lines: Iterable[str], max_size: int, lowercase: bool = False) -> CharVocab:
+        return cls.build(cls.count(lines, lowercase), max_size, lowercase)
+
+    def __len__(self) -> int:
+        return len(self._tokens)
+
+    @property
+    def tokens(self) -> list[str]:
+        """Every token in id order, specials first."""
+        return list(self._tokens)
+
+    def tokenize(self, text: str) -> list[str]:
+        return self.chars_of(text, self.lowercase)
+
+    def detokenize(self, tokens: Iterable[str]) -> str:
+        """Characters (or `<unk>`, or source words put in its place) back to text."""
+        return "".join(tokens).replace(SPACE, " ").strip()
+
+    def encode(self, text: str) -> list[int]:
+        index = self._index
+        return [index.get(char, UNK_ID) for char in self.tokenize(text)]
+
+    def id_to_token(self, index: int) -> str:
+        return self._tokens[index]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        tokens = self._tokens
+        return self.detokenize(
+            tokens[i] for i in map(int, ids) if i == UNK_ID or i >= len(SPECIALS)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "version": FORMAT_VERSION,
+            "lowercase": self.lowercase,
+            "chars": self._tokens[len(SPECIALS) :],
+        }
+
+
 ModelType = Literal["bpe", "unigram"]
 
 
@@ -345,7 +431,7 @@ def _sp_reason(err: RuntimeError) -> str:
 
 
 def vocab_from_dict(data: Mapping[str, Any], source: str = "vocabulary data") -> Vocab:
-    """Rebuild a `WordVocab` or `SentencePieceVocab` from its `to_dict()`."""
+    """Rebuild a `WordVocab`, `CharVocab` or `SentencePieceVocab` from its `to_dict()`."""
     if not isinstance(data, Mapping):
         raise DataError(f"{source} is not a vocabulary (expected a JSON object)")
     kind = data.get("kind")
@@ -356,6 +442,8 @@ def vocab_from_dict(data: Mapping[str, Any], source: str = "vocabulary data") ->
                 lowercase=bool(data["lowercase"]),
                 split_punct=bool(data["split_punct"]),
             )
+        if kind == CharVocab.kind:
+            return CharVocab(list(data["chars"]), lowercase=bool(data["lowercase"]))
         if kind == SentencePieceVocab.kind:
             return SentencePieceVocab(
                 base64.b64decode(data["model"], validate=True),
@@ -367,5 +455,5 @@ def vocab_from_dict(data: Mapping[str, Any], source: str = "vocabulary data") ->
             f"{source} is an incomplete {kind} vocabulary ({type(err).__name__}: {err})"
         ) from None
     raise DataError(
-        f"{source} has unknown vocabulary kind {kind!r} (expected 'word' or 'sentencepiece')"
+        f"{source} has unknown vocabulary kind {kind!r} (expected 'word', 'char' or 'sentencepiece')"
     )

@@ -39,7 +39,7 @@ from seq2seq.checkpoint import read_languages, read_shortlist
 from seq2seq.config import DEFAULT_MAX_SRC_LEN, SAMPLING_ONLY, Config, DecodeConfig
 from seq2seq.data.batching import make_source_batch
 from seq2seq.data.shortlist import Shortlist
-from seq2seq.data.vocab import WordVocab
+from seq2seq.data.vocab import CharVocab, WordVocab
 from seq2seq.decode.ensemble import Ensemble, load_ensemble
 from seq2seq.decode.nbest import NBestEntry, format_features
 from seq2seq.decode.search import Hypothesis, max_output_lengths, search
@@ -360,7 +360,7 @@ class Translator:
     def _replace_unk(self, tokens: list[int], weights: torch.Tensor, src_words: list[str]) -> str:
         """Each <unk> becomes the source word its attention weight points at (Luong et al. 2015)."""
         vocab = self.tgt_vocab
-        if isinstance(vocab, WordVocab):  # word by word, then the vocabulary's detokenisation
+        if isinstance(vocab, WordVocab | CharVocab):  # token by token, then its detokenisation
             return vocab.detokenize(
                 self._aligned_word(weights[t], src_words)
                 if token == vocab.unk_id
