@@ -1,36 +1,53 @@
-"""The Korean chatbot judged as dialogue work judges it, one row per system, on the held-out
-questions of the recipe's split (configs/tasks/chatbot-ko.yaml).
+"""The Korean chatbot judged as dialogue work judges it: one command makes the whole results table
+on the held-out questions of the recipe's split (configs/tasks/chatbot-ko.yaml), each row with the
+command line that made its answers, and writes the chatbot section of docs/tasks.md.
 
-    python benchmarks/tasks/chatbot_ko.py                       # the retrieval baseline's row
-    python benchmarks/tasks/chatbot_ko.py --answers "beam 5" runs/chatbot-ko/test.beam5.txt \\
-        "seq2seq translate --checkpoint runs/chatbot-ko/best.safetensors --beam-size 5 ..."
+    python benchmarks/tasks/chatbot_ko.py          # the retrieval baseline and the people's answers
+    python benchmarks/tasks/chatbot_ko.py --forward runs/chatbot-ko/best.safetensors \\
+        --backward runs/chatbot-ko-backward/best.safetensors          # every row, docs, curves
+    python benchmarks/tasks/chatbot_ko.py --forward ... --backward ... --limit 50   # a quick check
 
-Every row is the chatbot task's metrics (seq2seq.evaluate.metrics: BLEU and chrF against the one
-reference answer, distinct-1 / distinct-2, mean answer length) of one list of answers to the test
-questions, with the command line that produced those answers. A system is a function that returns
-a `Row` (see `SYSTEMS`): the retrieval baseline picks its features on the dev split and answers
-the test questions; `--answers NAME FILE COMMAND` scores answers some other command wrote (a
-trained model's beam, sampling or MMI re-ranked output). The reference answers themselves are a
-row too, for the distinct-n and length a person's answers have (their BLEU and chrF, 100 by
-definition, are left out).
+A system is a function that returns a `Row` (see `SYSTEMS`):
+  retrieval  the answer of the nearest training question by TF-IDF cosine (features chosen on dev)
+  beam       `seq2seq evaluate --beam-size 5` (which also prints the test perplexity)
+  greedy     `seq2seq evaluate --beam-size 1`
+  sampling   `seq2seq translate --sampling --temperature 0.7 --top-p 0.9 --seed 1`
+  mmi        `seq2seq rescore --backward BWD --n-best 10 --tune-src dev.src --tune-ref dev.tgt`:
+             the beam's 10-best re-ranked by p(question | answer) (Li et al. 2016), λ chosen on dev
+  reference  the test split's answers: the distinct-n and length a person's answers have
+The model rows run their command lines as written (subprocesses, outputs under --work) and score
+what they wrote by the chatbot task's metrics (seq2seq.evaluate.metrics: BLEU and chrF against the
+one reference answer, distinct-1 / distinct-2, mean answer length, each with its signature); the
+perplexity is that of the test references under the forward model, as `seq2seq evaluate` prints
+it. `--answers NAME FILE COMMAND` scores answers some other command wrote.
+
+With --forward the harness also draws the learning curves (benchmarks/curves.py) into docs/ and
+writes its section of docs/tasks.md: the split, the recipe, the table, the goals of issue 23 met
+or missed with their numbers, twenty sample exchanges chosen by --seed, and the curves. Other
+tasks keep their own sections of that page (see `write_docs_section`).
 
 The split must exist first (its sizes are read from its split.json):
     seq2seq split --csv ../shared/data/chatbot-ko/ChatbotData.csv --columns Q A \\
         --seed 1 --dev 500 --test 500 --out data/chatbot-ko/split
 
-Writes benchmarks/results/chatbot_retrieval.{md,json} (--out to change).
+Writes benchmarks/results/chatbot_ko.{md,json} (--out to change).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
+import re
 import shlex
+import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import yaml
 
 from seq2seq.evaluate.metrics import MetricScore, score, score_task
 from seq2seq.evaluate.retrieval import RetrievalBaseline
@@ -38,7 +55,8 @@ from seq2seq.evaluate.scores import read_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 SPLIT = ROOT / "data" / "chatbot-ko" / "split"
-OUT = ROOT / "benchmarks" / "results" / "chatbot_retrieval"
+OUT = ROOT / "benchmarks" / "results" / "chatbot_ko"
+DOCS = ROOT / "docs" / "tasks.md"
 TASK = "chatbot"
 # (analyzer, n-gram range) the retrieval baseline tries on dev; the best dev chrF answers test
 RETRIEVAL_SETTINGS = [
@@ -48,6 +66,10 @@ RETRIEVAL_SETTINGS = [
     ("word", (1, 1)),
     ("word", (1, 2)),
 ]
+BEAM = 5
+SAMPLING = ["--sampling", "--temperature", "0.7", "--top-p", "0.9", "--seed", "1"]
+MMI_N_BEST = 10
+SAMPLES = 20
 
 
 @dataclass
@@ -59,12 +81,17 @@ class Row:
     scores: list[MetricScore]
     notes: str = ""
     extra: dict = field(default_factory=dict)
+    key: str = ""
+    answers: list[str] = field(default_factory=list, repr=False)
+    perplexity: float | None = None
 
     def to_dict(self) -> dict:
         return {
             "system": self.system,
+            "key": self.key,
             "command": self.command,
             "scores": [s.to_dict() for s in self.scores],
+            "perplexity": self.perplexity,
             "notes": self.notes,
             **self.extra,
         }
@@ -78,6 +105,34 @@ def read_split(split_dir: Path, name: str) -> tuple[list[str], list[str]]:
 def this_command(*args: str) -> str:
     """The command line that reruns this script for one system."""
     return shlex.join(["python", "benchmarks/tasks/chatbot_ko.py", *args])
+
+
+def run_command(argv: list[str]) -> str:
+    """Run one row's command line from the repository root; its stdout. Exits naming it on failure."""
+    print(f"$ {shlex.join(argv)}", file=sys.stderr)
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"chatbot_ko: `{shlex.join(argv)}` failed ({done.returncode}):\n{done.stderr}")
+    sys.stderr.write(done.stderr[-2000:])
+    return done.stdout + done.stderr
+
+
+def test_inputs(args: argparse.Namespace) -> None:
+    """Point args.test / args.dev at the split's files, or at --limit first lines of each (--work)."""
+    args.test = {s: args.split / f"test.{s}" for s in ("src", "tgt")}
+    args.dev = {s: args.split / f"dev.{s}" for s in ("src", "tgt")}
+    if args.limit:
+        args.work.mkdir(parents=True, exist_ok=True)
+        for name in ("test", "dev"):
+            for side in ("src", "tgt"):
+                lines = read_lines(args.split / f"{name}.{side}")[: args.limit]
+                path = args.work / f"{name}.{side}"
+                path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+                getattr(args, name)[side] = path
+
+
+def references(args: argparse.Namespace) -> list[str]:
+    return read_lines(args.test["tgt"])
 
 
 def retrieval_dev_sweep(split_dir: Path) -> list[dict]:
@@ -101,44 +156,149 @@ def retrieval_row(args: argparse.Namespace) -> Row:
     baseline = RetrievalBaseline(
         questions, answers, analyzer=best["analyzer"], ngram_range=tuple(best["ngram_range"])
     )
-    test_questions, references = read_split(args.split, "test")
-    hypotheses = baseline.answer(test_questions)
+    hypotheses = baseline.answer(read_lines(args.test["src"]))
     if args.save_answers:
         args.save_answers.write_text("".join(h + "\n" for h in hypotheses), encoding="utf-8")
     low, high = best["ngram_range"]
+    limit = ["--limit", str(args.limit)] if args.limit else []
     return Row(
         system="retrieval (TF-IDF cosine, nearest training question)",
-        command=this_command("--systems", "retrieval", "--split", _rel(args.split)),
-        scores=score_task(TASK, hypotheses, references),
+        command=this_command("--systems", "retrieval", "--split", _rel(args.split), *limit),
+        scores=score_task(TASK, hypotheses, references(args)),
         notes=f"{best['analyzer']} {low}-{high}-grams, chosen on dev by chrF; {baseline.describe()}",
         extra={"dev_sweep": [_sweep_dict(entry) for entry in sweep]},
+        key="retrieval",
+        answers=hypotheses,
     )
 
 
 def reference_row(args: argparse.Namespace) -> Row:
     """The test split's reference answers: the diversity and length a person's answers have."""
-    _, references = read_split(args.split, "test")
-    names = ["distinct-1", "distinct-2", "length"]
+    answers = references(args)
     return Row(
         system="reference answers (people)",
-        command=f"cat {_rel(args.split)}/test.tgt",
-        scores=score(names, references, references),
+        command=f"cat {_rel(args.test['tgt'])}",
+        scores=score(["distinct-1", "distinct-2", "length"], answers, answers),
         notes="BLEU and chrF are 100 by definition",
+        key="reference",
+        answers=answers,
     )
 
 
-def answers_row(system: str, path: Path, command: str, split_dir: Path) -> Row:
-    """Answers another command wrote to `path`, one per test question, scored."""
-    _, references = read_split(split_dir, "test")
+def _evaluate_row(args: argparse.Namespace, key: str, system: str, beam: int) -> Row:
+    """`seq2seq evaluate` with a beam of `beam`: the answers, their metrics and the perplexity."""
+    _need_forward(args, key)
+    output = args.work / f"test.{key}.txt"
+    argv = ["seq2seq", "evaluate", "--checkpoint", _rel(args.forward)]
+    argv += ["--src", _rel(args.test["src"]), "--ref", _rel(args.test["tgt"])]
+    argv += ["--task", TASK, "--beam-size", str(beam), "--output", _rel(output), "--json"]
+    result = json.loads(_last_json(argv))
     return Row(
-        system=system, command=command, scores=score_task(TASK, read_lines(path), references)
+        system=system,
+        command=shlex.join(argv),
+        scores=[MetricScore(**m) for m in result["metrics"]],
+        key=key,
+        answers=read_lines(output),
+        perplexity=result["perplexity"]["perplexity"],
+    )
+
+
+def _last_json(argv: list[str]) -> str:
+    """The JSON object `argv` (a --json command) prints as its last stdout line."""
+    print(f"$ {shlex.join(argv)}", file=sys.stderr)
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"chatbot_ko: `{shlex.join(argv)}` failed ({done.returncode}):\n{done.stderr}")
+    return done.stdout.strip().splitlines()[-1]
+
+
+def beam_row(args: argparse.Namespace) -> Row:
+    return _evaluate_row(args, "beam", f"seq2seq, beam search (beam {BEAM})", BEAM)
+
+
+def greedy_row(args: argparse.Namespace) -> Row:
+    return _evaluate_row(args, "greedy", "seq2seq, greedy search", 1)
+
+
+def sampling_row(args: argparse.Namespace) -> Row:
+    """`seq2seq translate --sampling`, seeded: one draw per question."""
+    _need_forward(args, "sampling")
+    output = args.work / "test.sampling.txt"
+    argv = ["seq2seq", "translate", "--checkpoint", _rel(args.forward), "--input"]
+    argv += [_rel(args.test["src"]), "--output", _rel(output), "--quiet", *SAMPLING]
+    run_command(argv)
+    answers = read_lines(output)
+    settings = " ".join(SAMPLING[1:]).replace("--", "")
+    return Row(
+        system=f"seq2seq, sampling ({settings})",
+        command=shlex.join(argv),
+        scores=score_task(TASK, answers, references(args)),
+        key="sampling",
+        answers=answers,
+    )
+
+
+def mmi_row(args: argparse.Namespace) -> Row:
+    """`seq2seq rescore --backward`: the beam's n-best re-ranked by MMI-bidi, λ tuned on dev BLEU."""
+    _need_forward(args, "mmi")
+    if args.backward is None:
+        sys.exit("chatbot_ko: the mmi row needs --backward (a p(question | answer) checkpoint)")
+    output, nbest = args.work / "test.mmi.txt", args.work / "test.mmi.nbest"
+    argv = ["seq2seq", "rescore", "--checkpoint", _rel(args.forward)]
+    argv += ["--backward", _rel(args.backward), "--src", _rel(args.test["src"])]
+    argv += ["--beam-size", str(MMI_N_BEST), "--n-best", str(MMI_N_BEST)]
+    argv += ["--tune-src", _rel(args.dev["src"]), "--tune-ref", _rel(args.dev["tgt"])]
+    argv += ["--output", _rel(output), "--nbest-output", _rel(nbest)]
+    printed = run_command(argv)
+    weight, dev_bleu = parse_tuning(printed)
+    answers = read_lines(output)
+    return Row(
+        system=f"seq2seq, MMI re-ranking of the {MMI_N_BEST}-best (λ={weight:g}, chosen on dev)",
+        command=shlex.join(argv),
+        scores=score_task(TASK, answers, references(args)),
+        notes=f"dev BLEU by λ: {dev_bleu}",
+        extra={"lambda": weight, "dev_bleu_by_lambda": dev_bleu},
+        key="mmi",
+        answers=answers,
+    )
+
+
+def parse_tuning(printed: str) -> tuple[float, str]:
+    """λ and the dev BLEU-by-λ line from what `seq2seq rescore --tune-src` printed."""
+    chosen = re.search(r"chosen λ=([0-9.eE+-]+)", printed)
+    by_weight = re.search(r"dev BLEU by λ \([^)]*\): (.*)", printed)
+    if chosen is None or by_weight is None:
+        sys.exit(f"chatbot_ko: seq2seq rescore printed no chosen λ:\n{printed[-2000:]}")
+    return float(chosen.group(1)), by_weight.group(1).strip()
+
+
+def answers_row(system: str, path: Path, command: str, args: argparse.Namespace) -> Row:
+    """Answers another command wrote to `path`, one per test question, scored."""
+    answers = read_lines(path)
+    return Row(
+        system=system,
+        command=command,
+        scores=score_task(TASK, answers, references(args)),
+        key=system,
+        answers=answers,
     )
 
 
 SYSTEMS: dict[str, Callable[[argparse.Namespace], Row]] = {
     "retrieval": retrieval_row,
+    "beam": beam_row,
+    "greedy": greedy_row,
+    "sampling": sampling_row,
+    "mmi": mmi_row,
     "reference": reference_row,
 }
+MODEL_SYSTEMS = ("beam", "greedy", "sampling", "mmi")
+
+
+def _need_forward(args: argparse.Namespace, key: str) -> None:
+    if args.forward is None:
+        sys.exit(f"chatbot_ko: the {key} row needs --forward (the chatbot's checkpoint)")
+    args.work.mkdir(parents=True, exist_ok=True)
 
 
 def _by_name(scores: list[MetricScore]) -> dict[str, MetricScore]:
@@ -168,12 +328,15 @@ COLUMNS = ["bleu", "chrf", "distinct-1", "distinct-2", "length"]
 def table(rows: list[Row]) -> list[str]:
     """The results table in Markdown, one line per row; '—' where a metric does not apply."""
     lines = [
-        "| system | BLEU | chrF | distinct-1 | distinct-2 | mean length | command |",
-        "|---|---|---|---|---|---|---|",
+        "| system | test ppl | BLEU | chrF | distinct-1 | distinct-2 | mean length | command |",
+        "|---|---|---|---|---|---|---|---|",
     ]
+    model_ppl = next((r.perplexity for r in rows if r.perplexity is not None), None)
     for row in rows:
         scores = _by_name(row.scores)
         cells = [_fmt(scores[c]) if c in scores else "—" for c in COLUMNS]
+        ppl = model_ppl if row.key in MODEL_SYSTEMS else None
+        cells.insert(0, f"{ppl:.2f}" if ppl is not None else "—")
         lines.append(f"| {row.system} | {' | '.join(cells)} | `{row.command}` |")
     return lines
 
@@ -191,31 +354,81 @@ def sweep_table(sweep: list[dict]) -> list[str]:
     return lines
 
 
-def write_report(rows: list[Row], split_dir: Path, out: Path) -> None:
+def goals(rows: list[Row]) -> list[tuple[str, bool, str]]:
+    """Issue 23's goals for the rows present: (goal, met, the numbers that decide it)."""
+    by_key = {row.key: _by_name(row.scores) for row in rows}
+    checks = []
+    if "beam" in by_key and "retrieval" in by_key:
+        beam, retrieval = by_key["beam"], by_key["retrieval"]
+        for metric, label in (("bleu", "BLEU"), ("chrf", "chrF")):
+            b, r = beam[metric].score, retrieval[metric].score
+            checks.append((f"seq2seq (beam {BEAM}) beats retrieval on {label}", b > r,
+                           f"{b:.2f} vs {r:.2f} ({b - r:+.2f})"))  # fmt: skip
+        b, r = beam["distinct-2"].score, retrieval["distinct-2"].score
+        checks.append((f"seq2seq (beam {BEAM}) distinct-2 at least retrieval's", b >= r,
+                       f"{b:.4f} vs {r:.4f} ({b - r:+.4f})"))  # fmt: skip
+    if "beam" in by_key and "mmi" in by_key:
+        beam, mmi = by_key["beam"], by_key["mmi"]
+        d_b, d_m = beam["distinct-2"].score, mmi["distinct-2"].score
+        cost = beam["bleu"].score - mmi["bleu"].score
+        checks.append((f"MMI re-ranking: distinct-2 higher than beam {BEAM}'s",
+                       d_m > d_b, f"{d_m:.4f} vs {d_b:.4f} ({d_m - d_b:+.4f})"))  # fmt: skip
+        checks.append(("MMI re-ranking costs at most 1 BLEU", cost <= 1.0,
+                       f"{mmi['bleu'].score:.2f} vs {beam['bleu'].score:.2f} "
+                       f"(cost {cost:+.2f})"))  # fmt: skip
+    return checks
+
+
+def goal_lines(rows: list[Row]) -> list[str]:
+    return [
+        f"- **{'met' if met else 'missed'}**: {goal}: {numbers}"
+        for goal, met, numbers in goals(rows)
+    ]
+
+
+def sample_lines(rows: list[Row], questions: list[str], seed: int, count: int) -> list[str]:
+    """`count` exchanges drawn by `seed` (random.Random(seed).sample), one table row each."""
+    picked = sorted(random.Random(seed).sample(range(len(questions)), min(count, len(questions))))
+    by_key = {row.key: row for row in rows}
+    columns = [("reference", "reference")]
+    columns += [(k, n) for k, n in (("beam", f"beam {BEAM}"), ("sampling", "sampling"),
+                ("mmi", "MMI"), ("retrieval", "retrieval")) if k in by_key]  # fmt: skip
+    lines = [
+        "| # | question | " + " | ".join(name for _, name in columns) + " |",
+        "|---|---" + "|---" * len(columns) + "|",
+    ]
+    for i in picked:
+        cells = [_cell(questions[i])] + [_cell(by_key[k].answers[i]) for k, _ in columns]
+        lines.append(f"| {i + 1} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|") or "(empty)"
+
+
+def write_report(rows: list[Row], args: argparse.Namespace) -> None:
     """`out`.json (every row, its signatures and the dev sweep) and `out`.md (the tables)."""
-    manifest = json.loads((split_dir / "split.json").read_text(encoding="utf-8"))
+    manifest = json.loads((args.split / "split.json").read_text(encoding="utf-8"))
     stamp = time.strftime("%Y-%m-%d", time.gmtime())
-    sizes = manifest["splits"]
-    data = {"date": stamp, "task": TASK, "split": manifest, "rows": [r.to_dict() for r in rows]}
+    data = {
+        "date": stamp,
+        "task": TASK,
+        "command": this_command(*sys.argv[1:]),
+        "limit": args.limit,
+        "split": manifest,
+        "goals": [{"goal": g, "met": m, "numbers": n} for g, m, n in goals(rows)],
+        "rows": [r.to_dict() for r in rows],
+    }
+    out = args.out
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(
         json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
     )
-    signatures = {s.name: s.signature for row in rows for s in row.scores}
-    lines = [
-        "# Korean chatbot: answers to held-out questions",
-        "",
-        f"{stamp} · `{this_command(*sys.argv[1:])}` · the test split of `seq2seq split` "
-        f"(seed {manifest['seed']}; {_counts(sizes)}; every copy of a question on one side) of "
-        "songys/Chatbot_data (11,823 pairs, MIT). One reference answer per question; "
-        f"{_verbatim(split_dir)} of the test answers occur word for word among the training "
-        "answers (the data set gives paraphrased questions one answer), which is what retrieval "
-        "can find.",
-        "",
-        *table(rows),
-        "",
-        "Signatures: " + "; ".join(f"{name}: `{sig}`" for name, sig in signatures.items()),
-    ]
+    lines = ["# Korean chatbot: answers to held-out questions", "", *_about(rows, args, stamp)]
+    lines += ["", *table(rows), "", _signatures(rows)]
+    if goals(rows):
+        lines += ["", "Goals (issue 23):", "", *goal_lines(rows)]
     for row in rows:
         if "dev_sweep" in row.extra:
             lines += ["", f"Features of the retrieval baseline on dev ({row.notes}):", ""]
@@ -223,10 +436,34 @@ def write_report(rows: list[Row], split_dir: Path, out: Path) -> None:
     out.with_suffix(".md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _verbatim(split_dir: Path) -> str:
+def _about(rows: list[Row], args: argparse.Namespace, stamp: str) -> list[str]:
+    manifest = json.loads((args.split / "split.json").read_text(encoding="utf-8"))
+    test = len(references(args))
+    subset = f" (its first {test} questions: --limit {args.limit})" if args.limit else ""
+    return [
+        f"{stamp} · `{this_command(*sys.argv[1:])}` · the test split{subset} of `seq2seq split` "
+        f"(seed {manifest['seed']}; {_counts(manifest['splits'])}; every copy of a question on "
+        "one side) of songys/Chatbot_data (11,823 pairs, MIT). One reference answer per question; "
+        f"{_verbatim(args)} of the test answers occur word for word among the training answers "
+        "(the data set gives paraphrased questions one answer), which is what retrieval can find."
+    ]
+
+
+def _signatures(rows: list[Row]) -> str:
+    signatures = {s.name: s.signature for row in rows for s in row.scores}
+    text = "Signatures: " + "; ".join(f"{name}: `{sig}`" for name, sig in signatures.items())
+    if any(r.perplexity is not None for r in rows):
+        text += (
+            "; test ppl: the perplexity of the test reference answers under the forward model "
+            "(teacher-forced, per SentencePiece token and EOS), as `seq2seq evaluate` prints it"
+        )
+    return text
+
+
+def _verbatim(args: argparse.Namespace) -> str:
     """How many test reference answers are also training answers, as 'N of M (P%)'."""
-    train = set(read_split(split_dir, "train")[1])
-    test = read_split(split_dir, "test")[1]
+    train = set(read_split(args.split, "train")[1])
+    test = references(args)
     found = sum(answer in train for answer in test)
     return f"{found:,} of {len(test):,} ({100 * found / len(test):.1f}%)"
 
@@ -238,31 +475,178 @@ def _counts(sizes: dict) -> str:
     )
 
 
+def draw_curves(args: argparse.Namespace) -> list[tuple[str, str, str]]:
+    """Learning curves of the forward and backward runs by benchmarks/curves.py: (name, png, cmd)."""
+    drawn = []
+    for name, checkpoint in (("forward", args.forward), ("backward", args.backward)):
+        if checkpoint is None or not (checkpoint.parent / "log.jsonl").is_file():
+            continue
+        png = args.docs.parent / f"chatbot-ko{'' if name == 'forward' else '-backward'}-curves.png"
+        argv = ["python", "benchmarks/curves.py", _rel(checkpoint.parent), _rel(png)]
+        run_command(argv)
+        drawn.append((name, png.name, shlex.join(argv)))
+    return drawn
+
+
+def recipe_lines(args: argparse.Namespace) -> list[str]:
+    """The command lines from the CSV to the two models, with each run's own overrides."""
+    split = _rel(args.split)
+    lines = [
+        "seq2seq split --csv ../shared/data/chatbot-ko/ChatbotData.csv --columns Q A \\",
+        f"    --seed 1 --dev 500 --test 500 --out {split}",
+    ]
+    for name, config, checkpoint in (
+        ("forward", "chatbot-ko", args.forward),
+        ("backward", "chatbot-ko-backward", args.backward),
+    ):
+        if checkpoint is None:
+            continue
+        src, tgt = ("src", "tgt") if name == "forward" else ("tgt", "src")
+        lines += [
+            f"seq2seq prepare --src {split}/train.{src} --tgt {split}/train.{tgt} \\",
+            f"    --valid-src {split}/dev.{src} --valid-tgt {split}/dev.{tgt} \\",
+            f"    --test-src {split}/test.{src} --test-tgt {split}/test.{tgt} \\",
+            "    --src-lang ko --tgt-lang ko --task chatbot --vocab bpe --joint \\",
+            f"    --src-vocab-size 4000 --character-coverage 1.0 --out data/chatbot-ko/{name}",
+            _train_command(config, checkpoint.parent),
+        ]
+    return lines
+
+
+def _train_command(config: str, run_dir: Path) -> str:
+    """`seq2seq train` as the run was made: the recipe plus the run's out_dir and threads."""
+    argv = ["seq2seq", "train", f"configs/tasks/{config}.yaml"]
+    recipe = yaml.safe_load((ROOT / "configs" / "tasks" / f"{config}.yaml").read_text("utf-8"))
+    used_file = run_dir / "config.yaml"
+    used = yaml.safe_load(used_file.read_text("utf-8")) if used_file.is_file() else recipe
+    for key in ("threads", "out_dir"):
+        value = used["train"].get(key)
+        if str(value) != str(recipe["train"].get(key)):
+            argv += ["--set", f"train.{key}={value}"]
+    return shlex.join(argv)
+
+
+def _run_summary(checkpoint: Path) -> str:
+    """'best step N by dev METRIC V of M steps', from the run's manifest.json."""
+    manifest_file = checkpoint.parent / "manifest.json"
+    if not manifest_file.is_file():
+        return ""
+    manifest = json.loads(manifest_file.read_text("utf-8"))
+    best = manifest.get("best") or {}
+    if not best:
+        return ""
+    return (
+        f"`{_rel(checkpoint)}`: step {best['step']:,} of {manifest['last']:,}, the best by dev "
+        f"{best['metric']} ({best['value']:.2f})"
+    )
+
+
+DOCS_HEADER = """# Beyond translation: the other tasks
+
+The encoder–decoder does not know it translates: give it other pairs and it is another program.
+Each section of this page is one task, written by its harness under benchmarks/tasks/ (never by
+hand): the split, the recipe's command lines, the results table with the command line of every
+row, the task's goals met or missed with their numbers, sample outputs chosen by a seed, and the
+learning curves. Rerun a harness to refresh its section; the other sections stay as they are.
+"""
+
+
+def write_docs_section(path: Path, name: str, body: list[str]) -> None:
+    """Put `body` between `name`'s markers in `path` (created with DOCS_HEADER if missing),
+    replacing that section only; a new section goes at the end."""
+    begin, end = f"<!-- task: {name} -->", f"<!-- end of task: {name} -->"
+    text = path.read_text(encoding="utf-8") if path.is_file() else DOCS_HEADER
+    section = "\n".join([begin, *body, end])
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + section + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def docs_section(rows: list[Row], args: argparse.Namespace, curves: list) -> list[str]:
+    """The chatbot's section of docs/tasks.md."""
+    stamp = time.strftime("%Y-%m-%d", time.gmtime())
+    questions = read_lines(args.test["src"])
+    lines = ["## Chatbot (Korean question → answer)", "", *_about(rows, args, stamp), ""]
+    lines += ["The recipe (configs/tasks/chatbot-ko.yaml and chatbot-ko-backward.yaml; each "
+              "trains for 30 minutes):", "", "```bash", *recipe_lines(args), "```", ""]  # fmt: skip
+    lines += ["Then `seq2seq chat --checkpoint runs/chatbot-ko/best.safetensors` talks to it "
+              "(`:sample 0.8` to draw, `:beam 5` back), and `seq2seq serve` answers "
+              "`/v1/generate`. The checkpoints measured:", ""]  # fmt: skip
+    runs = [_run_summary(c) for c in (args.forward, args.backward) if c is not None]
+    lines += [f"- {summary}" for summary in runs if summary] + [""]
+    lines += ["### Results", "", *table(rows), "", _signatures(rows), ""]
+    if goals(rows):
+        lines += ["### Goals (issue 23)", "", *goal_lines(rows), ""]
+    mmi = next((r for r in rows if r.key == "mmi"), None)
+    if mmi is not None:
+        by_weight = mmi.extra["dev_bleu_by_lambda"]
+        lines += [f"MMI's λ was chosen on dev by BLEU (dev BLEU by λ: {by_weight}).", ""]
+    lines += [f"### {min(SAMPLES, len(questions))} sample exchanges", "",
+              f"Drawn by `random.Random({args.seed}).sample` over the test questions (`--seed "
+              f"{args.seed}`), not chosen by hand; the number is the test line.", "",
+              *sample_lines(rows, questions, args.seed, SAMPLES), ""]  # fmt: skip
+    if curves:
+        lines += ["### Learning curves", ""]
+        for name, png, command in curves:
+            lines += [f"The {name} model (`{command}`):", "", f"![{name}]({png})", ""]
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", type=Path, default=SPLIT, help="a split from seq2seq split")
-    parser.add_argument(
-        "--systems", nargs="*", default=list(SYSTEMS), choices=list(SYSTEMS), help="rows to add"
-    )
-    parser.add_argument(
-        "--answers",
-        nargs=3,
-        action="append",
-        default=[],
-        metavar=("NAME", "FILE", "COMMAND"),
-        help="also score FILE (one answer per test question) as the row NAME made by COMMAND",
-    )
-    parser.add_argument("--save-answers", type=Path, help="write the retrieval answers here")
-    parser.add_argument("--out", type=Path, default=OUT, help="results file stem (.md, .json)")
-    args = parser.parse_args(argv)
+    args = parse_args(argv)
     if not (args.split / "split.json").is_file():
         sys.exit(f"chatbot_ko: {args.split}/split.json does not exist; run seq2seq split first")
-    rows = [SYSTEMS[name](args) for name in args.systems]
-    rows += [answers_row(n, Path(f), c, args.split) for n, f, c in args.answers]
-    write_report(rows, args.split, args.out)
+    test_inputs(args)
+    rows = []
+    for name in args.systems:
+        rows.append(SYSTEMS[name](args))
+        print(f"{rows[-1].system}: {_brief(rows[-1].scores)}", file=sys.stderr)
+    rows += [answers_row(n, Path(f), c, args) for n, f, c in args.answers]
+    write_report(rows, args)
+    if args.forward is not None and not args.no_docs:
+        write_docs_section(args.docs, "chatbot-ko", docs_section(rows, args, draw_curves(args)))
     for row in rows:
-        print(f"{row.system}: {_brief(row.scores)}")
+        ppl = f"ppl {row.perplexity:.2f}  " if row.perplexity is not None else ""
+        print(f"{row.system}: {ppl}{_brief(row.scores)}")
+    for goal, met, numbers in goals(rows):
+        print(f"{'met' if met else 'MISSED'}: {goal}: {numbers}")
     return 0
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split", type=Path, default=SPLIT, help="a split from seq2seq split")
+    parser.add_argument("--forward", type=Path, help="the chatbot's checkpoint (model rows)")
+    parser.add_argument("--backward", type=Path, help="a p(question | answer) checkpoint (mmi)")
+    parser.add_argument(
+        "--systems", nargs="*", default=None, choices=list(SYSTEMS),
+        help="rows to add (default: all with --forward, else retrieval and reference)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--answers", nargs=3, action="append", default=[], metavar=("NAME", "FILE", "COMMAND"),
+        help="also score FILE (one answer per test question) as the row NAME made by COMMAND",
+    )  # fmt: skip
+    parser.add_argument("--limit", type=int, default=0, help="only the first N test/dev lines")
+    parser.add_argument("--seed", type=int, default=1, help="draws the sample exchanges")
+    parser.add_argument("--work", type=Path, help="model outputs (default: FORWARD's dir/results)")
+    parser.add_argument("--save-answers", type=Path, help="write the retrieval answers here")
+    parser.add_argument("--out", type=Path, default=OUT, help="results file stem (.md, .json)")
+    parser.add_argument("--docs", type=Path, default=DOCS, help="the page to write a section of")
+    parser.add_argument("--no-docs", action="store_true", help="leave --docs and curves alone")
+    args = parser.parse_args(argv)
+    if args.systems is None:
+        args.systems = list(SYSTEMS) if args.forward else ["retrieval", "reference"]
+        if args.forward and not args.backward:
+            args.systems.remove("mmi")
+    if args.work is None:
+        args.work = (args.forward.parent if args.forward else ROOT / "runs") / "results"
+        if args.limit:
+            args.work = args.work / f"limit{args.limit}"
+    return args
 
 
 if __name__ == "__main__":
