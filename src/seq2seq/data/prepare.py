@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from seq2seq.config import DEFAULT_MAX_LEN, PrepareConfig
+from seq2seq.config import DEFAULT_MAX_LEN, PrepareConfig, VocabKind
 from seq2seq.data.io import (
     AtomicTextFile,
     ParallelSource,
@@ -47,7 +47,14 @@ from seq2seq.data.io import (
     temp_path,
 )
 from seq2seq.data.shards import IdsWriter
-from seq2seq.data.vocab import UNK_ID, CharVocab, SentencePieceVocab, Vocab, WordVocab
+from seq2seq.data.vocab import (
+    UNK_ID,
+    CharVocab,
+    ModelType,
+    SentencePieceVocab,
+    Vocab,
+    WordVocab,
+)
 from seq2seq.errors import DataError
 from seq2seq.tasks import get_task
 
@@ -304,7 +311,12 @@ def _build_vocabs(
 
 
 def _side_vocab(
-    kind: str, counts: Counter[str], lines: Iterator[str], size: int, opts: PrepareConfig, side: str
+    kind: VocabKind,
+    counts: Counter[str],
+    lines: Iterator[str],
+    size: int,
+    opts: PrepareConfig,
+    side: str,
 ) -> Vocab:
     """One side's vocabulary: built from its counts, or a SentencePiece model trained on `lines`."""
     if kind == "word":
@@ -315,7 +327,7 @@ def _side_vocab(
 
 
 def _train_sp(
-    lines: Iterator[str], size: int, opts: PrepareConfig, side: str, kind: str
+    lines: Iterator[str], size: int, opts: PrepareConfig, side: str, kind: ModelType
 ) -> SentencePieceVocab:
     assert kind in ("bpe", "unigram")  # word and char vocabularies are built, not trained
     log.info(f"training the {side} SentencePiece {kind} model ({size} pieces)...")
