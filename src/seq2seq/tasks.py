@@ -43,8 +43,8 @@ class Task:
         return self.target_label.lower()
 
 
-# Summarisation, pronunciation and speech are judged by BLEU/chrF and length until their issues
-# add ROUGE, phone and word error rates to evaluate/metrics.py; their names then go here.
+# Summarisation and speech are judged by BLEU/chrF and length until their issues add ROUGE and
+# word error rates to evaluate/metrics.py; their names then go here.
 TASKS: dict[str, Task] = {
     task.name: task
     for task in (
@@ -55,8 +55,8 @@ TASKS: dict[str, Task] = {
              "a question or remark -> a reply"),
         Task("summarisation", "E-mail", "Subject", "summarise", "text> ",
              ("bleu", "chrf", "length"), False, "a long text -> a short one that sums it up"),
-        Task("pronunciation", "Word", "Pronunciation", "pronounce", "word> ", ("chrf", "bleu"),
-             False, "a written word -> its sounds"),
+        Task("pronunciation", "Word", "Pronunciation", "pronounce", "word> ",
+             ("wer", "per", "wer-no-stress", "per-no-stress"), False, "a written word -> its sounds"),
         Task("speech", "Audio", "Transcript", "transcribe", "audio> ", ("bleu", "chrf"), False,
              "speech -> its transcript"),
     )

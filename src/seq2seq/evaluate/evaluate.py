@@ -84,7 +84,8 @@ def evaluate(
     )
     result["task"] = chosen.name
     names = list(metrics) if metrics else metric_names(chosen.name)
-    result["metrics"] = [m.to_dict() for m in task_metrics(names, hypotheses, references, corpus)]
+    scores = task_metrics(names, hypotheses, references, corpus, sources)
+    result["metrics"] = [m.to_dict() for m in scores]
     result["tokenized_bleu"] = None
     if tok_ref is not None:
         tokenized = read_lines(tok_ref)
@@ -134,16 +135,20 @@ def _translate(
 
 
 def task_metrics(
-    names: Sequence[str], hypotheses: Sequence[str], references: Sequence[str], corpus: CorpusScores
+    names: Sequence[str],
+    hypotheses: Sequence[str],
+    references: Sequence[str],
+    corpus: CorpusScores,
+    sources: Sequence[str] | None = None,
 ) -> list[MetricScore]:
     """The named metrics; BLEU and chrF are `corpus`'s (they honour --lowercase), the others
-    evaluate/metrics.py's."""
+    evaluate/metrics.py's (the `sources` group a word's lines for the pronunciation metrics)."""
     given = {
         "bleu": MetricScore("bleu", corpus.bleu, corpus.bleu_signature),
         "chrf": MetricScore("chrf", corpus.chrf, corpus.chrf_signature),
     }
     others = [name for name in names if name not in given]
-    computed = dict(zip(others, score(others, hypotheses, references), strict=True))
+    computed = dict(zip(others, score(others, hypotheses, references, sources), strict=True))
     return [given.get(name) or computed[name] for name in names]
 
 

@@ -9,16 +9,33 @@ Models", §4.3: the number of distinct unigrams / bigrams over all answers divid
 number of unigrams / bigrams they hold) and the mean answer length. Distinct-n and length count
 sacreBLEU's 13a tokens, the tokens BLEU counts, so the numbers of one table speak of one unit.
 
-Later tasks add their names to `METRICS` and to their entry in seq2seq/tasks.py (summarisation: ROUGE;
-pronunciation: WER / PER; speech: WER / CER), each from a well-kept implementation.
+A pronunciation (grapheme to phoneme) is judged as G2P work judges it, over words: the word error
+rate ``wer``, the share of words whose output is none of their reference pronunciations (token for
+token), and the phoneme error rate ``per``, the edit distance (substitutions + deletions +
+insertions, from jiwer) between each output and its CLOSEST reference, summed over words and divided
+by the summed length of those closest references (a tie goes to the reference listed first); both
+in percent. ``wer-no-stress`` / ``per-no-stress`` first remove stress digits from every phoneme
+(``AH0`` -> ``AH``), as most published G2P figures do. A word may have several references, given
+either way:
+  - repeated source lines (what `benchmarks/tasks/cmudict_split.py` writes and `prepare` reads: one
+    line per pronunciation, the word repeated): `score` with the `sources` groups the lines of one
+    source into one word, its first line's output against every distinct reference;
+  - or one line per word, its references separated by `` | `` (``T AH0 M EY1 T OW2 | T AH0 M AA1 T
+    OW2``), the form the grouping produces (`group_by_source`).
+
+Later tasks add their names to `METRICS` and to their entry in seq2seq/tasks.py (summarisation:
+ROUGE; speech: WER / CER), each from a well-kept implementation.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from importlib.metadata import version
 from typing import Any
 
+import jiwer
 import sacrebleu
 from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
@@ -89,13 +106,94 @@ def mean_length(hypotheses: Sequence[str], references: Sequence[str]) -> MetricS
     return MetricScore("length", value, f"length|unit:tokens|{_TOKENS_SIGNATURE}")
 
 
+ALTERNATIVES = " | "  # separates the reference pronunciations of one word on one line
+_STRESS = re.compile(r"(?<=\D)\d+$")  # AH0 -> AH; a token of digits only is kept
+
+
+def alternatives(reference: str, stress: bool = True) -> list[list[str]]:
+    """The reference pronunciations on one line, each as its tokens (stress digits removed
+    unless `stress`); an empty alternative is a DataError."""
+    found = [alt.split() for alt in reference.split(ALTERNATIVES.strip())]
+    if not all(found):
+        raise DataError(f"the reference '{reference}' holds an empty pronunciation")
+    return found if stress else [without_stress(alt) for alt in found]
+
+
+def without_stress(tokens: Sequence[str]) -> list[str]:
+    """Phonemes without their stress digits: ``AH0 B AW1 T`` -> ``AH B AW T``."""
+    return [_STRESS.sub("", token) for token in tokens]
+
+
+def group_by_source(
+    sources: Sequence[str], hypotheses: Sequence[str], references: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """One (hypothesis, references) item per distinct source, in first-seen order: the first
+    hypothesis of that source and its distinct references joined by `ALTERNATIVES`."""
+    check_aligned({"sources": sources, "hypotheses": hypotheses, "references": references})
+    first: dict[str, str] = {}
+    refs: dict[str, list[str]] = {}
+    for src, hyp, ref in zip(sources, hypotheses, references):
+        first.setdefault(src, hyp)
+        seen = refs.setdefault(src, [])
+        for alt in ref.split(ALTERNATIVES.strip()):
+            if " ".join(alt.split()) not in seen:
+                seen.append(" ".join(alt.split()))
+    return list(first.values()), [ALTERNATIVES.join(refs[src]) for src in first]
+
+
+def pronunciation_errors(
+    hypotheses: Sequence[str], references: Sequence[str], stress: bool = True
+) -> tuple[int, int, int]:
+    """(words wrong, phoneme edits to the closest reference, phonemes in those references)."""
+    wrong = edits = length = 0
+    for hyp, ref in zip(hypotheses, references, strict=True):
+        output = hyp.split() if stress else without_stress(hyp.split())
+        best: tuple[int, int] | None = None  # (distance, reference length), first one on ties
+        for alt in alternatives(ref, stress):
+            counts = jiwer.process_words(" ".join(alt), " ".join(output))
+            distance = counts.substitutions + counts.deletions + counts.insertions
+            if best is None or distance < best[0]:
+                best = (distance, len(alt))
+        assert best is not None  # alternatives() returns at least one
+        wrong += best[0] > 0
+        edits += best[0]
+        length += best[1]
+    return wrong, edits, length
+
+
+def _pronunciation_metric(name: str, stress: bool) -> Metric:
+    def metric(hypotheses: Sequence[str], references: Sequence[str]) -> MetricScore:
+        wrong, edits, length = pronunciation_errors(hypotheses, references, stress)
+        if name.startswith("wer"):
+            value = 100.0 * wrong / len(references) if references else 0.0
+        else:
+            value = 100.0 * edits / length if length else 0.0
+        signature = (
+            f"{name}|refs:closest-of-alternatives|stress:{'kept' if stress else 'removed'}"
+            f"|unit:%|jiwer:{version('jiwer')}"
+        )
+        return MetricScore(name, value, signature)
+
+    what = "phoneme edits to the closest reference, over those references' length"
+    if name.startswith("wer"):
+        what = "words whose output is none of their references"
+    metric.__doc__ = f"Percent of {what}{'' if stress else ' (stress digits removed)'}."
+    return metric
+
+
 METRICS: dict[str, Metric] = {
     "bleu": bleu,
     "chrf": chrf,
     "distinct-1": _distinct_metric(1),
     "distinct-2": _distinct_metric(2),
     "length": mean_length,
+    "wer": _pronunciation_metric("wer", stress=True),
+    "per": _pronunciation_metric("per", stress=True),
+    "wer-no-stress": _pronunciation_metric("wer-no-stress", stress=False),
+    "per-no-stress": _pronunciation_metric("per-no-stress", stress=False),
 }
+# Metrics over words with several references: `score` groups repeated sources for them.
+GROUPED = frozenset({"wer", "per", "wer-no-stress", "per-no-stress"})
 
 # Each task's metrics are named once, in its entry of seq2seq/tasks.py.
 METRICS_BY_TASK: dict[str, list[str]] = {name: list(task.metrics) for name, task in TASKS.items()}
@@ -109,18 +207,31 @@ def metric_names(task: str) -> list[str]:
 
 
 def score(
-    names: Sequence[str], hypotheses: Sequence[str], references: Sequence[str]
+    names: Sequence[str],
+    hypotheses: Sequence[str],
+    references: Sequence[str],
+    sources: Sequence[str] | None = None,
 ) -> list[MetricScore]:
-    """Each named metric of aligned hypotheses and references, in the order named."""
+    """Each named metric of aligned hypotheses and references, in the order named; with the
+    `sources`, the `GROUPED` metrics count each distinct source once (`group_by_source`)."""
     unknown = [name for name in names if name not in METRICS]
     if unknown:
         raise DataError(f"unknown metric '{unknown[0]}'; metrics: {', '.join(METRICS)}")
     check_aligned({"hypotheses": hypotheses, "references": references})
-    return [METRICS[name](hypotheses, references) for name in names]
+    grouped = (hypotheses, references)
+    if sources is not None and GROUPED & set(names):
+        grouped = group_by_source(sources, hypotheses, references)
+    return [
+        METRICS[name](*(grouped if name in GROUPED else (hypotheses, references))) for name in names
+    ]
 
 
 def score_task(
-    task: str, hypotheses: Sequence[str], references: Sequence[str]
+    task: str,
+    hypotheses: Sequence[str],
+    references: Sequence[str],
+    sources: Sequence[str] | None = None,
 ) -> list[MetricScore]:
-    """The metrics of `task` (METRICS_BY_TASK) on aligned hypotheses and references."""
-    return score(metric_names(task), hypotheses, references)
+    """The metrics of `task` (METRICS_BY_TASK) on aligned hypotheses and references (and
+    sources, which group the lines of one word for the pronunciation metrics)."""
+    return score(metric_names(task), hypotheses, references, sources)
