@@ -5,6 +5,12 @@ Each line is translated on its own (decode/chat.py's `ChatSession`), with the sa
 scores (``:nbest 1`` goes back to one), ``:beam N`` sets the beam width, ``:sample [T]`` samples
 the answers (at temperature T), ``:help`` lists the commands and ``:quit`` leaves; so do Ctrl-D
 and Ctrl-C, with exit status 0. ``--sampling --temperature 0.8 --seed 3`` starts out sampling.
+
+In a terminal the line is read through GNU readline (Python's `input`), not the terminal's own
+line discipline: that one edits bytes, so a backspace over a wide Hangul syllable leaves half of
+it on the screen, and it cuts a line at 4,095 bytes (1,365 Hangul syllables) without a word.
+Readline edits characters by their display width, takes lines of any length, and gives the
+arrow keys and the history of the session.
 """
 
 from __future__ import annotations
@@ -71,6 +77,40 @@ class _Utf8Lines:
             raise _Stopped from None
         try:
             return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DataError(f"standard input line {self.lineno} is not valid UTF-8") from None
+
+
+class _TerminalLines:
+    """stdin for `chat_loop` when both ends are a terminal: lines read by `input` through GNU
+    readline, which writes the prompt itself (`writes_prompt`); Ctrl-D and Ctrl-C end the
+    conversation ('' as at the end of a file), SIGTERM still ends the command as terminated."""
+
+    writes_prompt = True
+
+    def __init__(self, prompt: str) -> None:
+        self.prompt = prompt
+        self.lineno = 0
+        try:
+            import readline
+        except ImportError:  # no readline on this platform: input() still reads, unedited
+            return
+        readline.set_completer(lambda text, state: None)  # Tab: no file names in a chat
+
+    def isatty(self) -> bool:
+        return True
+
+    def readline(self) -> str:
+        from seq2seq.commands import Terminated
+        from seq2seq.errors import DataError
+
+        self.lineno += 1
+        try:
+            return input(self.prompt) + "\n"
+        except EOFError:
+            return ""
+        except Terminated:
+            raise _Stopped from None
         except UnicodeDecodeError:
             raise DataError(f"standard input line {self.lineno} is not valid UTF-8") from None
 
@@ -144,7 +184,7 @@ def chat_loop(session: ChatSession, stdin: LineSource, stdout: LineSink, prompt:
     """Read lines until EOF or :quit; returns the exit status (0)."""
     interactive = stdin.isatty()
     while True:
-        if interactive:
+        if interactive and not getattr(stdin, "writes_prompt", False):
             stdout.write(prompt)
             stdout.flush()
         try:
@@ -182,7 +222,9 @@ def run(args: argparse.Namespace) -> int:
             f"seq2seq chat, a {task.name} ({task.labels}): {', '.join(translator.names)}; "
             f"type a {task.source_label.lower()}, :help for commands, Ctrl-D to leave"
         )
+    terminal = sys.stdin.isatty() and sys.stdout.isatty()
+    lines = _TerminalLines(task.prompt) if terminal else _Utf8Lines(sys.stdin)
     try:
-        return chat_loop(session, _Utf8Lines(sys.stdin), sys.stdout, task.prompt)
+        return chat_loop(session, lines, sys.stdout, task.prompt)
     except _Stopped:
         raise Terminated from None
