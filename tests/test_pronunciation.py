@@ -125,3 +125,25 @@ def test_g2p_with_a_character_source_end_to_end(split, tmp_path, capsys):
     assert seq2seq(argv) == 0
     out = capsys.readouterr().out
     assert "wer-no-stress = " in out and "per = " in out and "task: pronunciation" in out
+
+
+def test_the_recipe_loads_and_its_header_commands_parse():
+    import shlex
+
+    from seq2seq.commands import build_parser
+    from seq2seq.config import load_config
+
+    recipe = REPO / "configs" / "tasks" / "cmudict-g2p.yaml"
+    config = load_config(recipe)
+    assert config.train.max_minutes == 60 and config.model.context == "attention"
+    header = [
+        line[1:].strip() for line in recipe.read_text("utf-8").splitlines() if line[:1] == "#"
+    ]
+    text = " ".join(header).replace("\\ ", " ").replace("$S", "data/cmudict/split")
+    for command in ("prepare", "train", "evaluate"):
+        start = text.index(f"seq2seq {command} ")
+        segment = re.split(r" (?:then:|and judge|A pronouncer)", text[start:])[0]
+        argv = shlex.split(segment)[1:]
+        args = build_parser(command).parse_args(argv)  # exits (fails the test) on a bad flag
+        assert args.command == command
+    assert "--src-vocab char --tgt-vocab word" in text and "--task pronunciation" in text
