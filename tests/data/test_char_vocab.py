@@ -133,3 +133,20 @@ def test_prepare_char_on_the_committed_korean_chatbot_slice(tmp_path, capsys):
     assert data.manifest["splits"]["train"]["tgt_oov_rate"] > 0  # the rarest syllables cut
     question = " ".join(rows[0]["Q"].split())
     assert data.src_vocab.decode(data.src_vocab.encode(question)) == question
+
+
+def test_replace_unk_puts_the_attended_source_character_in_a_character_output():
+    from types import SimpleNamespace
+
+    import torch
+
+    from seq2seq.decode.translator import Translator
+
+    vocab = CharVocab.from_lines(["ab c"], max_size=10)
+    fake = SimpleNamespace(tgt_vocab=vocab, reverse_source=True)
+    fake._aligned_word = lambda weights, words: Translator._aligned_word(fake, weights, words)
+    tokens = [*vocab.encode("a"), UNK_ID, vocab.tokens.index(SPACE), *vocab.encode("c"), UNK_ID]
+    weights = torch.tensor([[1.0, 0, 0], [0, 1.0, 0], [1, 0, 0], [1, 0, 0], [0, 0, 1.0]])
+    # the model read the source "xyz" reversed: column 1 is y, column 2 is x
+    text = Translator._replace_unk(fake, tokens, weights, ["x", "y", "z"])
+    assert text == "ay cx"
