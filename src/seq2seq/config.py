@@ -459,13 +459,13 @@ class PrepareConfig(CommandSettings):
     vocab: VocabKind = Field(
         "word",
         description="word: top-K words + <unk> (the paper); bpe / unigram: SentencePiece subwords; "
-        "char: one token per character, a space as the token \u2581 (both sides; see src_vocab)",
+        "char: one token per character, a space the token \u2581 (src_vocab / tgt_vocab: one side's)",
     )
     src_vocab: VocabKind | None = Field(
-        None, description="the source side's vocabulary kind, if not prepare.vocab (G2P: char)"
+        None, description="the source side's vocabulary kind, when not vocab's (G2P: char)"
     )
     tgt_vocab: VocabKind | None = Field(
-        None, description="the target side's vocabulary kind, if not prepare.vocab (G2P: word)"
+        None, description="the target side's vocabulary kind, when not vocab's (G2P: word)"
     )
     src_vocab_size: int | None = Field(
         None,
