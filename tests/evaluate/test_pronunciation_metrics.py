@@ -43,6 +43,7 @@ def test_error_rates_on_one_line_per_word_with_alternatives():
     assert [s.name for s in scores] == NAMES
     assert [s.score for s in scores] == pytest.approx(EXPECTED)
     assert "stress:removed" in scores[2].signature and "|jiwer:" in scores[0].signature
+    assert scores[0].signature.startswith("wer|words:4|refs:closest-of-alternatives|stress:kept")
 
 
 def test_repeated_source_lines_are_grouped_into_one_word_with_every_reference():

@@ -169,8 +169,8 @@ def _pronunciation_metric(name: str, stress: bool) -> Metric:
         else:
             value = 100.0 * edits / length if length else 0.0
         signature = (
-            f"{name}|refs:closest-of-alternatives|stress:{'kept' if stress else 'removed'}"
-            f"|unit:%|jiwer:{version('jiwer')}"
+            f"{name}|words:{len(references)}|refs:closest-of-alternatives"
+            f"|stress:{'kept' if stress else 'removed'}|unit:%|jiwer:{version('jiwer')}"
         )
         return MetricScore(name, value, signature)
 
