@@ -188,3 +188,17 @@ def test_samples_are_drawn_by_the_seed():
 def test_the_chosen_lambda_is_read_from_rescore():
     printed = "dev BLEU by λ (dev.src): 0: 1.00  0.5: 2.00\nchosen λ=0.5 (dev BLEU 2.00)\n"
     assert _harness().parse_tuning(printed) == (0.5, "0: 1.00  0.5: 2.00")
+
+
+def test_the_readme_table_is_rewritten_between_its_markers_only(tmp_path):
+    harness = _harness()
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "# Title\n\n<!-- chatbot-ko: begin -->\nold\n<!-- chatbot-ko: end -->\n\nafter\n"
+    )
+    rows = [_row(harness, "retrieval", bleu=27.0, chrf=29.76, **{"distinct-2": 0.8051})]
+    assert harness.update_readme(readme, rows)
+    text = readme.read_text("utf-8")
+    assert "old" not in text and text.startswith("# Title\n\n") and text.endswith("\n\nafter\n")
+    assert "| retrieval | 27.00 | 29.76 | — | 0.8051 | — |" in text
+    assert not harness.update_readme(tmp_path / "missing.md", rows)

@@ -117,7 +117,7 @@ def run_command(argv: list[str]) -> str:
     return done.stdout + done.stderr
 
 
-def test_inputs(args: argparse.Namespace) -> None:
+def resolve_inputs(args: argparse.Namespace) -> None:
     """Point args.test / args.dev at the split's files, or at --limit first lines of each (--work)."""
     args.test = {s: args.split / f"test.{s}" for s in ("src", "tgt")}
     args.dev = {s: args.split / f"dev.{s}" for s in ("src", "tgt")}
@@ -375,7 +375,7 @@ def goals(rows: list[Row]) -> list[tuple[str, bool, str]]:
                        d_m > d_b, f"{d_m:.4f} vs {d_b:.4f} ({d_m - d_b:+.4f})"))  # fmt: skip
         checks.append(("MMI re-ranking costs at most 1 BLEU", cost <= 1.0,
                        f"{mmi['bleu'].score:.2f} vs {beam['bleu'].score:.2f} "
-                       f"(cost {cost:+.2f})"))  # fmt: skip
+                       f"({-cost:+.2f} BLEU)"))  # fmt: skip
     return checks
 
 
@@ -596,11 +596,39 @@ def docs_section(rows: list[Row], args: argparse.Namespace, curves: list) -> lis
     return lines
 
 
+README = ROOT / "README.md"
+README_BEGIN, README_END = "<!-- chatbot-ko: begin -->", "<!-- chatbot-ko: end -->"
+
+
+def readme_table(rows: list[Row]) -> list[str]:
+    """The README's short table: retrieval beside the model's rows, the people's for scale."""
+    lines = [
+        "| system | BLEU | chrF | distinct-1 | distinct-2 | mean length |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        scores = _by_name(row.scores)
+        cells = [_fmt(scores[c]) if c in scores else "—" for c in COLUMNS]
+        lines.append(f"| {row.system} | {' | '.join(cells)} |")
+    return lines
+
+
+def update_readme(path: Path, rows: list[Row]) -> bool:
+    """Replace the table between README_BEGIN and README_END in `path`; False when absent."""
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if README_BEGIN not in text or README_END not in text:
+        return False
+    head, rest = text.split(README_BEGIN, 1)
+    block = "\n".join([README_BEGIN, *readme_table(rows), README_END])
+    path.write_text(head + block + rest.split(README_END, 1)[1], encoding="utf-8")
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not (args.split / "split.json").is_file():
         sys.exit(f"chatbot_ko: {args.split}/split.json does not exist; run seq2seq split first")
-    test_inputs(args)
+    resolve_inputs(args)
     rows = []
     for name in args.systems:
         rows.append(SYSTEMS[name](args))
@@ -609,6 +637,8 @@ def main(argv: list[str] | None = None) -> int:
     write_report(rows, args)
     if args.forward is not None and not args.no_docs:
         write_docs_section(args.docs, "chatbot-ko", docs_section(rows, args, draw_curves(args)))
+        if args.readme is not None and not args.limit:
+            update_readme(args.readme, rows)
     for row in rows:
         ppl = f"ppl {row.perplexity:.2f}  " if row.perplexity is not None else ""
         print(f"{row.system}: {ppl}{_brief(row.scores)}")
@@ -637,6 +667,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=OUT, help="results file stem (.md, .json)")
     parser.add_argument("--docs", type=Path, default=DOCS, help="the page to write a section of")
     parser.add_argument("--no-docs", action="store_true", help="leave --docs and curves alone")
+    parser.add_argument(
+        "--readme", type=Path, default=README,
+        help="its table between the chatbot-ko markers is rewritten (not with --limit)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.systems is None:
         args.systems = list(SYSTEMS) if args.forward else ["retrieval", "reference"]
