@@ -44,7 +44,9 @@ def run_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[dict,
 @pytest.mark.slow
 def test_notebook_runs_and_compares_the_five_variants(tmp_path, monkeypatch):
     report, notebook = run_notebook(tmp_path, monkeypatch)
-    assert Path(report["work"]).is_relative_to(tmp_path), "the notebook wrote outside its temp dir"
+    work = Path(report["work"])
+    assert work.is_relative_to(tmp_path), "the notebook wrote outside its temp dir"
+    assert not work.exists(), "the notebook left its work folder behind"
     rows = report["rows"]
     assert list(rows) == ["fixed vector", "bridge", "concat", "peeky", "attention"]
     for name, row in rows.items():
