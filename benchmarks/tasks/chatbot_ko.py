@@ -619,7 +619,9 @@ def update_readme(path: Path, rows: list[Row]) -> bool:
     if README_BEGIN not in text or README_END not in text:
         return False
     head, rest = text.split(README_BEGIN, 1)
-    block = "\n".join([README_BEGIN, *readme_table(rows), README_END])
+    met = goal_lines(rows)
+    goals_text = ["", "Issue 23's goals on these rows:", "", *met] if met else []
+    block = "\n".join([README_BEGIN, *readme_table(rows), *goals_text, README_END])
     path.write_text(head + block + rest.split(README_END, 1)[1], encoding="utf-8")
     return True
 
