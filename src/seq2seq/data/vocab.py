@@ -136,7 +136,39 @@ class Vocab:
         return vocab
 
 
-class WordVocab(Vocab):
+class TokenListVocab(Vocab):
+    """A vocabulary that is a list of tokens in id order, specials first, and their index: the
+    half that the word and the character vocabularies share."""
+
+    _tokens: list[str]
+    _index: dict[str, int]
+
+    def __len__(self) -> int:
+        return len(self._tokens)
+
+    @property
+    def tokens(self) -> list[str]:
+        """Every token in id order, specials first (a word's id is its frequency rank + 4)."""
+        return list(self._tokens)
+
+    def detokenize(self, tokens: Iterable[str]) -> str:
+        raise NotImplementedError
+
+    def encode(self, text: str) -> list[int]:
+        index = self._index
+        return [index.get(tok, UNK_ID) for tok in self.tokenize(text)]
+
+    def id_to_token(self, index: int) -> str:
+        return self._tokens[index]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        tokens = self._tokens
+        return self.detokenize(
+            tokens[i] for i in map(int, ids) if i == UNK_ID or i >= len(SPECIALS)
+        )
+
+
+class WordVocab(TokenListVocab):
     """The K most frequent whitespace tokens plus the four specials (paper §3.1)."""
 
     kind: ClassVar[str] = "word"
@@ -193,33 +225,12 @@ class WordVocab(Vocab):
     ) -> WordVocab:
         return cls.build(cls.count(lines, lowercase, split_punct), max_size, lowercase, split_punct)
 
-    def __len__(self) -> int:
-        return len(self._tokens)
-
-    @property
-    def tokens(self) -> list[str]:
-        """Every token in id order, specials first; the index is the frequency rank + 4."""
-        return list(self._tokens)
-
     def tokenize(self, text: str) -> list[str]:
         return self.words_of(text, self.lowercase, self.split_punct)
 
     def detokenize(self, tokens: Iterable[str]) -> str:
         """Tokens (words, or `<unk>` replaced by source words) back to text."""
         return join_punctuation(tokens) if self.split_punct else " ".join(tokens)
-
-    def encode(self, text: str) -> list[int]:
-        index = self._index
-        return [index.get(tok, UNK_ID) for tok in self.tokenize(text)]
-
-    def id_to_token(self, index: int) -> str:
-        return self._tokens[index]
-
-    def decode(self, ids: Iterable[int]) -> str:
-        tokens = self._tokens
-        return self.detokenize(
-            tokens[i] for i in map(int, ids) if i == UNK_ID or i >= len(SPECIALS)
-        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -231,7 +242,7 @@ class WordVocab(Vocab):
         }
 
 
-class CharVocab(Vocab):
+class CharVocab(TokenListVocab):
     """The K most frequent characters plus the four specials; a space is the token ``▁``."""
 
     kind: ClassVar[str] = "char"
@@ -274,33 +285,12 @@ class CharVocab(Vocab):
     def from_lines(cls, lines: Iterable[str], max_size: int, lowercase: bool = False) -> CharVocab:
         return cls.build(cls.count(lines, lowercase), max_size, lowercase)
 
-    def __len__(self) -> int:
-        return len(self._tokens)
-
-    @property
-    def tokens(self) -> list[str]:
-        """Every token in id order, specials first."""
-        return list(self._tokens)
-
     def tokenize(self, text: str) -> list[str]:
         return self.chars_of(text, self.lowercase)
 
     def detokenize(self, tokens: Iterable[str]) -> str:
         """Characters (or `<unk>`, or source words put in its place) back to text."""
         return "".join(tokens).replace(SPACE, " ").strip()
-
-    def encode(self, text: str) -> list[int]:
-        index = self._index
-        return [index.get(char, UNK_ID) for char in self.tokenize(text)]
-
-    def id_to_token(self, index: int) -> str:
-        return self._tokens[index]
-
-    def decode(self, ids: Iterable[int]) -> str:
-        tokens = self._tokens
-        return self.detokenize(
-            tokens[i] for i in map(int, ids) if i == UNK_ID or i >= len(SPECIALS)
-        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
