@@ -511,6 +511,13 @@ class PrepareConfig(CommandSettings):
         description="drop training pairs longer than this many tokens on either side, counted in "
         "the vocabulary's tokens (the number dropped is reported; null keeps every pair)",
     )
+    truncate_src: int | None = Field(
+        None,
+        gt=0,
+        description="cut each source of every split after whole words to at most this many "
+        "tokens of the source vocabulary (summarisation's long e-mails; the number cut is "
+        "reported, and max_len then judges the cut source; null: no cut)",
+    )
     empty_lines: Literal["skip", "error"] = Field(
         "skip", description="skip pairs with an empty side (counted), or stop with file:line"
     )

@@ -20,7 +20,7 @@ from seq2seq.errors import DataError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    io_group = parser.add_argument_group("input (one of: --csv, --tsv, --src with --tgt)")
+    io_group = parser.add_argument_group("input (one of: --csv, --tsv, --src with --tgt, --aeslc)")
     io_group.add_argument("--csv", type=Path, help="a CSV file with a header row")
     io_group.add_argument(
         "--columns",
@@ -31,6 +31,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     io_group.add_argument("--tsv", type=Path, help="source<TAB>target lines")
     io_group.add_argument("--src", type=Path, help="source file, one sentence a line")
     io_group.add_argument("--tgt", type=Path, help="target file, aligned line by line with --src")
+    io_group.add_argument(
+        "--aeslc",
+        type=Path,
+        metavar="DIR",
+        help="an AESLC copy (enron_subject_line/{train,dev}/*.subject): its own split is kept; "
+        "writes NAME.src (bodies), NAME.tgt (@subject) and NAME.ann0.. (annotators' subjects)",
+    )
     out = parser.add_argument_group("output")
     out.add_argument("--out", type=Path, required=True, help="directory to write the splits to")
     out.add_argument(
@@ -95,7 +102,28 @@ def _source(args: argparse.Namespace) -> dict:
     return {"source": ParallelSource(src=args.src, tgt=args.tgt, tsv=args.tsv)}
 
 
+def _run_aeslc(args: argparse.Namespace) -> int:
+    """The corpus's own train/dev(/test) folders to aligned files (data/aeslc.py)."""
+    from seq2seq.data.aeslc import corpus_splits, write_aeslc
+
+    others = [args.csv, args.tsv, args.src, args.tgt, args.columns, args.group_strip]
+    if any(flag is not None for flag in others):
+        raise DataError(
+            "--aeslc is an input of its own: give it without --csv, --tsv, --src, --tgt"
+        )
+    corpus_splits(args.aeslc)  # not an AESLC copy: refused before anything is written
+    split_paths(args.out, ["train"], args.suffixes)  # bad suffixes: refused before reading
+    check_writable(args.out, "--out", directory=True)
+    sizes = write_aeslc(args.aeslc, args.out, args.suffixes)
+    for name, size in sizes.items():
+        refs = f" + {size['references'] - 1} extra references" if size["references"] > 1 else ""
+        print(f"{name:6} {size['pairs']:7,} e-mails{refs}  {args.out}/{name}.*")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.aeslc is not None:
+        return _run_aeslc(args)
     inputs = _source(args)
     group_key = key_stripping(args.group_strip)
     split_paths(args.out, args.names, args.suffixes)  # bad suffixes: refused before reading

@@ -19,7 +19,10 @@ words, the rest <unk>). ``--vocab char`` reads text character by character (a sp
 from ``--vocab``, so grapheme-to-phoneme data is ``--src-vocab char --tgt-vocab word``. ``--max-len`` (default 250) drops training pairs with more tokens than
 that on either side, counted in the vocabulary's own tokens (words or subword pieces); the number
 dropped is logged and kept in the manifest (``too_long``). Dev and test sets are never
-length-filtered, so scores stay comparable. Source reversal is not applied here (it happens when
+length-filtered, so scores stay comparable. ``--truncate-src N`` instead cuts each source of every
+split (dev and test too, so a model reads at test time what it was trained on) to at most N source
+tokens, after a whole word (`cut_source`); the number cut is logged and kept in the manifest
+(``src_truncated``), and the length filter then judges the cut source. Source reversal is not applied here (it happens when
 batches are built).
 """
 
@@ -209,16 +212,19 @@ def prepare(
         log.info(f"removed {stale}, the remains of a killed run")
     sources = {name: s for name, s in zip(SPLITS, (train, valid, test)) if s is not None}
     counts: dict[str, Counter[str]] = {"src": Counter(), "tgt": Counter()}
+    cuts: Counter[str] = Counter()  # sources cut to prepare.truncate_src, per split
     parts: list[Path] = []
     show = progress or (lambda items, label: items)
     try:
         read = {
-            name: _clean_split(name, src, out, opts, counts, parts, show)
+            name: _clean_split(name, src, out, opts, counts, parts, show, cuts)
             for name, src in sources.items()
         }
         src_vocab, tgt_vocab = _build_vocabs(opts, counts, parts)
         splits = {
-            name: _finish_split(name, out, src_vocab, tgt_vocab, read[name], sources[name], opts)
+            name: _finish_split(
+                name, out, (src_vocab, tgt_vocab), read[name], sources[name], opts, cuts
+            )
             for name in sources
         }
     except BaseException:
@@ -255,12 +261,15 @@ def _clean_split(
     counts: dict[str, Counter[str]],
     parts: list[Path],
     progress: Progress,
+    cuts: Counter[str],
 ) -> ReadStats:
     """Pass 1: read, validate and clean a split into its two temporary parts (`_part`); for a
     word or character side, count its training tokens (of pairs within the length limit)."""
     stats = ReadStats()
     all_words = opts.vocab_kinds == ("word", "word")
-    word_filter = opts.max_len if (name == "train" and all_words) else None
+    uncut = opts.truncate_src is None  # a source to be cut is never dropped for its length
+    word_filter = opts.max_len if (name == "train" and all_words and uncut) else None
+    cut = _source_cut(opts)
     src_part, tgt_part = _part(out, name, "src"), _part(out, name, "tgt")
     parts += [src_part, tgt_part]
     counted = _counted_sides(opts) if name == "train" else {}
@@ -268,6 +277,9 @@ def _clean_split(
     pairs = source.pairs(empty_lines=opts.empty_lines, max_tokens=word_filter, stats=stats)
     with open(src_part, "w", encoding="utf-8") as fs, open(tgt_part, "w", encoding="utf-8") as ft:
         for s, t in progress(pairs, f"reading {name}"):
+            if cut is not None:
+                s, was_cut = cut(s)
+                cuts[name] += was_cut
             fs.write(s + "\n")
             ft.write(t + "\n")
             if counted:
@@ -290,6 +302,36 @@ def _counted_sides(opts: PrepareConfig) -> dict[str, Callable[[str], list[str]]]
     }
     sides = zip(("src", "tgt"), opts.vocab_kinds)
     return {side: tokenizers[kind] for side, kind in sides if kind in tokenizers}
+
+
+def cut_source(text: str, limit: int, count: Callable[[str], int]) -> tuple[str, bool]:
+    """(`text` cut to at most `limit` tokens as `count` counts them, whether it was cut).
+
+    The cut follows the longest prefix within the limit back to its last whole word (a single
+    word longer than the limit is cut inside itself); a binary search over prefixes, so a
+    tokeniser whose count never falls as text grows is called about log2(len(text)) times."""
+    if count(text) <= limit:
+        return text, False
+    low, high = 0, len(text)  # count(text[:low]) <= limit < count(text[:high])
+    while high - low > 1:
+        middle = (low + high) // 2
+        if count(text[:middle]) <= limit:
+            low = middle
+        else:
+            high = middle
+    space = text.rfind(" ", 0, low + 1)
+    end = space if space > 0 and not text[low].isspace() else low
+    return text[:end].rstrip(), True
+
+
+def _source_cut(opts: PrepareConfig) -> Callable[[str], tuple[str, bool]] | None:
+    """Pass 1's source cut for a word or character source (counted by its tokenizer); None
+    without prepare.truncate_src or for a SentencePiece source (cut in pass 2 by its model)."""
+    tokenize = _counted_sides(opts).get("src")
+    limit = opts.truncate_src
+    if limit is None or tokenize is None:
+        return None
+    return lambda text: cut_source(text, limit, lambda t: len(tokenize(t)))
 
 
 def _build_vocabs(
@@ -349,14 +391,16 @@ def _train_sp(
 def _finish_split(
     name: str,
     out: Path,
-    src_vocab: Vocab,
-    tgt_vocab: Vocab,
+    vocabs: tuple[Vocab, Vocab],
     read: ReadStats,
     source: ParallelSource,
     opts: PrepareConfig,
+    cuts: Counter[str],
 ) -> dict[str, Any]:
-    """Pass 2: encode the cleaned split, apply the length filter in vocabulary tokens (train only),
-    write the final files and measure lengths and unknown-token rates."""
+    """Pass 2: encode the cleaned split, cut SentencePiece sources to prepare.truncate_src, apply
+    the length filter in vocabulary tokens (train only), write the final files and measure
+    lengths and unknown-token rates."""
+    src_vocab, tgt_vocab = vocabs
     limit = opts.max_len if name == "train" else None
     src_stats, tgt_stats = _SideStats(), _SideStats()
     too_long = read.too_long
@@ -374,6 +418,10 @@ def _finish_split(
                 src_vocab.encode_batch(src_text),
                 tgt_vocab.encode_batch(tgt_text),
             ):
+                if opts.truncate_src is not None and len(s_ids) > opts.truncate_src:
+                    s, _ = cut_source(s, opts.truncate_src, lambda x: len(src_vocab.encode(x)))
+                    s_ids = src_vocab.encode(s)
+                    cuts[name] += 1
                 if limit is not None and (len(s_ids) > limit or len(t_ids) > limit):
                     too_long += 1
                     continue
@@ -395,6 +443,11 @@ def _finish_split(
         )
     if read.empty:
         log.info(f"{name}: skipped {read.empty:,} pairs with an empty side")
+    if cuts[name]:
+        log.info(
+            f"{name}: cut {cuts[name]:,} of {read.lines:,} sources to {opts.truncate_src} tokens "
+            "(prepare.truncate_src; counted in the manifest as src_truncated)"
+        )
     return {
         "src": src_file,
         "tgt": tgt_file,
@@ -403,6 +456,7 @@ def _finish_split(
         "pairs": kept,
         "empty": read.empty,
         "too_long": too_long,
+        "src_truncated": cuts[name],
         **({"ids": writer.info()} if writer is not None else {}),
         **src_stats.report("src", kept),
         **tgt_stats.report("tgt", kept),
@@ -496,4 +550,9 @@ def summary_table(manifest: dict[str, Any]) -> str:
         for r in rows
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join([head, *lines, "(lengths in tokens: mean / max)"])
+    lines.append("(lengths in tokens: mean / max)")
+    limit = manifest.get("settings", {}).get("truncate_src")
+    if limit is not None:
+        cut = ", ".join(f"{n} {s.get('src_truncated', 0):,}" for n, s in manifest["splits"].items())
+        lines.append(f"sources cut to {limit} tokens (truncate_src): {cut}")
+    return "\n".join([head, *lines])
