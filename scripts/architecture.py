@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("base", ["errors", "config", "precision", "runtime", "locking", "demo_task", "tasks"]),
     ("data, model", ["data", "model"]),
     ("checkpoint I/O, scoring", ["checkpoint", "scoring", "average"]),
-    ("train, decode", ["train", "decode"]),
+    ("train, decode", ["train", "decode", "export"]),
     ("evaluate, serve, experiment", ["evaluate", "serve", "experiment"]),
     ("commands and the package's face", ["commands", "cli", "__init__"]),
 ]

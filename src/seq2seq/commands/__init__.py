@@ -62,6 +62,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "seq2seq.commands.translate",
         "translate text with one checkpoint or an ensemble",
     ),
+    "export": ("seq2seq.commands.export", "export checkpoints as ONNX graphs for the runtime"),
     "shortlist": (
         "seq2seq.commands.shortlist",
         "add a lexical output shortlist (faster CPU search) to a checkpoint",
