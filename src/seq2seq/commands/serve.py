@@ -4,6 +4,7 @@ translation LibreTranslate's API).
     seq2seq serve --checkpoint runs/small-cpu/best.safetensors                  # http://127.0.0.1:8080
     seq2seq serve --checkpoint a.safetensors b.safetensors --beam-size 5 --precision auto --port 9000
     seq2seq serve --checkpoint best.safetensors --api-keys keys.txt --host 0.0.0.0
+    seq2seq serve --model deploy/en-fr      # an export (`seq2seq export`), on the runtime
 
 The server's flags are generated from `ServeConfig`, the search flags are `translate`'s (the same
 flags give the same translations). The address is bound before the model loads, so a port in use
@@ -46,7 +47,10 @@ _DEST = "serve_"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_checkpoints(parser)
+    from seq2seq.commands.exported import add_model
+
+    add_checkpoints(parser, required=False)
+    add_model(parser)
     add_settings(parser.add_argument_group("server (ServeConfig)"), ServeConfig, _DEST)
     add_decode_settings(parser)
     add_max_src_len(parser)
@@ -54,10 +58,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from seq2seq.commands.exported import check_source
     from seq2seq.errors import ConfigError
     from seq2seq.serve.keys import ApiKeys
     from seq2seq.serve.server import bind
 
+    check_source(args)
     with settings_as_flags(ServeConfig):
         config = ServeConfig(**given_settings(args, _DEST))
         if args.max_src_len < 1:
@@ -80,12 +86,21 @@ def _serve(
     from seq2seq.decode.translator import Translator
     from seq2seq.errors import ConfigError
     from seq2seq.serve.app import create_app
+    from seq2seq.serve.exported import ExportedTranslator
     from seq2seq.serve.server import make_server
+    from seq2seq.tasks import get_task
 
     if config.threads is not None:
         torch.set_num_threads(config.threads)
-    translator = Translator.load(args.checkpoint, device=args.device, max_src_len=args.max_src_len)
-    task = served_task(args.checkpoint)
+    translator: Translator | ExportedTranslator
+    if args.model is not None:  # an export, searched by the runtime
+        translator = ExportedTranslator(args.model, args.max_src_len, config.threads)
+        task = get_task(translator.task_name, f"--model {args.model}")
+    else:
+        translator = Translator.load(
+            args.checkpoint, device=args.device, max_src_len=args.max_src_len
+        )
+        task = served_task(args.checkpoint)
     config = served_config(config, (translator.src_lang, translator.tgt_lang), task)
     settings = translator.settings(**decode_overrides(args))
     if settings.beam_size > config.max_beam_size:

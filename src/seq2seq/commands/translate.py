@@ -3,6 +3,7 @@
     seq2seq translate --checkpoint best.safetensors < input.en > output.fr
     seq2seq translate --checkpoint a.safetensors b.safetensors --beam-size 12 --input test.en
     seq2seq translate --checkpoint best.safetensors --n-best 5 --input test.en --output test.nbest
+    seq2seq translate --model deploy/en-fr --input test.en      # an export, without PyTorch
 
 One line in, one line out (n lines with --n-best n); the search flags come from DecodeConfig.
 """
@@ -28,7 +29,10 @@ CHUNK_LINES = 4096  # lines read, sorted and translated together
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_checkpoints(parser)
+    from seq2seq.commands.exported import add_model
+
+    add_checkpoints(parser, required=False)
+    add_model(parser)
     parser.add_argument(
         "--input", type=Path, default=None, help="source file, plain or .gz (default: stdin)"
     )
@@ -80,11 +84,15 @@ def _output(path: Path | None) -> Iterator[TextIO]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from seq2seq.commands.exported import check_source
 
-    from seq2seq.checkpoint import read_task
-    from seq2seq.data.io import check_readable, check_writable, count_lines, same_file
-    from seq2seq.decode.translator import Translator, format_nbest
+    check_source(args)
+    _check_paths(args)
+    return _run_model(args) if args.model is not None else _run_checkpoint(args)
+
+
+def _check_paths(args: argparse.Namespace) -> None:
+    from seq2seq.data.io import check_readable, check_writable, same_file
     from seq2seq.errors import ConfigError, DataError
 
     if args.max_src_len < 1:
@@ -100,6 +108,54 @@ def run(args: argparse.Namespace) -> int:
                 f"--output {args.output} is the --input file; give another name so the input "
                 "is not overwritten"
             )
+
+
+def _run_model(args: argparse.Namespace) -> int:
+    """--model DIR: the runtime's search (seq2seq_runtime), PyTorch never imported."""
+    from seq2seq_runtime import InputError, ModelDirError, SettingsError, Translator
+
+    from seq2seq.commands.exported import runtime_overrides
+    from seq2seq.errors import CheckpointError, ConfigError, DataError
+
+    try:
+        translator = Translator.from_dir(args.model, max_src_len=args.max_src_len)
+        settings = translator.settings(**runtime_overrides(decode_overrides(args)))
+        with _output(args.output) as out:
+            sentence = 0
+            for chunk in _read_chunks(args.input):
+                results = translator.translate_hypotheses(chunk, settings, first_line=sentence + 1)
+                for hyps in results:
+                    _write(out, sentence, hyps, settings.n_best > 1)
+                    sentence += 1
+                out.flush()
+    except ModelDirError as err:
+        raise CheckpointError(f"--model {args.model}: {err}") from None
+    except SettingsError as err:
+        raise ConfigError(str(err)) from None
+    except InputError as err:
+        raise DataError(str(err)) from None
+    return 0
+
+
+def _write(out: TextIO, sentence: int, hyps: list, nbest: bool) -> None:
+    """One output line, or the Moses n-best lines of one input line."""
+    from seq2seq.decode.nbest import NBestEntry, format_features
+
+    if not nbest:
+        out.write((hyps[0].text if hyps else "") + "\n")
+        return
+    for h in hyps:
+        features = format_features(h.features)
+        out.write(NBestEntry(sentence, h.text, features, h.score).format() + "\n")
+
+
+def _run_checkpoint(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from seq2seq.checkpoint import read_task
+    from seq2seq.data.io import count_lines
+    from seq2seq.decode.translator import Translator, format_nbest
+
     translator = Translator.load(args.checkpoint, device=args.device, max_src_len=args.max_src_len)
     task = read_task(args.checkpoint[0])  # the bar says what the model does: "answer" (chatbot)
     settings = translator.settings(**decode_overrides(args))

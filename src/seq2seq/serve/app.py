@@ -47,6 +47,7 @@ from seq2seq.config import DecodeConfig, ServeConfig
 from seq2seq.decode.translator import Translation, Translator
 from seq2seq.errors import Seq2SeqError, ServeError
 from seq2seq.serve.batcher import Batcher, BatchResult
+from seq2seq.serve.exported import ExportedTranslator
 from seq2seq.serve.keys import ApiKeys
 from seq2seq.serve.languages import language_name
 from seq2seq.serve.metrics import Metrics
@@ -91,7 +92,7 @@ class Service:
 
     def __init__(
         self,
-        translator: Translator,
+        translator: Translator | ExportedTranslator,
         config: ServeConfig,
         settings: DecodeConfig,
         keys: ApiKeys | None = None,
@@ -333,7 +334,7 @@ class ObserveMiddleware:
 
 
 def create_app(
-    translator: Translator,
+    translator: Translator | ExportedTranslator,
     config: ServeConfig,
     settings: DecodeConfig | None = None,
     keys: ApiKeys | None = None,

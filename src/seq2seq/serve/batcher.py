@@ -36,6 +36,7 @@ from functools import partial
 from seq2seq.config import DecodeConfig
 from seq2seq.decode.translator import SourceLine, Translation, Translator
 from seq2seq.errors import Seq2SeqError, ServeError
+from seq2seq.serve.exported import ExportedTranslator
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class Batcher:
 
     def __init__(
         self,
-        translator: Translator,
+        translator: Translator | ExportedTranslator,
         max_batch_sentences: int = 64,
         max_batch_tokens: int = 6000,
         max_wait_ms: float = 5.0,
