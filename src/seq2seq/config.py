@@ -10,6 +10,7 @@ parsed as YAML, so ``--set model.layers=4`` gives an int and ``--set train.max_s
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -49,6 +50,11 @@ class DataConfig(_Section):
     )
 
 
+# `model.copy` is the key the field's users know; pydantic warns that it hides BaseModel.copy,
+# the deprecated alias of model_copy, which nothing here calls.
+warnings.filterwarnings("ignore", 'Field name "copy" in "ModelConfig"', UserWarning)
+
+
 class ModelConfig(_Section):
     """The encoder-decoder: cell, sizes and how the decoder receives the context."""
 
@@ -74,6 +80,12 @@ class ModelConfig(_Section):
         "general", description="score function when context=attention (Luong dot/general, Bahdanau)"
     )
     input_feeding: bool = Field(True, description="feed the attentional vector to the next step")
+    copy: bool = Field(  # type: ignore[assignment]  # the key users know; hides BaseModel.copy
+        False,
+        description="pointer-generator copy mechanism (See et al. 2017): a learned switch mixes the "
+        "vocabulary with the attention over source tokens, which may lie outside the vocabulary; "
+        "needs context=attention",
+    )
     init_range: float | None = Field(
         0.08, gt=0.0, description="uniform init in [-r, r] (paper: 0.08); null keeps PyTorch's"
     )
@@ -95,6 +107,11 @@ class ModelConfig(_Section):
             raise ValueError(
                 f"model.decoder_layers={self.decoder_layers} differs from model.layers={self.layers}; "
                 "context 'init' copies state layer by layer, use context 'bridge'"
+            )
+        if self.copy and self.context != "attention":
+            raise ValueError(
+                f"model.copy copies through the attention weights, but model.context is "
+                f"'{self.context}', which has none; use context 'attention' or copy false"
             )
         return self
 

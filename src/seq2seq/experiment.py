@@ -37,10 +37,15 @@ def build_trainer(config: Config, resume: bool = False, overwrite: bool = False)
     ctx = distributed.setup(cfg.train.device)
     torch.manual_seed(cfg.train.seed)
     data = load_prepared(cfg.data.dir)
-    train_batches = make_batches(data, "train", cfg.data, shuffle=True, seed=cfg.train.seed)
+    copy = cfg.model.copy
+    train_batches = make_batches(
+        data, "train", cfg.data, shuffle=True, seed=cfg.train.seed, copy=copy
+    )
     valid_batches = None
     if "valid" in data.splits:
-        valid_batches = make_batches(data, "valid", cfg.data, shuffle=False, seed=cfg.train.seed)
+        valid_batches = make_batches(
+            data, "valid", cfg.data, shuffle=False, seed=cfg.train.seed, copy=copy
+        )
     model = Seq2Seq(cfg.model, len(data.src_vocab), len(data.tgt_vocab)).to(ctx.device)
     run = RunDir(cfg.train.out_dir)
     if ctx.is_main:

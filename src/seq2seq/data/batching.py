@@ -25,6 +25,11 @@ then hands the iterator an `IdsCorpus`, whose buckets are read with two position
 encoded again, and whose batch counts come from the stored lengths alone, so that resuming
 mid-epoch passes over the buckets before the saved position without reading their tokens (with a
 token budget too). Both corpora give the same batches, in the same order, for the same data.
+
+A copy model (``model.copy``) reads its batches through `CopyCorpus`, which encodes the text like
+`ParallelCorpus` and also builds each pair's extended vocabulary (data/copymap.py): its targets
+are extended ids, and its batches carry `src_map` and `extra`. Every other model's batches are
+built exactly as before.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import torch
 
+from seq2seq.data.copymap import copy_ids, token_index
 from seq2seq.data.io import count_lines, open_binary
 from seq2seq.data.shards import IdsBucket, IdsCorpus
 from seq2seq.data.vocab import BOS_ID, EOS_ID, PAD_ID, Vocab
@@ -70,6 +76,8 @@ class Batch:
     global_sentences: int = 0  # rows of the global batch (all ranks together)
     global_tgt_tokens: int = 0  # target tokens of the global batch
     position: int = 0  # number of this batch within its epoch, skipped batches included
+    src_map: torch.Tensor | None = None  # (B, S) copy only: extended target id of each src token
+    extra: list[list[str]] | None = None  # copy only: each row's strings of ids V, V + 1, ...
 
     def __len__(self) -> int:
         return int(self.src.shape[0])
@@ -86,6 +94,7 @@ class Batch:
             src_lengths=move(self.src_lengths),
             tgt_in=move(self.tgt_in),
             tgt_out=move(self.tgt_out),
+            src_map=None if self.src_map is None else move(self.src_map),
         )
 
 
@@ -184,12 +193,7 @@ class ParallelCorpus:
     def read_ranges(self, ranges: list[tuple[int, int]], granule: int) -> IdsBucket:
         """Encode the pairs of some (first, count) ranges of lines, in order; every `first` is a
         multiple of `granule` (the file offsets are recorded every `granule` lines, once)."""
-        indices = [first + k for first, count in ranges for k in range(count)]
-        if self._lines is not None:
-            src_text = [self._lines[0][i] for i in indices]
-            tgt_text = [self._lines[1][i] for i in indices]
-        else:
-            src_text, tgt_text = self._read_files(ranges, granule)
+        indices, src_text, tgt_text = self._texts(ranges, granule)
         src_ids = self.src_vocab.encode_batch(src_text)
         tgt_ids = self.tgt_vocab.encode_batch(tgt_text)
         for i, ids in zip(indices, src_ids, strict=True):
@@ -199,6 +203,16 @@ class ParallelCorpus:
                     f"{where}: empty source sentence; run `seq2seq prepare` to clean the data"
                 )
         return IdsBucket.from_lists(indices, src_ids, tgt_ids)
+
+    def _texts(
+        self, ranges: list[tuple[int, int]], granule: int
+    ) -> tuple[list[int], list[str], list[str]]:
+        """The line numbers, source lines and target lines of some (first, count) ranges."""
+        indices = [first + k for first, count in ranges for k in range(count)]
+        if self._lines is not None:
+            src, tgt = self._lines
+            return indices, [src[i] for i in indices], [tgt[i] for i in indices]
+        return indices, *self._read_files(ranges, granule)
 
     def read_bucket(self, bucket: int, bucket_size: int) -> IdsBucket:
         """Encode lines ``bucket * bucket_size`` onwards, at most `bucket_size` of them."""
@@ -255,6 +269,46 @@ def _line_offsets(path: Path, every: int) -> array:
 
 
 BLOCKS_PER_BUCKET = 100
+
+
+class CopyCorpus(ParallelCorpus):
+    """A `ParallelCorpus` whose buckets also hold each pair's copy map (data/copymap.py), with
+    the targets in extended ids: what a copy model trains on."""
+
+    _index: dict[str, int] | None = None  # the target vocabulary's token -> id, made once
+
+    def read_ranges(self, ranges: list[tuple[int, int]], granule: int) -> IdsBucket:
+        indices, src_text, tgt_text = self._texts(ranges, granule)
+        if self._index is None:
+            self._index = token_index(self.tgt_vocab)
+        size, src_ids, maps, targets, extra = len(self.tgt_vocab), [], [], [], []
+        for line, src, tgt in zip(indices, src_text, tgt_text, strict=True):
+            tokens, ids = self.src_vocab.tokenize(src), self.src_vocab.encode(src)
+            if not ids or len(tokens) != len(ids):
+                where = f"{self.paths[0]}:{line + 1}" if self.paths else f"source sentence {line}"
+                raise DataError(
+                    f"{where}: an empty source, or {len(tokens)} tokens that encode to "
+                    f"{len(ids)} ids, which model.copy cannot align; run `seq2seq prepare`"
+                )
+            tgt_tokens = self.tgt_vocab.tokenize(tgt)
+            src_map, tgt_ext, strings = copy_ids(
+                tokens, self._index, size, tgt_tokens, self.tgt_vocab.encode(tgt)
+            )
+            src_ids.append(ids)
+            maps.append(src_map)
+            targets.append(tgt_ext)
+            extra.append(strings)
+        bucket = IdsBucket.from_lists(indices, src_ids, targets)
+        bucket.src_map, bucket.extra = IdsBucket.from_lists(indices, maps, targets).src, extra
+        return bucket
+
+
+def add_copy_map(batch: Batch, bucket: IdsBucket, reverse_source: bool) -> Batch:
+    """Give a batch of a copy model's bucket its rows' `src_map` (reversed like `src`), `extra`."""
+    maps = [bucket.copy_of(int(i)) for i in batch.indices]
+    batch.src_map, _ = make_source_batch([m[0] for m in maps], PAD_ID, reverse_source)
+    batch.extra = [m[1] for m in maps]
+    return batch
 
 
 class BucketLayout:
@@ -388,7 +442,10 @@ class BatchIterator:
             plan = self._plan(pairs, bucket, epoch, world_size)
             for rows in plan:
                 if position >= skip:
-                    yield self._shard([pairs[i] for i in rows], rank, world_size, position)
+                    batch = self._shard([pairs[i] for i in rows], rank, world_size, position)
+                    if pairs.src_map is not None:
+                        batch = add_copy_map(batch, pairs, self.reverse_source)
+                    yield batch
                 position += 1
             del pairs, plan  # before the next bucket is read: one bucket in memory, not two
 
@@ -459,10 +516,14 @@ class BatchIterator:
             batches.append(rows)
         return batches
 
+    def build(self, pairs: Sequence[EncodedPair], position: int = 0) -> Batch:
+        """One rank's batch of these pairs, in this order (data/audio_batching.py builds frames)."""
+        return build_batch(pairs, self.reverse_source)
+
     def _shard(self, pairs: list[EncodedPair], rank: int, world_size: int, position: int) -> Batch:
         pairs.sort(key=lambda p: (-len(p[1]), p[0]))  # the same row order on every rank
         mine = pairs[rank::world_size]
-        batch = build_batch(mine, self.reverse_source)
+        batch = self.build(mine, position)
         batch.global_sentences = len(pairs)
         batch.global_tgt_tokens = sum(len(p[2]) + 1 for p in pairs)
         batch.position = position
@@ -470,19 +531,28 @@ class BatchIterator:
 
 
 def make_batches(
-    prepared: PreparedData, split: str, data_cfg: DataConfig, *, shuffle: bool, seed: int = 1
+    prepared: PreparedData,
+    split: str,
+    data_cfg: DataConfig,
+    *,
+    shuffle: bool,
+    seed: int = 1,
+    copy: bool = False,
 ) -> BatchIterator:
     """The batch iterator of one split of a prepared data directory, as `config.data` asks.
 
     Training: ``make_batches(prepared, "train", cfg.data, shuffle=True, seed=cfg.train.seed)``;
     validation: ``make_batches(prepared, "valid", cfg.data, shuffle=False)`` (length-sorted batches;
-    `Batch.indices` give each row's line in the split, to restore the file order).
+    `Batch.indices` give each row's line in the split, to restore the file order). With `copy`
+    (a model with ``model.copy``) the batches carry copy maps, built from the split's text.
     """
     src_path, tgt_path = prepared.split_paths(split)
     vocabs = prepared.src_vocab, prepared.tgt_vocab
     ids = prepared.manifest["splits"][split].get("ids")
     corpus: Corpus
-    if ids is not None:
+    if copy:  # the copy map needs the strings of source words the source vocabulary lacks
+        corpus = CopyCorpus(src_path, tgt_path, *vocabs)
+    elif ids is not None:
         corpus = IdsCorpus(prepared.dir, ids, *vocabs, text_paths=(src_path, tgt_path))
     else:  # a directory prepared without ids files: encode the text, bucket by bucket
         corpus = ParallelCorpus(src_path, tgt_path, *vocabs)

@@ -247,6 +247,19 @@ class IdsBucket:
         self.src, self.tgt = src, tgt
         self._src_off = offsets[:, 0]
         self._tgt_off = offsets[:, 1]
+        # A copy model's bucket (batching.CopyCorpus, data/copymap.py): the extended target id
+        # of every source token, aligned with `src`, and each pair's extra slot strings.
+        self.src_map: np.ndarray | None = None
+        self.extra: list[list[str]] | None = None
+        self._positions: dict[int, int] | None = None
+
+    def copy_of(self, index: int) -> tuple[np.ndarray, list[str]]:
+        """The copy map of the pair with corpus index `index`: (src_map ids, extra strings)."""
+        assert self.src_map is not None and self.extra is not None, "not a copy model's bucket"
+        if self._positions is None:
+            self._positions = {int(k): i for i, k in enumerate(self.indices.tolist())}
+        i = self._positions[index]
+        return self.src_map[self._src_off[i] : self._src_off[i + 1]], self.extra[i]
 
     @classmethod
     def from_lists(

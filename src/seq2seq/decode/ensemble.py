@@ -7,6 +7,9 @@ distribution is the mean of the members' probabilities, ``p(y) = 1/M * sum_m p_m
 rescoring unchanged.
 Members may differ in architecture (cell, depth, attention) but must read the same source
 vocabulary and predict over the same target vocabulary; `load_ensemble` checks that.
+
+Copy models (model/copy.py) mix their final, extended distributions (N, V + X); a member
+without copy gives the extra slots probability 0, so copy and plain models may be mixed.
 """
 
 from __future__ import annotations
@@ -69,9 +72,15 @@ class Ensemble(nn.Module):
         """Each member encodes the same source batch src (B, S), src_lengths (B,)."""
         return tuple(m.encode(src, src_lengths) for m in self.members)
 
-    def init_state(self, encoded: tuple[Any, ...]) -> EnsembleState:
+    def init_state(
+        self, encoded: tuple[Any, ...], src_map: torch.Tensor | None = None
+    ) -> EnsembleState:
+        """Every member's first state; src_map (B, S) reaches the copy members."""
         return EnsembleState(
-            tuple(m.init_state(e) for m, e in zip(self.members, encoded, strict=True))
+            tuple(
+                m.init_state(e, src_map if m.copy is not None else None)
+                for m, e in zip(self.members, encoded, strict=True)
+            )
         )
 
     def output_layer(self, ids: torch.Tensor) -> tuple[Any, ...]:
@@ -89,8 +98,20 @@ class Ensemble(nn.Module):
         outputs = [
             m.step(tokens, s, o) for m, s, o in zip(self.members, state.members, outs, strict=True)
         ]
-        log_probs = mean_of_probs([lp for lp, _ in outputs])
+        log_probs = mean_of_probs(_widened([lp for lp, _ in outputs]))
         return log_probs, EnsembleState(tuple(s for _, s in outputs))
+
+
+def _widened(log_probs: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Members' (N, V_m) log-probabilities padded with -inf to the widest one: a model without
+    copy gives a copy member's extra slots (N, V + X) probability 0."""
+    width = max(lp.size(-1) for lp in log_probs)
+    return [
+        lp
+        if lp.size(-1) == width
+        else torch.nn.functional.pad(lp, (0, width - lp.size(-1)), value=float("-inf"))
+        for lp in log_probs
+    ]
 
 
 def _check_sizes(sizes: list[int]) -> None:

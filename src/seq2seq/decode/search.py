@@ -35,6 +35,10 @@ With ``candidates`` (C,) target ids (a lexical shortlist, data/shortlist.py) the
 layer is cut to those ids once per batch (``model.output_layer``) and every step scores only
 them; column j of the log-probabilities stands for ``candidates[j]``, and tokens are mapped back
 to vocabulary ids as soon as they are chosen.
+
+A copy model (model/copy.py) takes ``src_map`` (B, S), the extended target id of each source
+token; its steps score V + X columns, X extra slots for source words outside the vocabulary, and
+a chosen id >= V is fed back as such (the model reads it as <unk>) and returned in the tokens.
 """
 
 from __future__ import annotations
@@ -164,14 +168,18 @@ def search(
     candidates: torch.Tensor | None = None,
     attention: bool = False,
     lines: Sequence[int] | None = None,
+    src_map: torch.Tensor | None = None,
 ) -> list[list[Hypothesis]]:
     """Sampling when `settings.sampling`, greedy search for a beam of one, beam search otherwise;
-    see those three. `lines` (B,) number the sentences for sampling's random streams."""
+    see those three. `lines` (B,) number the sentences for sampling's random streams; `src_map`
+    (B, S) is a copy model's map of the source into its extended vocabulary (model/copy.py)."""
     if settings.sampling:
-        return sample_search(model, src, src_lengths, settings, candidates, attention, lines)
+        return sample_search(
+            model, src, src_lengths, settings, candidates, attention, lines, src_map
+        )
     if settings.beam_size == 1:
-        return greedy_search(model, src, src_lengths, settings, candidates, attention)
-    return beam_search(model, src, src_lengths, settings, candidates, attention)
+        return greedy_search(model, src, src_lengths, settings, candidates, attention, src_map)
+    return beam_search(model, src, src_lengths, settings, candidates, attention, src_map)
 
 
 @torch.no_grad()
@@ -182,6 +190,7 @@ def greedy_search(
     settings: DecodeConfig,
     candidates: torch.Tensor | None = None,
     attention: bool = False,
+    src_map: torch.Tensor | None = None,
 ) -> list[list[Hypothesis]]:
     """Feed back the most likely token until EOS (§3.2 with a beam of one).
 
@@ -196,7 +205,9 @@ def greedy_search(
         best, top = log_probs.add_(scores.unsqueeze(1)).topk(1, dim=1)
         return best.squeeze(1), top.squeeze(1)
 
-    return _decode_rows(model, src, src_lengths, settings, candidates, attention, 1, most_likely)
+    return _decode_rows(
+        model, src, src_lengths, settings, candidates, attention, 1, most_likely, src_map
+    )
 
 
 @torch.no_grad()
@@ -208,6 +219,7 @@ def sample_search(
     candidates: torch.Tensor | None = None,
     attention: bool = False,
     lines: Sequence[int] | None = None,
+    src_map: torch.Tensor | None = None,
 ) -> list[list[Hypothesis]]:
     """Ancestral sampling: each token drawn from the model's distribution, until EOS.
 
@@ -234,7 +246,9 @@ def sample_search(
         columns = draw_tokens(log_probs, uniforms[rows, step], settings)
         return scores + log_probs.gather(1, columns.unsqueeze(1)).squeeze(1), columns
 
-    return _decode_rows(model, src, src_lengths, settings, candidates, attention, copies, draw)
+    return _decode_rows(
+        model, src, src_lengths, settings, candidates, attention, copies, draw, src_map
+    )
 
 
 def sentence_seed(seed: int, line: int) -> int:
@@ -330,6 +344,7 @@ def _decode_rows(
     attention: bool,
     copies: int,
     choose: Any,
+    src_map: torch.Tensor | None = None,
 ) -> list[list[Hypothesis]]:
     """One token per row per step until EOS: the loop of greedy search and sampling.
 
@@ -339,7 +354,7 @@ def _decode_rows(
     """
     batch, device = src.size(0) * copies, src.device
     state, max_lens, restrict, output = _start(
-        model, src, src_lengths, settings, candidates, copies if copies > 1 else None
+        model, src, src_lengths, settings, candidates, copies if copies > 1 else None, src_map
     )
     max_lens = max_lens.repeat_interleave(copies)  # (B * copies,)
     rows = torch.arange(batch, device=device)  # original index of each row still decoding
@@ -379,11 +394,13 @@ def _start(
     settings: DecodeConfig,
     candidates: torch.Tensor | None,
     beam_size: int | None = None,
+    src_map: torch.Tensor | None = None,
 ) -> tuple[SearchState, torch.Tensor, _Restrictions, Any]:
     """What both searches set up: the decoder state (each sentence's row repeated `beam_size`
     times for a beam search), the length caps (B,), the token restrictions, the cut output
-    layer (None without candidates)."""
-    state = model.init_state(model.encode(src, src_lengths))
+    layer (None without candidates). A copy model's state also takes `src_map` (B, S)."""
+    encoded = model.encode(src, src_lengths)
+    state = model.init_state(encoded) if src_map is None else model.init_state(encoded, src_map)
     if beam_size is not None:
         rows = torch.arange(src.size(0), device=src.device).repeat_interleave(beam_size)
         state = state.select(rows)
@@ -478,6 +495,7 @@ def beam_search(
     settings: DecodeConfig,
     candidates: torch.Tensor | None = None,
     attention: bool = False,
+    src_map: torch.Tensor | None = None,
 ) -> list[list[Hypothesis]]:
     """Batched left-to-right beam search (paper §3.2), sentences x beams in one tensor.
 
@@ -492,7 +510,7 @@ def beam_search(
     beam_size, eos_id = settings.beam_size, EOS_ID
     batch, device = src.size(0), src.device
     state, max_lens, restrict, output = _start(
-        model, src, src_lengths, settings, candidates, beam_size
+        model, src, src_lengths, settings, candidates, beam_size, src_map
     )
     beams = _Beams.start(batch, beam_size, BOS_ID, device)
     finished = _Finished(src_lengths, settings.length_penalty, settings.n_best)

@@ -12,6 +12,7 @@ import torch
 
 from seq2seq.config import Config
 from seq2seq.data.batching import make_batches
+from seq2seq.data.copymap import decode_extended
 from seq2seq.data.prepare import PreparedData
 from seq2seq.decode.search import greedy_search
 from seq2seq.model.interface import SearchModel
@@ -32,7 +33,8 @@ class DevBleu:
 
     @torch.no_grad()
     def __call__(self, model: SearchModel[Any]) -> float:
-        batches = make_batches(self.data, "valid", self.config.data, shuffle=False)
+        copy = self.config.model.copy
+        batches = make_batches(self.data, "valid", self.config.data, shuffle=False, copy=copy)
         tgt_vocab = self.data.tgt_vocab
         hypotheses: dict[int, str] = {}
         for batch in batches.iter_epoch(0):
@@ -44,11 +46,16 @@ class DevBleu:
             if rows.numel() == 0:
                 continue
             src = batch.src[rows].to(self.device)
-            results = greedy_search(
-                model, src, batch.src_lengths[rows].to(self.device), self.settings
-            )
-            for index, hyps in zip(batch.indices[rows].tolist(), results, strict=True):
-                hypotheses[index] = tgt_vocab.decode(hyps[0].tokens)
+            lengths = batch.src_lengths[rows].to(self.device)
+            if batch.src_map is None:
+                results = greedy_search(model, src, lengths, self.settings)
+            else:  # a copy model (model/copy.py)
+                src_map = batch.src_map[rows].to(self.device)
+                results = greedy_search(model, src, lengths, self.settings, src_map=src_map)
+            extra = batch.extra or [[] for _ in range(len(batch))]
+            for row, hyps in zip(rows.tolist(), results, strict=True):
+                index = int(batch.indices[row])
+                hypotheses[index] = decode_extended(tgt_vocab, hyps[0].tokens, extra[row])
         order = sorted(hypotheses)
         refs = [self.references[i] for i in order]
         return sacrebleu.corpus_bleu([hypotheses[i] for i in order], [refs]).score

@@ -46,6 +46,8 @@ class DecoderState:
     feed: Tensor | None = None  # (B, H_dec) previous attentional vector, input feeding
     attn: Tensor | None = None  # (B, T, S) attention weights of the last decode call
     group: int = 1  # decoder rows per memory row
+    src_map: Tensor | None = None  # (N, S) extended target id of each source token, copy only
+    copy_size: int = 0  # V + the extra slots of src_map, copy only (model/copy.py)
 
     @property
     def batch_size(self) -> int:
@@ -63,17 +65,20 @@ class DecoderState:
             context=_pick(self.context, index),
             feed=_pick(self.feed, index),
             attn=_pick(self.attn, index),
+            copy_size=self.copy_size,
         )
         if self.memory is None:
             return state
         rows, group = _regroup(index, self.group, self.memory.size(0))
         state.group = group
         state.memory, state.keys, state.mask = self.memory, self.keys, self.mask
+        state.src_map = self.src_map
         if rows is not None:
             rows = rows.to(self.memory.device)
             state.memory = self.memory.index_select(0, rows)
             state.keys = _pick(self.keys, rows)
             state.mask = _pick(self.mask, rows)
+            state.src_map = _pick(self.src_map, rows)
         return state
 
 

@@ -40,7 +40,10 @@ class SearchModel(Protocol[State]):
         """src (B, S), src_lengths (B,) -> whatever `init_state` takes."""
         ...
 
-    def init_state(self, encoded: Any) -> State: ...
+    def init_state(self, encoded: Any, src_map: Tensor | None = None) -> State:
+        """The state before the first token; a copy model also takes src_map (B, S), the
+        extended target id of each source token (model/copy.py)."""
+        ...
 
     def output_layer(self, ids: Tensor) -> Any:
         """The output layer cut to target ids (C,), for `step(..., output)`."""

@@ -8,12 +8,16 @@ embeddings, 160k / 80k vocabularies and 384M parameters (§3.4), all initialised
 
 The interface every other stage uses (docs/ARCHITECTURE.md, "Model"):
   encode(src (B, S), src_lengths (B,)) -> Encoded
-  init_state(encoded) -> DecoderState              (DecoderState.select(index) picks rows)
+  init_state(encoded, src_map=None) -> DecoderState (DecoderState.select(index) picks rows)
   decode(tgt_in (B, T), state) -> features (B, T, D), state
   generator(features) -> logits (..., V)
   step(tokens (B,), state, output=None) -> log_probs (B, V), state
   output_layer(ids (C,)) -> the output layer cut to C target ids, for `step(..., output)`
   forward(src, src_lengths, tgt_in) -> logits (B, T, V)
+
+With ``model.copy`` (model/copy.py) `init_state` takes the source's copy map src_map (N, S),
+`step` returns log-probabilities over the extended vocabulary (N, V + X), and
+`copy_log_probs` gives the teacher-forced log-probabilities of gold extended ids.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from torch import Tensor, nn
 
 from seq2seq.config import ModelConfig
 from seq2seq.errors import ConfigError
+from seq2seq.model import copy as pointer
 from seq2seq.model.bridge import Bridge
 from seq2seq.model.decoder import Decoder, DecoderState
 from seq2seq.model.encoder import Encoded, Encoder
@@ -43,6 +48,12 @@ class Seq2Seq(nn.Module):
         self.bridge = _build_bridge(cfg, enc_size)
         self.decoder = Decoder(cfg, tgt_vocab_size, enc_size, pad_id)
         self.generator = nn.Linear(self.decoder.output_size, tgt_vocab_size)
+        self.vocab_size = tgt_vocab_size
+        self.copy = (
+            pointer.CopySwitch(enc_size, self.decoder.output_size, cfg.embedding_size)
+            if cfg.copy
+            else None
+        )
         if cfg.tie_embeddings:
             if self.decoder.output_size != cfg.embedding_size:
                 raise ConfigError(
@@ -73,16 +84,30 @@ class Seq2Seq(nn.Module):
         """src (B, S) padded at the end, src_lengths (B,) -> Encoded (outputs, mask, h, c)."""
         return self.encoder(src, src_lengths)
 
-    def init_state(self, encoded: Encoded) -> DecoderState:
-        """The decoder's state before its first token: v itself (paper §2) or the bridge of v."""
+    def init_state(self, encoded: Encoded, src_map: Tensor | None = None) -> DecoderState:
+        """The decoder's state before its first token: v itself (paper §2) or the bridge of v.
+
+        src_map (B, S): the extended target id of each source token, which a copy model needs
+        (model/copy.py) and any other model ignores."""
         if self.bridge is not None:
             h, c = self.bridge(encoded.h, encoded.c)
         else:
             h, c = encoded.h, encoded.c
-        return self.decoder.init_state(encoded, h, c)
+        state = self.decoder.init_state(encoded, h, c)
+        if self.copy is not None:
+            if src_map is None or src_map.shape != encoded.mask.shape:
+                raise ValueError(
+                    "a model with model.copy needs the source's copy map src_map, shaped like src"
+                )
+            state.src_map = src_map
+            state.copy_size = pointer.extended_size(src_map, self.vocab_size)
+        return state
 
     def decode(self, tgt_in: Tensor, state: DecoderState) -> tuple[Tensor, DecoderState]:
-        """tgt_in (B, T) -> features (B, T, D) and the next state; the one decoder function."""
+        """tgt_in (B, T) -> features (B, T, D) and the next state; the one decoder function.
+        A copy model reads the extended ids of copied words as <unk>."""
+        if self.copy is not None:
+            tgt_in = pointer.vocab_ids(tgt_in, self.vocab_size)
         return self.decoder(tgt_in, state)
 
     def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor) -> Tensor:
@@ -103,11 +128,55 @@ class Seq2Seq(nn.Module):
         With `output` from `output_layer(ids)` the distribution is over those C ids only:
         log_probs (B, C), column j for target id ids[j].
         """
+        if self.copy is not None:
+            return self._copy_step(tokens, state, output)
         features, state = self.decoder(tokens.unsqueeze(1), state)
         features = features.squeeze(1)
         # (B, V) or (B, C); bfloat16 under bf16 search
         logits = self.generator(features) if output is None else F.linear(features, *output)
         return torch.log_softmax(logits.float(), dim=-1), state  # scores add up in float32
+
+    def _copy_step(
+        self, tokens: Tensor, state: DecoderState, output: tuple[Tensor, Tensor] | None
+    ) -> tuple[Tensor, DecoderState]:
+        """`step` of a copy model: tokens (B,) extended ids -> log_probs (B, V + X), next state."""
+        if output is not None:
+            raise ValueError("a model with model.copy cannot search over an output shortlist")
+        tokens = pointer.vocab_ids(tokens, self.vocab_size).unsqueeze(1)  # (B, 1)
+        features, state = self.decoder(tokens, state)  # (B, 1, D)
+        assert self.copy is not None and state.attn is not None and state.memory is not None
+        assert state.src_map is not None, "init_state was given no src_map"
+        context = pointer.attention_context(state.attn, state.memory)[:, 0]  # (B, H_enc)
+        features, attn = features[:, 0], state.attn[:, 0]  # (B, D), (B, S)
+        p_gen = self.copy(context, features, self.decoder.embedding(tokens[:, 0]))  # (B, 1)
+        src_map = pointer.row_map(state.src_map, state.group)  # (B, S)
+        log_probs = pointer.extended_log_probs(
+            self.generator(features), p_gen, attn, src_map, state.copy_size
+        )
+        return log_probs, state
+
+    def copy_log_probs(
+        self, tgt_in: Tensor, tgt_out: Tensor, state: DecoderState, real: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Teacher-forced log p(gold) of a copy model from the state before tgt_in (B, T).
+
+        tgt_out (B, T) holds extended ids; `real` (B, T) picks the M positions to score (all
+        when None): the output layer runs on those only. Returns the vocabulary logits (M, V)
+        and log p of the gold ids (M,)."""
+        assert self.copy is not None, "copy_log_probs is for a model with model.copy"
+        tgt_in = pointer.vocab_ids(tgt_in, self.vocab_size)
+        features, after = self.decoder(tgt_in, state)  # (B, T, D)
+        assert after.attn is not None and after.memory is not None and after.src_map is not None
+        if real is None:
+            real = torch.ones_like(tgt_out, dtype=torch.bool)
+        rows = real.nonzero()[:, 0]  # the sentence of each scored position
+        context = pointer.attention_context(after.attn, after.memory)[real]  # (M, H_enc)
+        features = features[real]  # (M, D)
+        p_gen = self.copy(context, features, self.decoder.embedding(tgt_in[real]))  # (M, 1)
+        logits = self.generator(features)  # (M, V)
+        src_map = pointer.row_map(after.src_map, after.group)[rows]  # (M, S)
+        gold = pointer.gold_log_probs(logits, p_gen, after.attn[real], src_map, tgt_out[real])
+        return logits, gold
 
     # --- size -----------------------------------------------------------------------------------
 

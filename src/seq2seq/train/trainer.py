@@ -321,7 +321,9 @@ def train_step(batch: Batch, objective: torch.nn.Module, optimizer: torch.optim.
     objective.train()
     batch = batch.to(ctx.device)
     with autocast(cfg.precision, ctx.device):
-        loss, nll = objective(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out)
+        loss, nll = objective(
+            batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out, batch.src_map
+        )
     # Paper §3.4: the gradient is divided by the batch size (global over ranks; DDP averages
     # gradients over ranks, hence the factor world_size).
     denominator = (

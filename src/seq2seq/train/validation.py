@@ -18,7 +18,9 @@ def dev_loss(model: Seq2Seq, batches: BatchIterator, pad_id: int, device: torch.
     nll, tokens = 0.0, 0
     for batch in batches.iter_epoch(0):
         batch = batch.to(device)
-        _, batch_nll = objective(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out)
+        _, batch_nll = objective(
+            batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out, batch.src_map
+        )
         nll += float(batch_nll)
         tokens += batch.n_tgt_tokens
     return nll / max(tokens, 1)
