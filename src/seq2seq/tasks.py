@@ -43,8 +43,8 @@ class Task:
         return self.target_label.lower()
 
 
-# Summarisation and speech are judged by BLEU/chrF and length until their issues add ROUGE and
-# word error rates to evaluate/metrics.py; their names then go here.
+# Speech is judged by BLEU/chrF until its issue adds word error rates to evaluate/metrics.py; their
+# names then go here. Summarisation by ROUGE-1/2/L F1 (rouge-score) and the mean output length.
 TASKS: dict[str, Task] = {
     task.name: task
     for task in (
@@ -54,7 +54,8 @@ TASKS: dict[str, Task] = {
              ("bleu", "chrf", "distinct-1", "distinct-2", "length"), False,
              "a question or remark -> a reply"),
         Task("summarisation", "E-mail", "Subject", "summarise", "text> ",
-             ("bleu", "chrf", "length"), False, "a long text -> a short one that sums it up"),
+             ("rouge1", "rouge2", "rougeL", "length"), False,
+             "a long text -> a short one that sums it up"),
         Task("pronunciation", "Word", "Pronunciation", "pronounce", "word> ",
              ("wer", "per", "wer-no-stress", "per-no-stress"), False, "a written word -> its sounds"),
         Task("speech", "Audio", "Transcript", "transcribe", "audio> ", ("bleu", "chrf"), False,

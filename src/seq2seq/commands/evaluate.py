@@ -12,7 +12,6 @@ from seq2seq.commands.options import (
     add_decode_settings,
     add_device,
     add_lowercase,
-    add_test_set,
     decode_overrides,
 )
 from seq2seq.tasks import TASKS
@@ -24,7 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         required=False,
         help="one checkpoint, or several for an ensemble (needed unless --hyp is given)",
     )
-    add_test_set(parser)
+    parser.add_argument("--src", type=Path, required=True, help="source sentences, plain or .gz")
+    parser.add_argument(
+        "--ref", type=Path, required=True, action="append",
+        help="references, aligned line by line with --src; repeat the flag for several "
+        "references per sentence (AESLC dev: --ref dev.ann0 --ref dev.ann1 --ref dev.ann2)",
+    )  # fmt: skip
     parser.add_argument(
         "--hyp", type=Path, default=None, help="score this hypotheses file instead of translating"
     )
@@ -49,8 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--metrics", nargs="+", default=None, metavar="NAME",
-        help="score by these metrics instead (bleu, chrf, distinct-1, distinct-2, length: the "
-        "names of seq2seq/evaluate/metrics.py)",
+        help="score by these metrics instead (bleu, chrf, distinct-1, distinct-2, length, wer, "
+        "per, rouge1, rouge2, rougeL, ...: the names of seq2seq/evaluate/metrics.py)",
     )  # fmt: skip
     add_decode_settings(
         parser, only=("beam_size", "batch_size", "length_penalty", "precision", "shortlist")
@@ -72,12 +76,13 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"--metrics: unknown metric '{unknown[0]}'; metrics: {', '.join(METRICS)}"
         )
-    for flag, path in (("--src", args.src), ("--ref", args.ref), ("--hyp", args.hyp)):
+    inputs = [("--src", args.src), *(("--ref", ref) for ref in args.ref), ("--hyp", args.hyp)]
+    for flag, path in inputs:
         if path is not None:
             check_readable(path, flag)
     if args.output is not None:
         check_writable(args.output, "--output")
-        for flag, path in (("--src", args.src), ("--ref", args.ref), ("--hyp", args.hyp)):
+        for flag, path in inputs:
             if same_file(path, args.output):
                 raise DataError(
                     f"--output {args.output} is the {flag} file; give another name so it is "

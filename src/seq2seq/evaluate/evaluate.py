@@ -23,7 +23,7 @@ from seq2seq.checkpoint import read_task
 from seq2seq.data.io import AtomicTextFile, guess_language
 from seq2seq.decode.translator import Translator
 from seq2seq.errors import ConfigError
-from seq2seq.evaluate.metrics import MetricScore, metric_names, score
+from seq2seq.evaluate.metrics import MetricScore, join_references, metric_names, score
 from seq2seq.evaluate.scores import (
     CorpusScores,
     check_aligned,
@@ -37,7 +37,7 @@ from seq2seq.tasks import get_task
 
 def evaluate(
     src: Path,
-    ref: Path,
+    ref: Path | Sequence[Path],
     checkpoints: Sequence[Path] = (),
     hyp: Path | None = None,
     lowercase: bool = False,
@@ -52,6 +52,10 @@ def evaluate(
     """Scores of `hyp`, or of the checkpoints' translations of `src`, against `ref`, as one
     JSON-able dict. `decode` holds `DecodeConfig` overrides (beam_size, precision, ...).
 
+    `ref` may be several aligned files, each one reference per line: every metric then counts
+    them all (evaluate/metrics.py: ROUGE the best per sentence, BLEU and chrF as sacreBLEU's
+    reference streams); the perplexity is the first file's.
+
     With `tok_ref` (an official ``*.lc.norm.tok.LANG`` file aligned with `ref`) the result also
     holds ``tokenized_bleu``: BLEU as the Multi30k literature counts it (`tokenized_bleu`), for
     language `tok_lang` (default: the checkpoint's target language, else the file name's).
@@ -62,34 +66,37 @@ def evaluate(
         raise ConfigError(
             "give evaluate.checkpoint to translate the source, or evaluate.hyp with translations"
         )
-    sources, references = read_lines(src), read_lines(ref)
-    check_aligned({str(src): sources, str(ref): references})
+    ref_paths = [ref] if isinstance(ref, str | Path) else list(ref)
+    sources, streams = read_lines(src), [read_lines(path) for path in ref_paths]
+    check_aligned({str(src): sources, **{str(p): s for p, s in zip(ref_paths, streams)}})
+    references = streams[0]
     result: dict[str, Any] = {
         "checkpoints": [str(p) for p in checkpoints],
         "src": str(src),
-        "ref": str(ref),
+        "ref": str(ref_paths[0]),
+        "refs": [str(p) for p in ref_paths],
         "hyp": str(hyp) if hyp else None,
         "lowercase": lowercase,
     }
     translator = Translator.load(checkpoints, device=device) if checkpoints else None
     if hyp is not None:
         hypotheses = read_lines(hyp)
-        check_aligned({str(ref): references, str(hyp): hypotheses})
+        check_aligned({str(ref_paths[0]): references, str(hyp): hypotheses})
     elif translator is not None:
         hypotheses = _translate(translator, sources, decode or {}, output, result)
-    corpus = corpus_scores(hypotheses, references, lowercase)
+    corpus = corpus_scores(hypotheses, references, lowercase, more=streams[1:])
     result.update(corpus.to_dict())
     chosen = (
         get_task(task) if task else read_task(checkpoints[0]) if checkpoints else get_task(None)
     )
     result["task"] = chosen.name
     names = list(metrics) if metrics else metric_names(chosen.name)
-    scores = task_metrics(names, hypotheses, references, corpus, sources)
+    scores = task_metrics(names, hypotheses, join_references(streams), corpus, sources)
     result["metrics"] = [m.to_dict() for m in scores]
     result["tokenized_bleu"] = None
     if tok_ref is not None:
         tokenized = read_lines(tok_ref)
-        check_aligned({str(ref): references, str(tok_ref): tokenized})
+        check_aligned({str(ref_paths[0]): references, str(tok_ref): tokenized})
         lang = tok_lang or (translator.tgt_lang if translator else None) or guess_language(tok_ref)
         if not lang:
             raise ConfigError(

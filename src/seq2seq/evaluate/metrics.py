@@ -23,12 +23,26 @@ either way:
   - or one line per word, its references separated by `` | `` (``T AH0 M EY1 T OW2 | T AH0 M AA1 T
     OW2``), the form the grouping produces (`group_by_source`).
 
-Later tasks add their names to `METRICS` and to their entry in seq2seq/tasks.py (summarisation:
-ROUGE; speech: WER / CER), each from a well-kept implementation.
+A summary (an e-mail's subject line) is judged as summarisation work judges it, by ROUGE F1 (Lin
+2004): ``rouge1`` and ``rouge2`` (unigram and bigram overlap) and ``rougeL`` (longest common
+subsequence), from Google's `rouge-score` package (the reimplementation of ROUGE-1.5.5 that
+summarisation code now uses), with its own tokeniser (lower case, every character outside a-z and
+0-9 a space, so punctuation and non-ASCII letters do not count) and Porter stemming on (what
+ROUGE-1.5.5's ``-m`` does). Each sentence's F1 is computed and the mean over sentences reported, in
+percent. A line may hold several references joined by `MULTI_REFERENCE` (a line break, which no
+line read from a file holds: `join_references`, as ``seq2seq evaluate --ref A --ref B --ref C``
+builds them); a sentence then scores the MAXIMUM F1 over its references, each ROUGE variant on its
+own (rouge-score's ``score_multi``), not their mean, so AESLC's three annotated subjects count as
+three acceptable answers. BLEU and chrF take the references as sacreBLEU's reference streams (every
+line must then hold the same number).
+
+Later tasks add their names to `METRICS` and to their entry in seq2seq/tasks.py (speech: WER /
+CER), each from a well-kept implementation.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -62,15 +76,48 @@ _TOKENS_SIGNATURE = f"tok:13a|version:{sacrebleu.__version__}"
 
 
 def bleu(hypotheses: Sequence[str], references: Sequence[str]) -> MetricScore:
-    """sacreBLEU's corpus BLEU, one reference per line."""
-    scores = corpus_scores(hypotheses, references)
+    """sacreBLEU's corpus BLEU, against every reference of a line (`reference_streams`)."""
+    first, *more = reference_streams(references)
+    scores = corpus_scores(hypotheses, first, more=more)
     return MetricScore("bleu", scores.bleu, scores.bleu_signature)
 
 
 def chrf(hypotheses: Sequence[str], references: Sequence[str]) -> MetricScore:
-    """sacreBLEU's corpus chrF (character 6-grams, beta 2), one reference per line."""
-    scores = corpus_scores(hypotheses, references)
+    """sacreBLEU's corpus chrF (character 6-grams, beta 2), against every reference of a line."""
+    first, *more = reference_streams(references)
+    scores = corpus_scores(hypotheses, first, more=more)
     return MetricScore("chrf", scores.chrf, scores.chrf_signature)
+
+
+MULTI_REFERENCE = "\n"  # joins the references of one line (`join_references`)
+
+
+def join_references(streams: Sequence[Sequence[str]]) -> list[str]:
+    """Aligned reference streams (one list per file) -> one line per sentence holding all of its
+    references, joined by `MULTI_REFERENCE`; one stream is returned as it is."""
+    if not streams:
+        raise DataError("give at least one list of references")
+    first = len(streams[0])
+    for i, stream in enumerate(streams[1:], start=2):
+        if len(stream) != first:
+            raise DataError(
+                f"reference list {i} has {len(stream)} lines but the first has {first}; "
+                "they must be aligned line by line"
+            )
+    return ["\n".join(refs) for refs in zip(*streams, strict=True)]
+
+
+def reference_streams(references: Sequence[str]) -> list[list[str]]:
+    """The inverse of `join_references`: one list per reference position; every line must hold
+    the same number of references (sacreBLEU's streams), else a DataError names the line."""
+    split = [line.split(MULTI_REFERENCE) for line in references]
+    count = len(split[0]) if split else 1
+    for lineno, refs in enumerate(split, start=1):
+        if len(refs) != count:
+            raise DataError(
+                f"reference line {lineno} holds {len(refs)} references but line 1 holds {count}"
+            )
+    return [list(stream) for stream in zip(*split, strict=True)] if split else [[]]
 
 
 def tokens(text: str) -> list[str]:
@@ -106,6 +153,57 @@ def mean_length(hypotheses: Sequence[str], references: Sequence[str]) -> MetricS
     return MetricScore("length", value, f"length|unit:tokens|{_TOKENS_SIGNATURE}")
 
 
+ROUGE_TYPES = {"rouge1": "rouge1", "rouge2": "rouge2", "rougeL": "rougeL"}  # our name: theirs
+ROUGE_STEMMING = True  # Porter stemming, ROUGE-1.5.5's -m
+
+
+@functools.cache
+def _rouge_scorer(stemming: bool) -> Any:
+    """rouge-score's scorer of the three variants (imported here: the `tasks` extra)."""
+    try:
+        from rouge_score import rouge_scorer
+    except ImportError:
+        raise DataError(
+            "ROUGE needs the rouge-score package: pip install 'seq2seq[tasks]' (or rouge-score)"
+        ) from None
+    return rouge_scorer.RougeScorer(list(ROUGE_TYPES.values()), use_stemmer=stemming)
+
+
+def rouge(
+    hypotheses: Sequence[str], references: Sequence[str], stemming: bool = ROUGE_STEMMING
+) -> dict[str, float]:
+    """Mean ROUGE-1/2/L F1 in percent over sentences, each sentence against the best of its
+    references (`MULTI_REFERENCE`) for each variant on its own; an empty output scores 0."""
+    check_aligned({"hypotheses": hypotheses, "references": references})
+    scorer = _rouge_scorer(stemming)
+    totals = dict.fromkeys(ROUGE_TYPES, 0.0)
+    for hyp, ref in zip(hypotheses, references, strict=True):
+        scores = scorer.score_multi(ref.split(MULTI_REFERENCE), hyp)
+        for name, theirs in ROUGE_TYPES.items():
+            totals[name] += scores[theirs].fmeasure
+    return {name: 100.0 * total / max(len(hypotheses), 1) for name, total in totals.items()}
+
+
+def rouge_signature(name: str, references: Sequence[str], stemming: bool = ROUGE_STEMMING) -> str:
+    """How a ROUGE figure was counted: F1, per-sentence mean, references, stemming, version."""
+    refs = references[0].count(MULTI_REFERENCE) + 1 if references else 1
+    return (
+        f"{name}|f1|mean:sentences|refs:{refs}|multi:max-per-sentence"
+        f"|stem:{'porter' if stemming else 'no'}|tok:rouge-score-default(lc,a-z0-9)"
+        f"|unit:%|rouge-score:{version('rouge-score')}"
+    )
+
+
+def _rouge_metric(name: str) -> Metric:
+    def metric(hypotheses: Sequence[str], references: Sequence[str]) -> MetricScore:
+        value = rouge(hypotheses, references)[name]
+        return MetricScore(name, value, rouge_signature(name, references))
+
+    what = {"rouge1": "unigram", "rouge2": "bigram", "rougeL": "longest common subsequence"}
+    metric.__doc__ = f"Mean {what[name]} ROUGE F1 in percent, best reference per sentence."
+    return metric
+
+
 ALTERNATIVES = " | "  # separates the reference pronunciations of one word on one line
 _STRESS = re.compile(r"(?<=\D)\d+$")  # AH0 -> AH; a token of digits only is kept
 
@@ -113,7 +211,8 @@ _STRESS = re.compile(r"(?<=\D)\d+$")  # AH0 -> AH; a token of digits only is kep
 def alternatives(reference: str, stress: bool = True) -> list[list[str]]:
     """The reference pronunciations on one line, each as its tokens (stress digits removed
     unless `stress`); an empty alternative is a DataError."""
-    found = [alt.split() for alt in reference.split(ALTERNATIVES.strip())]
+    joined = reference.replace(MULTI_REFERENCE, ALTERNATIVES)  # references of several files
+    found = [alt.split() for alt in joined.split(ALTERNATIVES.strip())]
     if not all(found):
         raise DataError(f"the reference '{reference}' holds an empty pronunciation")
     return found if stress else [without_stress(alt) for alt in found]
@@ -135,7 +234,7 @@ def group_by_source(
     for src, hyp, ref in zip(sources, hypotheses, references):
         first.setdefault(src, hyp)
         seen = refs.setdefault(src, [])
-        for alt in ref.split(ALTERNATIVES.strip()):
+        for alt in ref.replace(MULTI_REFERENCE, ALTERNATIVES).split(ALTERNATIVES.strip()):
             if " ".join(alt.split()) not in seen:
                 seen.append(" ".join(alt.split()))
     return list(first.values()), [ALTERNATIVES.join(refs[src]) for src in first]
@@ -191,6 +290,9 @@ METRICS: dict[str, Metric] = {
     "per": _pronunciation_metric("per", stress=True),
     "wer-no-stress": _pronunciation_metric("wer-no-stress", stress=False),
     "per-no-stress": _pronunciation_metric("per-no-stress", stress=False),
+    "rouge1": _rouge_metric("rouge1"),
+    "rouge2": _rouge_metric("rouge2"),
+    "rougeL": _rouge_metric("rougeL"),
 }
 # Metrics over words with several references: `score` groups repeated sources for them.
 GROUPED = frozenset({"wer", "per", "wer-no-stress", "per-no-stress"})

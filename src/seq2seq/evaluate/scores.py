@@ -61,10 +61,14 @@ def corpus_bleu(hypotheses: Sequence[str], references: Sequence[str], lowercase:
 
 
 def corpus_scores(
-    hypotheses: Sequence[str], references: Sequence[str], lowercase: bool = False
+    hypotheses: Sequence[str],
+    references: Sequence[str],
+    lowercase: bool = False,
+    more: Sequence[Sequence[str]] = (),
 ) -> CorpusScores:
-    """BLEU and chrF of aligned hypotheses and references, with their sacreBLEU signatures."""
-    hyps, refs = list(hypotheses), [list(references)]
+    """BLEU and chrF of aligned hypotheses and references (and `more` reference streams, each
+    aligned with them: sacreBLEU's multi-reference scores), with their sacreBLEU signatures."""
+    hyps, refs = list(hypotheses), [list(references), *(list(stream) for stream in more)]
     bleu = sacrebleu.metrics.BLEU(lowercase=lowercase)
     chrf = sacrebleu.metrics.CHRF(lowercase=lowercase)
     bleu_score = bleu.corpus_score(hyps, refs)
