@@ -37,3 +37,8 @@ class ServeError(Seq2SeqError):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
+
+
+class AudioError(DataError):
+    """An audio file is missing, unreadable, empty, silent, too long or (in strict mode) at the
+    wrong sample rate; the message names the file."""

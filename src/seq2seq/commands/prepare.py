@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from seq2seq.commands.options import add_settings, given_settings, settings_as_flags
+from seq2seq.commands.prepare_speech import add_audio_arguments, run_audio
 from seq2seq.config import PrepareConfig
 from seq2seq.data.io import ParallelSource, check_readable, check_writable, same_file
 from seq2seq.errors import DataError
@@ -32,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         io_group.add_argument(f"--{split}-tgt", type=Path, help=f"{split} target file")
         io_group.add_argument(f"--{split}-tsv", type=Path, help=f"{split} pairs as a TSV file")
     io_group.add_argument("--out", type=Path, required=True, help="data directory to write")
+    add_audio_arguments(parser)  # speech corpora (commands/prepare_speech.py)
     settings = parser.add_argument_group("settings (PrepareConfig)")
     add_settings(settings, PrepareConfig, _DEST)
 
@@ -97,6 +99,12 @@ def run(args: argparse.Namespace) -> int:
     from seq2seq.data.prepare import MANIFEST, prepare, summary_table
     from seq2seq.locking import hold
 
+    if any(  # a speech corpus (commands/prepare_speech.py)
+        getattr(args, f"{split}{key}") is not None
+        for split in ("", "valid_", "test_")
+        for key in ("manifest", "audio_dir", "transcripts")
+    ):
+        return run_audio(args, _remove_created)
     with settings_as_flags(PrepareConfig):
         config = PrepareConfig(**given_settings(args, _DEST))
         train, valid, test = (_source(args, split) for split in ("train", "valid", "test"))
