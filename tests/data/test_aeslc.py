@@ -175,3 +175,45 @@ def test_the_prepare_command_reports_the_cut(split, tmp_path, capsys):
     assert "sources cut to 30 tokens (truncate_src): train " in out
     assert main([*argv[:-2], "--truncate-src", "0", "--out", str(tmp_path / "q")]) == 2
     assert "truncate" in capsys.readouterr().err
+
+
+def _header_commands(recipe: Path) -> list[str]:
+    """The `seq2seq ...` command lines of a recipe's header comment, continuations joined."""
+    commands: list[str] = []
+    open_line = False
+    for line in recipe.read_text("utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        text = line[1:].strip()
+        if open_line:
+            commands[-1] += " " + text.rstrip("\\").strip()
+        elif "seq2seq " in text and text.split("seq2seq ")[0].strip() in ("", "then:"):
+            commands.append("seq2seq " + text.split("seq2seq ", 1)[1].rstrip("\\").strip())
+        open_line = text.endswith("\\")
+    return [
+        c.replace("$S", "data/aeslc/split").replace("$P", "data/aeslc/prepared") for c in commands
+    ]
+
+
+@pytest.mark.parametrize("name, copy", [("aeslc", True), ("aeslc-nocopy", False)])
+def test_the_recipes_load_differ_only_by_copy_and_their_commands_parse(name, copy):
+    import shlex
+
+    from seq2seq.commands import build_parser
+    from seq2seq.config import load_config
+
+    recipes = Path(__file__).resolve().parents[2] / "configs" / "tasks"
+    config, other = load_config(recipes / f"{name}.yaml"), load_config(recipes / "aeslc.yaml")
+    assert config.model.copy is copy and config.train.max_minutes == 60
+    assert config.model.context == "attention" and config.data.dir == "data/aeslc/prepared"
+    assert config.model.model_dump() == {**other.model.model_dump(), "copy": copy}
+    assert config.train.model_dump() == {**other.train.model_dump(), "out_dir": f"runs/{name}"}
+    commands = _header_commands(recipes / f"{name}.yaml")
+    assert {c.split()[1] for c in commands} >= {"split", "prepare", "train", "evaluate"}
+    for command in commands:
+        argv = shlex.split(command)[1:]
+        assert build_parser(argv[0]).parse_args(argv).command == argv[0]  # exits on a bad flag
+    prepare_line = next(c for c in commands if c.split()[1] == "prepare")
+    for flag in ("--task summarisation", "--vocab word", "--lowercase", "--split-punct",
+                 "--truncate-src 100"):  # fmt: skip
+        assert flag in prepare_line
