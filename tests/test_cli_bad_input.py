@@ -128,6 +128,18 @@ CASES: list[Case] = [
        ("--resume", "no checkpoint"), "--resume where no run is"),
     _c("train-out-dir-file", "train {config} --set train.out_dir={keep}", ("keep.txt",),
        "train.out_dir names an existing file"),
+    # export (seq2seq/export): every case stops before a graph is written
+    _c("export-ckpt-missing", "export {missing}/m.safetensors --out {new}/onnx",
+       ("m.safetensors", "does not exist"), "a checkpoint that does not exist"),
+    _c("export-out-file", "export {ckpt} --out {keep}", ("--out", "keep.txt", "is a file"),
+       "--out names an existing file"),
+    _c("export-ckpt-garbage", "export {ck_garbage} --out {new}/onnx",
+       ("garbage.safetensors", "not a readable checkpoint"), "a checkpoint that is not safetensors"),
+    # translate --model: an exported folder, read by the runtime
+    _c("translate-model-and-ckpt", "translate --checkpoint {ckpt} --model {run} --input {src}",
+       ("--checkpoint", "--model"), "both --checkpoint and --model"),
+    _c("translate-model-not-export", "translate --model {run} --input {src} --output {keep}",
+       ("run", "manifest.json", "seq2seq export"), "--model names a folder that is no export"),
     # translate: checkpoints (the output file keep.txt must survive each)
     _c("translate-ckpt-missing", "translate --checkpoint {missing}/m.safetensors "
        "--input {src} --output {keep}", ("m.safetensors", "does not exist"),

@@ -1,0 +1,336 @@
+"""Deployment: ONNX export and the PyTorch-free runtime against PyTorch, on Multi30k EN->FR
+test_2016_flickr (1,000 sentences), beam 5.
+
+    python benchmarks/deploy.py                      # the three runs/onnx-* models
+    python benchmarks/deploy.py --limit 100          # a quick look (not for the record)
+
+For each of a no-attention, a Luong and a Bahdanau model (runs/onnx-{plain,luong,bahdanau}):
+  1. export float32 and int8 graphs (`seq2seq export`, `--int8`) and their file sizes;
+  2. translate the test set in this process, batch 64: PyTorch float32, ONNX float32 and int8
+     (the runtime): the share of sentences whose ONNX float32 output equals PyTorch's (goal
+     >= 99%), BLEU of each (float32 within 0.1 of PyTorch, int8 within 0.5), sentences/s;
+For the speed model (Luong, `--speed-model`), also:
+  3. PyTorch bfloat16, and sentences/s at batch 1 on the first `--batch1` sentences;
+  4. whole commands, timed from outside (process start to last line), with the child's peak
+     RSS: `seq2seq translate --checkpoint` (fp32, bf16), `seq2seq-runtime translate --model`
+     (fp32, int8) and `seq2seq translate --model`, over the 1,000 sentences; and the time to the
+     first translation of one sentence piped into each (median of `--repeats`).
+Two threads everywhere (torch.set_num_threads, ONNX Runtime intra-op threads). Results go to
+benchmarks/results/deploy.{json,md}; the header records the machine's load average, since the
+figures are only as good as the idle CPU they had.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MULTI30K = ROOT.parent / "shared" / "data" / "multi30k"
+RESULTS = ROOT / "benchmarks" / "results"
+MODELS = {"no attention": "onnx-plain", "Luong": "onnx-luong", "Bahdanau": "onnx-bahdanau"}
+THREADS = 2
+ONE_SENTENCE = "A man in a blue shirt is standing on a ladder cleaning windows.\n"
+VENV_BIN = Path(sys.executable).parent
+
+
+def read_gz(path: Path, limit: int | None) -> list[str]:
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        lines = [line.rstrip("\n") for line in handle]
+    return lines[:limit] if limit else lines
+
+
+def bleu(hyps: list[str], refs: list[str]) -> float:
+    import sacrebleu
+
+    return round(sacrebleu.corpus_bleu(hyps, [refs[: len(hyps)]]).score, 2)
+
+
+def size_mb(folder: Path, suffix: str = ".onnx") -> float:
+    return round(sum(f.stat().st_size for f in folder.iterdir() if f.suffix == suffix) / 1e6, 1)
+
+
+def export(checkpoint: Path, out: Path, int8: bool) -> float:
+    """`seq2seq export` as a user runs it; returns its seconds."""
+    command = [str(VENV_BIN / "seq2seq"), "export", str(checkpoint), "--out", str(out)]
+    start = time.perf_counter()
+    subprocess.run(command + (["--int8"] if int8 else []), check=True, capture_output=True)
+    return round(time.perf_counter() - start, 1)
+
+
+def timed(translate, lines: list[str], batch: int) -> tuple[list[str], float]:
+    """(outputs, seconds) of one call after a short warm-up."""
+    translate(lines[:8], batch)
+    start = time.perf_counter()
+    outputs = translate(lines, batch)
+    return outputs, time.perf_counter() - start
+
+
+def torch_translator(checkpoint: Path, precision: str):
+    from seq2seq import Translator
+
+    translator = Translator.load(checkpoint)
+
+    def translate(lines: list[str], batch: int) -> list[str]:
+        return translator.translate(lines, beam_size=5, batch_size=batch, precision=precision)
+
+    return translate
+
+
+def onnx_translator(folder: Path):
+    from seq2seq_runtime import Translator
+
+    translator = Translator.from_dir(folder, threads=THREADS)
+
+    def translate(lines: list[str], batch: int) -> list[str]:
+        return translator.translate(lines, beam_size=5, batch_size=batch)
+
+    return translate
+
+
+def quality(name: str, run: Path, lines: list[str], refs: list[str], work: Path) -> dict:
+    """Export, translate with the three engines, compare (steps 1 and 2 of the docstring)."""
+    checkpoint = run / "best.safetensors"
+    row: dict = {"model": name, "checkpoint": os.path.relpath(checkpoint, ROOT)}
+    folders = {p: work / f"{run.name}-{p}" for p in ("fp32", "int8")}
+    for precision, folder in folders.items():
+        row[f"export_s_{precision}"] = export(checkpoint, folder, precision == "int8")
+        row[f"onnx_{precision}_mb"] = size_mb(folder)
+    row["checkpoint_mb"] = round(checkpoint.stat().st_size / 1e6, 1)
+    outputs = {}
+    engines = {
+        "torch_fp32": torch_translator(checkpoint, "fp32"),
+        "onnx_fp32": onnx_translator(folders["fp32"]),
+        "onnx_int8": onnx_translator(folders["int8"]),
+    }
+    for engine, translate in engines.items():
+        outputs[engine], seconds = timed(translate, lines, 64)
+        row[f"{engine}_sent_s_b64"] = round(len(lines) / seconds, 1)
+        row[f"{engine}_bleu"] = bleu(outputs[engine], refs)
+    same = sum(a == b for a, b in zip(outputs["torch_fp32"], outputs["onnx_fp32"], strict=True))
+    row["same_fp32"] = round(same / len(lines), 4)
+    row["same_int8"] = round(
+        sum(a == b for a, b in zip(outputs["onnx_fp32"], outputs["onnx_int8"], strict=True))
+        / len(lines),
+        4,
+    )
+    print(json.dumps(row), file=sys.stderr)
+    return row
+
+
+def speed(run: Path, lines: list[str], refs: list[str], work: Path, batch1: int) -> dict:
+    """Step 3: every engine at batch 64 (bf16 added) and at batch 1."""
+    checkpoint = run / "best.safetensors"
+    engines = {
+        "PyTorch fp32": torch_translator(checkpoint, "fp32"),
+        "PyTorch bf16": torch_translator(checkpoint, "bf16"),
+        "ONNX fp32": onnx_translator(work / f"{run.name}-fp32"),
+        "ONNX int8": onnx_translator(work / f"{run.name}-int8"),
+    }
+    rows = {}
+    for engine, translate in engines.items():
+        outputs, seconds = timed(translate, lines, 64)
+        _, seconds1 = timed(translate, lines[:batch1], 1)
+        rows[engine] = {
+            "sent_s_b64": round(len(lines) / seconds, 1),
+            "sent_s_b1": round(batch1 / seconds1, 1),
+            "bleu": bleu(outputs, refs),
+        }
+        print(json.dumps({engine: rows[engine]}), file=sys.stderr)
+    return rows
+
+
+def run_command(command: list[str], stdin: str | None = None) -> tuple[float, float]:
+    """(wall seconds from process start to exit, the child's peak RSS in MB)."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(THREADS)}
+    start = time.perf_counter()
+    child = subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    if stdin is not None:
+        assert child.stdin is not None
+        child.stdin.write(stdin.encode())
+        child.stdin.close()
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - start
+    if status != 0:
+        error = child.stderr.read().decode() if child.stderr else ""
+        raise RuntimeError(f"{' '.join(command)} failed: {error.strip()[-300:]}")
+    return round(seconds, 2), round(usage.ru_maxrss / 1024, 1)
+
+
+def commands(run: Path, source: Path, work: Path, repeats: int) -> dict:
+    """Step 4: whole commands over the test set, and the time to a first translation."""
+    checkpoint = str(run / "best.safetensors")
+    seq2seq, runtime = str(VENV_BIN / "seq2seq"), str(VENV_BIN / "seq2seq-runtime")
+    beam = ["--beam-size", "5"]
+    variants = {
+        "seq2seq translate --checkpoint (PyTorch fp32)": [
+            seq2seq, "translate", "--checkpoint", checkpoint, "--quiet", *beam],
+        "seq2seq translate --checkpoint --precision bf16": [
+            seq2seq, "translate", "--checkpoint", checkpoint, "--quiet", "--precision", "bf16",
+            *beam],
+        "seq2seq-runtime translate --model (ONNX fp32)": [
+            runtime, "translate", "--model", str(work / f"{run.name}-fp32"), *beam],
+        "seq2seq-runtime translate --model (ONNX int8)": [
+            runtime, "translate", "--model", str(work / f"{run.name}-int8"), *beam],
+        "seq2seq translate --model (ONNX fp32)": [
+            seq2seq, "translate", "--model", str(work / f"{run.name}-fp32"), *beam],
+    }  # fmt: skip
+    rows = {}
+    for name, command in variants.items():
+        seconds, rss = run_command(command + ["--input", str(source)])
+        first = [run_command(command, stdin=ONE_SENTENCE)[0] for _ in range(repeats)]
+        rows[name] = {
+            "whole_s": seconds,
+            "peak_rss_mb": rss,
+            "first_translation_s": statistics.median(first),
+        }
+        print(json.dumps({name: rows[name]}), file=sys.stderr)
+    return rows
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"{one:.2f} (1 min), {five:.2f} (5 min)"
+
+
+def goal(met: bool) -> str:
+    return "met" if met else "missed"
+
+
+def markdown(result: dict) -> str:
+    out = [
+        "# Deployment: ONNX export and the PyTorch-free runtime",
+        "",
+        f"{result['date']} · {result['machine']} · {THREADS} threads · load average at start "
+        f"{result['load_start']}, at end {result['load_end']} · Multi30k EN→FR test_2016_flickr "
+        f"({result['sentences']} sentences), beam 5, sacreBLEU (13a, cased).",
+        "",
+        "## Exactness and BLEU (batch 64, in one process)",
+        "",
+        "| model | ONNX fp32 = PyTorch fp32 | BLEU PyTorch fp32 | BLEU ONNX fp32 | BLEU ONNX int8 "
+        "| int8 = fp32 | sent/s PyTorch | sent/s ONNX fp32 | sent/s ONNX int8 | goals |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in result["quality"]:
+        d32 = row["onnx_fp32_bleu"] - row["torch_fp32_bleu"]
+        d8 = row["onnx_int8_bleu"] - row["onnx_fp32_bleu"]
+        goals = (
+            f"same ≥ 99%: {goal(row['same_fp32'] >= 0.99)}; |ΔBLEU| ≤ 0.1: "
+            f"{goal(abs(d32) <= 0.1)}; int8 |ΔBLEU| ≤ 0.5: {goal(abs(d8) <= 0.5)}"
+        )
+        out.append(
+            f"| {row['model']} | {100 * row['same_fp32']:.1f}% | {row['torch_fp32_bleu']:.2f} "
+            f"| {row['onnx_fp32_bleu']:.2f} ({d32:+.2f}) | {row['onnx_int8_bleu']:.2f} "
+            f"({d8:+.2f}) | {100 * row['same_int8']:.1f}% | {row['torch_fp32_sent_s_b64']} "
+            f"| {row['onnx_fp32_sent_s_b64']} | {row['onnx_int8_sent_s_b64']} | {goals} |"
+        )
+    out += [
+        "",
+        "## File sizes (MB)",
+        "",
+        "| model | checkpoint (.safetensors) | ONNX fp32 graphs | ONNX int8 graphs | export s "
+        "(fp32 / int8) |",
+        "|---|---|---|---|---|",
+    ]
+    for row in result["quality"]:
+        out.append(
+            f"| {row['model']} | {row['checkpoint_mb']} | {row['onnx_fp32_mb']} "
+            f"| {row['onnx_int8_mb']} | {row['export_s_fp32']} / {row['export_s_int8']} |"
+        )
+    out += _speed_tables(result)
+    return "\n".join(out) + "\n"
+
+
+def _speed_tables(result: dict) -> list[str]:
+    model = result["speed_model"]
+    out = [
+        "",
+        f"## Speed of the {model} model in one process (beam 5)",
+        "",
+        f"| engine | sent/s batch 1 (first {result['batch1']} sentences) | sent/s batch 64 | BLEU |",
+        "|---|---|---|---|",
+    ]
+    for engine, row in result["speed"].items():
+        out.append(f"| {engine} | {row['sent_s_b1']} | {row['sent_s_b64']} | {row['bleu']:.2f} |")
+    out += [
+        "",
+        f"## Whole commands, {model} model: {result['sentences']} sentences, beam 5, batch 64",
+        "",
+        "Process start to exit, timed from outside; peak RSS of the process; first translation: "
+        f"one sentence piped in, median of {result['repeats']} runs.",
+        "",
+        "| command | seconds | sent/s | peak RSS MB | first translation s |",
+        "|---|---|---|---|---|",
+    ]
+    for name, row in result["commands"].items():
+        rate = round(result["sentences"] / row["whole_s"], 1)
+        out.append(
+            f"| `{name}` | {row['whole_s']} | {rate} | {row['peak_rss_mb']} "
+            f"| {row['first_translation_s']} |"
+        )
+    return out
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs", help="folder of the runs")
+    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "deploy-exports")
+    parser.add_argument("--limit", type=int, default=None, help="first N test sentences only")
+    parser.add_argument("--batch1", type=int, default=200, help="sentences run at batch 1")
+    parser.add_argument("--repeats", type=int, default=3, help="first-translation repeats")
+    parser.add_argument("--speed-model", default="Luong", choices=list(MODELS))
+    parser.add_argument("--out", type=Path, default=RESULTS / "deploy")
+    return parser.parse_args()
+
+
+def main() -> int:
+    import torch
+
+    args = parse_args()
+    torch.set_num_threads(THREADS)
+    lines = read_gz(MULTI30K / "test_2016_flickr.en.gz", args.limit)
+    refs = read_gz(MULTI30K / "test_2016_flickr.fr.gz", args.limit)
+    args.work.mkdir(parents=True, exist_ok=True)
+    source = args.work / "test.en"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result: dict = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{platform.processor() or platform.machine()}, Python "
+        f"{platform.python_version()}, torch {torch.__version__}",
+        "load_start": load(),
+        "sentences": len(lines),
+        "batch1": min(args.batch1, len(lines)),
+        "repeats": args.repeats,
+        "speed_model": args.speed_model,
+    }
+    result["quality"] = [
+        quality(name, args.runs / run, lines, refs, args.work) for name, run in MODELS.items()
+    ]
+    speed_run = args.runs / MODELS[args.speed_model]
+    result["speed"] = speed(speed_run, lines, refs, args.work, result["batch1"])
+    result["commands"] = commands(speed_run, source, args.work, args.repeats)
+    result["load_end"] = load()
+    if args.limit:
+        args.out = args.out.with_name(args.out.name + "-limited")
+    args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(markdown(result))
+    print(markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
