@@ -10,10 +10,10 @@ import sys
 import numpy as np
 import pytest
 from decode_standins import copy_sentences
+from seq2seq_runtime import Translator
 
 from seq2seq.cli import main
 from seq2seq.decode.translator import Translator as TorchTranslator
-from seq2seq_runtime import Translator
 
 pytestmark = pytest.mark.slow  # each module's fixtures train and export a model
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 import pytest
 import torch
 from decode_standins import TARGET_WORDS, WORDS, copy_config, copy_sentences, save
+from seq2seq_runtime import Translator
 
 from seq2seq.data.vocab import WordVocab
 from seq2seq.decode.translator import Translator as TorchTranslator
 from seq2seq.export.onnx import export_onnx
 from seq2seq.model.seq2seq import Seq2Seq
-from seq2seq_runtime import Translator
 
 ARCHITECTURES = {
     "lstm-init": dict(cell="lstm", context="init", layers=2),

@@ -7,12 +7,12 @@ import gzip
 import json
 
 import pytest
-
-from seq2seq.data.vocab import CharVocab, SentencePieceVocab, WordVocab
-from seq2seq.export.onnx import FORMAT_VERSION, _write_vocab
 from seq2seq_runtime import ModelDirError, SearchSettings, SettingsError, Translator
 from seq2seq_runtime.search import top_k
 from seq2seq_runtime.vocab import load_vocab
+
+from seq2seq.data.vocab import CharVocab, SentencePieceVocab, WordVocab
+from seq2seq.export.onnx import FORMAT_VERSION, _write_vocab
 
 TEXTS = [
     "L'homme, assis sur le banc, regarde l'eau.",
