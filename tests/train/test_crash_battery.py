@@ -171,8 +171,8 @@ def _assert_same(a: dict, b: dict, where: str, validated: bool = True) -> None:
 
 
 def _records(run: Path) -> list[tuple]:
-    """The log without its clock: every record's kind, step and measured values."""
-    clock = {"time", "tgt_tok_s"}
+    """The log without its clock and memory: every record's kind, step and measured values."""
+    clock = {"time", "tgt_tok_s", "rss_mb", "peak_rss_mb"}
     return [
         (r["kind"], r["step"], sorted((k, v) for k, v in r.items() if k not in clock))
         for r in read_log(run / "log.jsonl")

@@ -77,7 +77,7 @@ class ProgressBar:
         if record:
             self.bar.set_postfix(loss=f"{record['loss']:.3f}", ppl=f"{record['ppl']:.1f}",
                                  tok_s=f"{record['tgt_tok_s']:,.0f}", lr=f"{record['lr']:.3g}",
-                                 refresh=False)  # fmt: skip
+                                 rss=f"{record['rss_mb']:,.0f}MB", refresh=False)  # fmt: skip
         self.bar.update(step - self.bar.n)
 
     def __exit__(self, *exc) -> None:

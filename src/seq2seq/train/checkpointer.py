@@ -58,8 +58,15 @@ class Checkpointer:
         self._shortlist: dict[str, torch.Tensor] | None = None
         self.restored_from: Path | None = None  # the checkpoint `restore` read
 
-    def save(self, step: int, best: Best | None, train_state: dict[str, Any]) -> None:
-        """Commit step `step` (`best`: when it is the new best) with `train_state`."""
+    def save(
+        self,
+        step: int,
+        best: Best | None,
+        train_state: dict[str, Any],
+        rank_rng: dict[str, torch.Tensor] | None = None,
+    ) -> None:
+        """Commit step `step` (`best`: when it is the new best) with `train_state`; `rank_rng`:
+        the other DDP ranks' random generators (train/distributed.py's `rank_rng_states`)."""
         if self._shortlist is None:  # the lexical shortlist of the training data
             self._shortlist = build_from_data(self.config.data.dir).to_tensors()
         data = checkpoint_bytes(
@@ -69,15 +76,16 @@ class Checkpointer:
             self.data.tgt_vocab,
             optimizer=self.optimizer,
             train_state=train_state,
-            extras=self._shortlist,
+            extras={**self._shortlist, **(rank_rng or {})},
             languages=(self.data.src_lang, self.data.tgt_lang),
             task=self.data.task,
         )
         self.run.save(data, step, self.config.train.keep_last, best)
 
-    def restore(self) -> dict[str, Any]:
+    def restore(self, rng_key: str = "torch") -> dict[str, Any]:
         """Load the newest committed checkpoint into the model, the optimiser and the random
-        generators; returns its training state (`run`, `schedule`, `window`)."""
+        generators (`rng_key`: this DDP rank's CPU generator, where the checkpoint has one);
+        returns its training state (`run`, `schedule`, `window`)."""
         path = self.run.latest()
         if path is None:
             raise CheckpointError(
@@ -97,8 +105,9 @@ class Checkpointer:
             )
         load_weights(self.model, ckpt)
         self.optimizer.load_state_dict(ckpt.optim_state)
-        if "torch" in ckpt.rng_state:
-            torch.set_rng_state(ckpt.rng_state["torch"])
+        rng_key = rng_key if rng_key in ckpt.rng_state else "torch"
+        if rng_key in ckpt.rng_state:
+            torch.set_rng_state(ckpt.rng_state[rng_key])
         if "cuda" in ckpt.rng_state and torch.cuda.is_available():
             torch.cuda.set_rng_state(ckpt.rng_state["cuda"])
         self.restored_from = path

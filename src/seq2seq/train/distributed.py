@@ -1,15 +1,24 @@
-"""Devices and many processes: one code path for a CPU, a GPU, or `torchrun` with DDP.
+"""Devices and many processes: one code path for a CPU, a GPU, or `torchrun` with DDP, on one
+machine or several.
 
-Under ``torchrun --nproc-per-node N -m seq2seq.cli train CONFIG`` every rank builds the same global
-batch and trains on its rows; gradients are averaged by DistributedDataParallel (NCCL on GPUs,
-gloo on CPUs). Rank 0 alone validates, logs and writes checkpoints.
+Under ``torchrun -m seq2seq.cli train CONFIG`` every rank builds the same global batch and trains on
+its rows; gradients are averaged by DistributedDataParallel (NCCL on GPUs, gloo on CPUs). The global
+rank 0 alone validates, logs, holds the run directory's lock and writes checkpoints; a GPU is picked
+by the local rank (the rank on its node). Every rank reads the prepared data and, on `--resume`,
+the newest checkpoint, so both must be on a file system every node sees.
 
     # one machine, 4 GPUs
     torchrun --standalone --nproc-per-node 4 -m seq2seq.cli train configs/paper.yaml --set train.device=cuda
     # two CPU processes (what the tests run)
     torchrun --standalone --nproc-per-node 2 -m seq2seq.cli train configs/small-cpu.yaml
-    # two nodes
-    torchrun --nnodes 2 --nproc-per-node 8 --rdzv-backend c10d --rdzv-endpoint HOST:29500 -m seq2seq.cli train ...
+    # two nodes of 8 GPUs: the same line on each, NODE = 0 on the first (HOST), 1 on the other
+    torchrun --nnodes 2 --nproc-per-node 8 --node-rank NODE --master-addr HOST --master-port 29500 \
+        -m seq2seq.cli train configs/paper.yaml                   (docs/scaling.md: under Slurm)
+
+A rank that dies (its node killed, say) makes the others fail at their next collective with one
+sentence (`lost_rank`); the last checkpoint stands, and relaunching every node with `--resume`
+continues from it. Each rank's random generators are saved (`rank_rng_states`), so a resumed run
+draws the same dropout masks on every rank as one that never stopped.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from seq2seq.errors import CheckpointError
 from seq2seq.runtime import resolve_device
 
 
@@ -66,6 +76,49 @@ def broadcast_float(value: float, ctx: DistContext) -> float:
     tensor = torch.tensor([value], dtype=torch.float64, device=ctx.device)
     dist.broadcast(tensor, src=0)
     return float(tensor.item())
+
+
+def rank_rng_states(ctx: DistContext) -> dict[str, torch.Tensor]:
+    """Every other rank's CPU random generator, gathered on all ranks for rank 0's checkpoint:
+    ``{"rng.torch.rank1": state, ...}`` (rank 0's own is the checkpoint's ``rng.torch``). Ranks
+    draw different amounts (their rows differ), so one state would not resume them all."""
+    if not ctx.distributed:
+        return {}
+    states: list[torch.Tensor | None] = [None] * ctx.world_size
+    dist.all_gather_object(states, torch.get_rng_state())
+    return {f"rng.torch.rank{r}": s for r, s in enumerate(states) if r > 0 and s is not None}
+
+
+def own_rng_key(ctx: DistContext) -> str:
+    """The key of this rank's CPU generator in a checkpoint's random states."""
+    return "torch" if ctx.rank == 0 else f"torch.rank{ctx.rank}"
+
+
+def check_same_step(step: int, ctx: DistContext) -> None:
+    """Refuse to resume when the ranks restored different steps (a run directory that is not on
+    a file system every node sees, or was copied between them)."""
+    if not ctx.distributed:
+        return
+    steps: list[int | None] = [None] * ctx.world_size
+    dist.all_gather_object(steps, step)
+    if len(set(steps)) > 1:
+        raise CheckpointError(
+            f"--resume: the ranks restored different steps ({', '.join(map(str, steps))} for "
+            "ranks 0, 1, ...); put train.out_dir on a file system every node sees"
+        )
+
+
+def lost_rank(err: BaseException, ctx: DistContext) -> bool:
+    """Whether `err` says another rank is gone (its process or node died): the collectives of
+    gloo and NCCL then fail with a connection or backend error."""
+    if not ctx.distributed:
+        return False
+    if isinstance(err, dist.DistError):
+        return True
+    text = str(err)
+    return isinstance(err, RuntimeError) and any(
+        mark in text for mark in ("gloo", "Connection reset", "Connection closed", "NCCL")
+    )
 
 
 def teardown(ctx: DistContext) -> None:

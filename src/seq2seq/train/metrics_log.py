@@ -1,8 +1,11 @@
-"""Where training reports go: a JSONL file any script can read, and TensorBoard when installed."""
+"""Where training reports go: a JSONL file any script can read, and TensorBoard when installed;
+and the process's resident memory, which every train record carries (`memory_mb`)."""
 
 from __future__ import annotations
 
 import json
+import resource
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -65,3 +68,21 @@ def read_log(path: str | Path, kind: str | None = None) -> list[dict[str, Any]]:
         if kind is None or record.get("kind") == kind:
             records.append(record)
     return records
+
+
+def memory_mb(status: str | Path = "/proc/self/status") -> dict[str, float]:
+    """This process's resident memory now and at its peak, in MB: `rss_mb` and `peak_rss_mb`
+    (VmRSS and VmHWM of /proc/self/status; elsewhere the peak from getrusage, in both)."""
+    found: dict[str, float] = {}
+    try:
+        with open(status, encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith(("VmRSS:", "VmHWM:")):
+                    found[line[:5]] = int(line.split()[1]) / 1024  # kB -> MB
+    except OSError:
+        pass
+    if len(found) == 2:
+        return {"rss_mb": round(found["VmRSS"], 1), "peak_rss_mb": round(found["VmHWM"], 1)}
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux, bytes on macOS
+    peak_mb = round(peak / (1 << 20) if sys.platform == "darwin" else peak / 1024, 1)
+    return {"rss_mb": peak_mb, "peak_rss_mb": peak_mb}

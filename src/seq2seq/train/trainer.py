@@ -45,7 +45,7 @@ from seq2seq.precision import autocast
 from seq2seq.train import distributed
 from seq2seq.train.checkpointer import Checkpointer, RandomState, TrainState, train_state
 from seq2seq.train.loss import SequenceLoss
-from seq2seq.train.metrics_log import MetricsLog
+from seq2seq.train.metrics_log import MetricsLog, memory_mb
 from seq2seq.train.optim import Schedule, build_optimizer, clip_gradients, set_lr
 from seq2seq.train.prefetch import ahead
 from seq2seq.train.rundir import Best, RunDir
@@ -59,7 +59,8 @@ __all__ = ["DIVERGED", "Interrupted", "Progress", "TrainState", "Trainer", "trai
 log = logging.getLogger(__name__)
 
 # progress(step, total steps, record): after every step; `record` holds the log line's figures
-# (loss, ppl, tgt_tok_s, lr) at a log line and is empty otherwise. The command layer draws it.
+# (loss, ppl, tgt_tok_s, lr; rss_mb and peak_rss_mb: this rank's resident memory) at a log line
+# and is empty otherwise. The command layer draws it.
 Progress = Callable[[int, int, dict[str, float]], None]
 
 
@@ -123,6 +124,10 @@ class Trainer:
         with self.stop.catching():
             try:
                 self._loop()
+            except Exception as err:
+                if distributed.lost_rank(err, ctx):
+                    raise self._lost_rank(err) from err
+                raise
             finally:
                 self.log.close()
                 self.run.release()
@@ -158,6 +163,15 @@ class Trainer:
             self._end_validation()
         if state.last_save_step != state.step:
             self.save()
+
+    def _lost_rank(self, err: BaseException) -> TrainingError:
+        """The one sentence for a collective that failed because another rank is gone."""
+        first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+        return TrainingError(
+            f"rank {self.ctx.rank}: another training process stopped during step "
+            f"{self.state.step + 1} ({first}); step {self.state.last_save_step} is the last "
+            "checkpoint: relaunch every node with --resume"
+        )
 
     def _stopping(self) -> bool:
         """A stop was asked for (under DDP: agreed by the ranks at a log line)."""
@@ -218,7 +232,8 @@ class Trainer:
         per_token = loss / tokens
         record = {"loss": per_token, "ppl": math.exp(min(per_token, 50)),
                   "lr": self.schedule.lr(self.state.step - 1), "grad_norm": norm / max(steps, 1),
-                  "tgt_tok_s": tokens / (seconds / self.ctx.world_size)}  # fmt: skip
+                  "tgt_tok_s": tokens / (seconds / self.ctx.world_size),
+                  **memory_mb()}  # fmt: skip
         epoch = round(self.state.step / self.steps_per_epoch, 4)
         self.log.write("train", self.state.step, epoch=epoch, **record)
         self.progress(self.state.step, self.total_steps, record)
@@ -293,6 +308,7 @@ class Trainer:
         state = self.state
         self._check_diverged()
         state.last_save_step = state.step
+        rng = distributed.rank_rng_states(self.ctx)  # a collective: before rank 0 goes on alone
         if not self.ctx.is_main:
             return
         best = None
@@ -301,12 +317,13 @@ class Trainer:
         elif self.verdict.improved and state.last_valid_step == state.step:
             best = Best(state.step, self.verdict.metric, state.best)
         record = train_state(state, self.schedule.state_dict(), self.window.to_dict())
-        self.checkpointer.save(state.step, best, record)
+        self.checkpointer.save(state.step, best, record, rng)
 
     def restore(self) -> None:
         """Continue from the run directory's newest checkpoint, exactly where it stopped."""
-        record = self.checkpointer.restore()
+        record = self.checkpointer.restore(distributed.own_rng_key(self.ctx))
         self.state = TrainState(**record["run"])
+        distributed.check_same_step(self.state.step, self.ctx)
         self.schedule.load_state_dict(record["schedule"])
         self.window = Window(self.ctx.device, record.get("window"))
 
