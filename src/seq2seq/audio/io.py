@@ -114,13 +114,12 @@ def _decode(
 
 
 def _duration(seconds: float) -> str:
-    """'1 h 59 min 3 s', '12.5 s'."""
-    if seconds < 60:
+    """'12.5 s', '61 s', '2 h 0 min 0 s'."""
+    if seconds < 100:
         return f"{seconds:.3g} s"
     whole = round(seconds)
     hours, rest = divmod(whole, 3600)
-    parts = [f"{hours} h"] if hours else []
-    return " ".join([*parts, f"{rest // 60} min", f"{rest % 60} s"])
+    return (f"{hours} h " if hours else "") + f"{rest // 60} min {rest % 60} s"
 
 
 def resample(wave: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:

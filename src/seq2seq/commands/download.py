@@ -23,12 +23,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--base-url",
         help=f"where the files are (a mirror; default: {DEFAULT_BASE_URL} for multi30k, "
-        f"{WMT14_BASE_URL} for wmt14-en-fr)",
+        f"{WMT14_BASE_URL} for wmt14-en-fr, the AN4 and LibriSpeech sites for an4 and "
+        "librispeech)",
     )
     parser.add_argument(
         "--langs",
         default=",".join(LANGUAGES),
         help="multi30k: comma-separated languages to fetch (default: en,fr,de)",
+    )
+    parser.add_argument(
+        "--subset",
+        default="dev-clean,test-clean,train-clean-100",
+        help="librispeech: comma-separated subsets to fetch (default: dev-clean,test-clean,"
+        "train-clean-100; also dev-other, test-other, train-clean-360, train-other-500)",
     )
     parser.add_argument(
         "--corpora",
@@ -75,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.dataset == "wmt14-en-fr":
         return _wmt14(args)
+    if args.dataset in ("an4", "librispeech"):
+        return _speech(args)
     args.base_url = args.base_url or DEFAULT_BASE_URL
     languages = tuple(lang.strip() for lang in args.langs.split(",") if lang.strip())
     if not languages:
@@ -115,4 +124,39 @@ def _wmt14(args: argparse.Namespace) -> int:
         f"--valid-src {args.out}/newstest2012.en --valid-tgt {args.out}/newstest2012.fr "
         f"--test-src {args.out}/newstest2014.en --test-tgt {args.out}/newstest2014.fr --out ..."
     )
+    return 0
+
+
+def _speech(args: argparse.Namespace) -> int:
+    """AN4 or LibriSpeech: archives, unpacked audio and manifests (data/speech_corpora.py)."""
+    from seq2seq.data import speech_corpora as corpora
+    from seq2seq.data.io import check_writable
+    from seq2seq.errors import DataError
+
+    subsets = tuple(name.strip() for name in args.subset.split(",") if name.strip())
+    if args.dataset == "librispeech":
+        corpora.librispeech_subsets(subsets)  # unknown subsets: one sentence before any download
+    check_writable(args.out, "--out", directory=True)
+    with _Bars() as bars:
+        if args.dataset == "an4":
+            done = corpora.download_an4(args.out, args.base_url or corpora.AN4_BASE_URL, bars)
+        else:
+            base = args.base_url or corpora.LIBRISPEECH_BASE_URL
+            done = corpora.download_librispeech(args.out, subsets, base, bars)
+    states = [state for name, state in done.items() if name.endswith(".tar.gz")]
+    manifests = [name for name in done if name.endswith(".tsv")]
+    if not manifests:
+        raise DataError(f"{args.dataset}: no manifest was written in {args.out}")
+    print(
+        f"{args.dataset}: {states.count('downloaded')} archive(s) downloaded, "
+        f"{states.count('present')} already present and valid; manifests "
+        f"{', '.join(manifests)} in {args.out}/"
+    )
+    roles = {"": "train", "valid-": "dev", "test-": "test"}  # flag prefix: manifest name start
+    hint = []
+    for flag, start in roles.items():
+        name = next((m for m in manifests if m.startswith(start)), None)
+        if name is not None:
+            hint.append(f"--{flag}manifest {args.out}/{name}")
+    print(f"next: seq2seq prepare {' '.join(hint)} --out ...")
     return 0

@@ -44,7 +44,7 @@ def add_audio_arguments(parser: argparse.ArgumentParser) -> None:
             help=f"{name} transcripts as name<TAB>text lines, for the files in --{split}audio-dir",
         )
     add_settings(group, FeatureConfig, "features_")
-    add_settings(group, AudioConfig, "audio_")
+    add_settings(group, AudioConfig, "audioread_")
 
 
 def _audio_corpus(args: argparse.Namespace, split: str):
@@ -91,7 +91,7 @@ def run_audio(args: argparse.Namespace, remove_created: Callable[[list[Path]], N
     ):
         config = speech_settings(PrepareConfig(**given_settings(args, _DEST)))
         features = FeatureConfig(**given_settings(args, "features_"))
-        audio = AudioConfig(**given_settings(args, "audio_"))
+        audio = AudioConfig(**given_settings(args, "audioread_"))
         train, valid, test = (_audio_corpus(args, split) for split in ("train", "valid", "test"))
         if train is None:
             raise DataError(

@@ -60,7 +60,7 @@ MULTI30K_SHA256: dict[str, str] = {
     "test_2016_flickr.fr.gz": "6d326e188d259fb1d04ac19eae3af956559b3a0b93d7635e56c90987c40c8b90",
     "test_2016_flickr.de.gz": "9204244e408ccb38d2a55cfcd344df15005fc42a07a6e55ca6c52b6ababb8cc8",
 }
-DATASETS = ("multi30k", "wmt14-en-fr")
+DATASETS = ("multi30k", "wmt14-en-fr", "an4", "librispeech")  # speech: data/speech_corpora.py
 _CHUNK = 1 << 16
 # What shows a download's progress: called with the file's name, the bytes it has and its size
 # (None when the server does not say) after each chunk (the command passes a progress bar).
