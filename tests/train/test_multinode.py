@@ -161,3 +161,53 @@ def test_a_killed_node_stops_the_other_and_both_resume_to_the_same_weights(
     _assert_same_weights(one_node, tmp_path / "run")
     steps = [r["step"] for r in read_log(tmp_path / "run" / "log.jsonl", "train")]
     assert steps == list(range(5, STEPS + 1, 5))  # each step logged once, resumed from 10
+
+
+def _slurm_script() -> str:
+    """The sbatch script of docs/scaling.md, as a user copies it."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "scaling.md").read_text(encoding="utf-8")
+    start = text.index("```bash\n#!/bin/bash") + len("```bash\n")
+    return text[start : text.index("```", start)]
+
+
+def _port_for_job() -> int:
+    """A free port in 20000-39999, which the script's `20000 + job id % 20000` can name."""
+    for port in range(20000 + os.getpid() % 1000, 40000, 997):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 20000-39999")
+
+
+@pytest.mark.slow
+def test_the_slurm_script_of_docs_scaling_md_trains_on_two_nodes(one_node, data_dir, tmp_path):
+    """Run as it is under stand-ins: `scontrol` names the nodes, `srun` starts one task a node."""
+    bin_dir, venv = tmp_path / "bin", tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    bin_dir.mkdir()
+    python_bin = Path(sys.executable).parent
+    (venv / "bin" / "activate").write_text(f'export PATH="{python_bin}:$PATH"\n')
+    stand_ins = {
+        "scontrol": '[ "$1 $2" = "show hostnames" ] && echo 127.0.0.1 && echo 127.0.0.2\n',
+        "srun": 'shift; pids=""\nfor node in 0 1; do SLURM_NODEID=$node "$@" & pids="$pids $!"; '
+        "done\nstatus=0\nfor pid in $pids; do wait $pid || status=1; done\nexit $status\n",
+    }
+    for name, body in stand_ins.items():
+        (bin_dir / name).write_text("#!/bin/bash\n" + body)
+        (bin_dir / name).chmod(0o755)
+    script = tmp_path / "train.sbatch"
+    script.write_text(_slurm_script())
+    port = _port_for_job()
+    env = _env(
+        PATH=f"{bin_dir}:{os.environ['PATH']}", CONFIG=str(_config(data_dir, tmp_path, "ignored")),
+        OUT=str(tmp_path / "run"), VENV=str(venv), SLURM_JOB_NODELIST="node[1-2]",
+        SLURM_JOB_ID=str(port - 20000), SLURM_JOB_NUM_NODES="2", SLURM_CPUS_PER_TASK="1",
+    )  # fmt: skip
+    result = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True,
+                            timeout=300)  # fmt: skip
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    _assert_same_weights(one_node, tmp_path / "run")
+    assert not (tmp_path / "ignored").exists()  # train.out_dir came from OUT
