@@ -1,8 +1,24 @@
-"""The console entry point `seq2seq` (and `python -m seq2seq.cli`, as torchrun runs it)."""
+"""The console entry point `seq2seq` (and `python -m seq2seq.cli`, as torchrun runs it).
+
+`seq2seq train` first runs itself again on tcmalloc where it is installed (seq2seq/runtime.py:
+glibc's heap fragments under training's changing tensor shapes); SEQ2SEQ_MALLOC=glibc keeps glibc.
+"""
 
 import sys
 
-from seq2seq.commands import main
+from seq2seq.runtime import preload_allocator
+
+
+def main() -> int:
+    try:
+        preload_allocator(sys.argv[1:])  # before anything allocates; may re-execute this process
+    except ValueError as err:
+        print(f"seq2seq: error: {err}", file=sys.stderr)
+        return 2  # commands.EXIT_ERROR
+    from seq2seq.commands import main as run
+
+    return run()
+
 
 if __name__ == "__main__":
     sys.exit(main())

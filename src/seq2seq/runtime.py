@@ -1,5 +1,10 @@
-"""Process-wide settings that make PyTorch on a CPU faster, applied once by the `seq2seq` command,
-and the one way a device name ('cpu', 'cuda:1', 'auto') becomes a device (`resolve_device`).
+"""Process-wide settings that make PyTorch on a CPU faster or leaner, applied once by the `seq2seq`
+command, and the one way a device name ('cpu', 'cuda:1', 'auto') becomes a device (`resolve_device`).
+
+`seq2seq train` runs on tcmalloc where it is installed (`preload_allocator`, called by cli.py before
+anything else is imported): glibc's heap fragments under training's ever-changing tensor shapes,
+and the process grows by megabytes a step (benchmarks/results/train_memory.md: peak RSS and speed
+per allocator). SEQ2SEQ_MALLOC=glibc keeps glibc's malloc; =jemalloc asks for jemalloc.
 
 glibc's malloc hands every buffer above 128 KB (its dynamic threshold grows to at most 32 MB)
 straight to the kernel with mmap and gives it back on free. Search and training allocate the
@@ -13,8 +18,12 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import sys
 
+ALLOCATOR_ENV = "SEQ2SEQ_MALLOC"  # auto (tcmalloc where installed) | tcmalloc | jemalloc | glibc
+LIBRARIES = {"tcmalloc": "tcmalloc_minimal", "jemalloc": "jemalloc"}  # lib<name>.so
+PACKAGES = {"tcmalloc": "libtcmalloc-minimal4", "jemalloc": "libjemalloc2"}  # Debian / Ubuntu
 M_TRIM_THRESHOLD = -1  # glibc <malloc.h>
 M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD = 32 << 20  # glibc's largest allowed value on 64-bit systems
@@ -33,6 +42,36 @@ def keep_freed_memory() -> bool:
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     ok = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
     return bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1 and ok)
+
+
+def preload_allocator(argv: list[str], environ: dict[str, str] | None = None) -> None:
+    """For `seq2seq train` (`argv` without the program): run this process again with the chosen
+    allocator in LD_PRELOAD (os.execve: it does not return). Stays on glibc's malloc when asked,
+    off Linux, or when `auto` finds no tcmalloc; a named allocator that is missing is a ValueError."""
+    env = os.environ if environ is None else environ
+    choice = env.get(ALLOCATOR_ENV, "auto")
+    if choice not in ("auto", "glibc", *LIBRARIES):
+        raise ValueError(
+            f"{ALLOCATOR_ENV}={choice!r} is not an allocator; use auto, tcmalloc, jemalloc or glibc"
+        )
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command != "train" or choice == "glibc" or not sys.platform.startswith("linux"):
+        return
+    name = "tcmalloc" if choice == "auto" else choice
+    library = ctypes.util.find_library(LIBRARIES[name])
+    if library is None and choice == "auto":
+        return
+    if library is None:
+        raise ValueError(
+            f"{ALLOCATOR_ENV}={choice} but lib{LIBRARIES[name]}.so is not installed "
+            f"(Debian and Ubuntu: apt install {PACKAGES[name]}); or use {ALLOCATOR_ENV}=glibc"
+        )
+    preloaded = env.get("LD_PRELOAD", "")
+    if library in preloaded.split(":") or env.get("SEQ2SEQ_PRELOADED") == library:
+        return  # in place (the second time round, or preloaded by hand)
+    child = {**env, "LD_PRELOAD": ":".join(filter(None, [library, preloaded])),
+             "SEQ2SEQ_PRELOADED": library}  # fmt: skip
+    os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], child)
 
 
 def resolve_device(name: str, setting: str = "--device", local_rank: int | None = None):
