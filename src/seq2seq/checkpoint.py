@@ -316,7 +316,9 @@ def load_model(path: str | Path, device: str | torch.device = "cpu"):
         tgt_vocab = vocab_from_dict(ckpt.tgt_vocab, f"checkpoint {path}: the target vocabulary")
     except DataError as err:
         raise CheckpointError(str(err)) from None
-    model = Seq2Seq(ckpt.config.model, len(src_vocab), len(tgt_vocab))
+    cfg = ckpt.config
+    src_size = 0 if cfg.model.acoustic else len(src_vocab)  # audio: model.features
+    model = Seq2Seq(cfg.model, src_size, len(tgt_vocab), ctc=cfg.train.ctc_weight > 0)
     load_weights(model, ckpt)
     model.to(device).eval()
     return model, ckpt.config, src_vocab, tgt_vocab

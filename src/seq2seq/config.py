@@ -48,6 +48,11 @@ class DataConfig(_Section):
         gt=0,
         description="validate BLEU on at most this many dev sentences, spread evenly over the dev set",
     )
+    spec_augment: bool = Field(
+        True,
+        description="audio sources: SpecAugment's time and frequency masks on training batches "
+        "(Park et al. 2019)",
+    )
 
 
 # `model.copy` is the key the field's users know; pydantic warns that it hides BaseModel.copy,
@@ -76,9 +81,28 @@ class ModelConfig(_Section):
     context: Literal["init", "bridge", "concat", "peeky", "attention"] = Field(
         "init", description="how the decoder receives the encoder's summary"
     )
-    attention: Literal["dot", "general", "bahdanau"] = Field(
-        "general", description="score function when context=attention (Luong dot/general, Bahdanau)"
+    attention: Literal["dot", "general", "bahdanau", "location"] = Field(
+        "general",
+        description="score function when context=attention (Luong dot/general, Bahdanau; "
+        "location: Bahdanau's plus the previous alignment convolved, Chorowski et al. 2015)",
     )
+    encoder: Literal["rnn", "pyramidal", "conv"] = Field(
+        "rnn",
+        description="rnn: embeddings of tokens, then the RNN (text); pyramidal: a pyramidal RNN "
+        "over audio frames whose upper layers each read pairs of the frames below (Chan et al. "
+        "2016); conv: strided convolutions over audio frames, then the RNN (model/acoustic.py)",
+    )
+    features: int = Field(
+        80, gt=0, description="pyramidal / conv: numbers per audio frame (the data's log-mel bands)"
+    )
+    time_reduction: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="pyramidal / conv: the encoder shortens time by this factor, a power of 2 "
+        "(each halving is one pyramid layer or one strided convolution)",
+    )
+    conv_channels: int = Field(32, gt=0, description="conv: channels of each strided convolution")
     input_feeding: bool = Field(True, description="feed the attentional vector to the next step")
     copy: bool = Field(  # type: ignore[assignment]  # the key users know; hides BaseModel.copy
         False,
@@ -113,7 +137,27 @@ class ModelConfig(_Section):
                 f"model.copy copies through the attention weights, but model.context is "
                 f"'{self.context}', which has none; use context 'attention' or copy false"
             )
+        halvings = self.time_reduction.bit_length() - 1
+        if self.time_reduction != 1 << halvings:
+            raise ValueError(
+                f"model.time_reduction={self.time_reduction} is not a power of 2 (1, 2, 4, 8, ...)"
+            )
+        if self.acoustic and self.copy:
+            raise ValueError(
+                f"model.copy copies source tokens, but model.encoder '{self.encoder}' reads "
+                "audio frames; use copy false"
+            )
+        if self.encoder == "pyramidal" and halvings > self.layers:
+            raise ValueError(
+                f"model.time_reduction={self.time_reduction} takes {halvings} pyramid layers but "
+                f"model.layers is {self.layers}; add layers or reduce time less"
+            )
         return self
+
+    @property
+    def acoustic(self) -> bool:
+        """Whether the encoder reads audio frames (pyramidal, conv) rather than tokens."""
+        return self.encoder != "rnn"
 
     @property
     def dec_layers(self) -> int:
@@ -190,6 +234,13 @@ class TrainConfig(_Section):
         None, gt=0, description="CPU threads for PyTorch; default: all cores"
     )
     tensorboard: bool = Field(True, description="also write TensorBoard event files when installed")
+    ctc_weight: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="joint CTC/attention (Watanabe et al. 2017): the share of a CTC loss on the "
+        "encoder's outputs in the training loss (pyramidal / conv encoders); 0: off",
+    )
 
 
 # Bounds of the search's numeric settings: beyond them a setting means nothing a search could do
@@ -303,6 +354,20 @@ class Config(_Section):
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     decode: DecodeConfig = DecodeConfig()
+
+    @model_validator(mode="after")
+    def _check(self) -> Config:
+        if self.model.acoustic and self.data.reverse_source:
+            raise ValueError(
+                f"data.reverse_source reverses tokens, but model.encoder '{self.model.encoder}' "
+                "reads audio frames in time order; set data.reverse_source=false"
+            )
+        if self.train.ctc_weight > 0 and not self.model.acoustic:
+            raise ValueError(
+                f"train.ctc_weight={self.train.ctc_weight} puts a CTC loss on audio frames, but "
+                f"model.encoder is '{self.model.encoder}'; use pyramidal or conv, or ctc_weight 0"
+            )
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

@@ -17,10 +17,13 @@ import logging
 
 import torch
 
+from seq2seq.audio.features import AudioSource
 from seq2seq.config import Config
-from seq2seq.data.batching import make_batches
-from seq2seq.data.prepare import load_prepared
+from seq2seq.data.audio_batching import is_audio, make_audio_batches
+from seq2seq.data.batching import BatchIterator, make_batches
+from seq2seq.data.prepare import PreparedData, load_prepared
 from seq2seq.decode.validation import DevBleu
+from seq2seq.errors import ConfigError
 from seq2seq.model.seq2seq import Seq2Seq
 from seq2seq.train import distributed
 from seq2seq.train.rundir import RunDir
@@ -37,16 +40,14 @@ def build_trainer(config: Config, resume: bool = False, overwrite: bool = False)
     ctx = distributed.setup(cfg.train.device)
     torch.manual_seed(cfg.train.seed)
     data = load_prepared(cfg.data.dir)
-    copy = cfg.model.copy
-    train_batches = make_batches(
-        data, "train", cfg.data, shuffle=True, seed=cfg.train.seed, copy=copy
-    )
+    check_source(cfg, data)
+    train_batches = split_batches(data, "train", cfg, shuffle=True)
     valid_batches = None
     if "valid" in data.splits:
-        valid_batches = make_batches(
-            data, "valid", cfg.data, shuffle=False, seed=cfg.train.seed, copy=copy
-        )
-    model = Seq2Seq(cfg.model, len(data.src_vocab), len(data.tgt_vocab)).to(ctx.device)
+        valid_batches = split_batches(data, "valid", cfg, shuffle=False)
+    src_size = 0 if cfg.model.acoustic else len(data.src_vocab)  # audio: model.features
+    ctc = cfg.train.ctc_weight > 0
+    model = Seq2Seq(cfg.model, src_size, len(data.tgt_vocab), ctc=ctc).to(ctx.device)
     run = RunDir(cfg.train.out_dir)
     if ctx.is_main:
         run.check(resume=resume, overwrite=overwrite)
@@ -62,3 +63,33 @@ def build_trainer(config: Config, resume: bool = False, overwrite: bool = False)
             )
         run.start(cfg, resume=resume, overwrite=overwrite)
     return trainer
+
+
+def split_batches(data: PreparedData, split: str, cfg: Config, *, shuffle: bool) -> BatchIterator:
+    """The batches of a split: of token ids (copy maps for a copy model), or of audio frames."""
+    if is_audio(data):
+        return make_audio_batches(data, split, cfg.data, shuffle=shuffle, seed=cfg.train.seed)
+    return make_batches(
+        data, split, cfg.data, shuffle=shuffle, seed=cfg.train.seed, copy=cfg.model.copy
+    )
+
+
+def check_source(cfg: Config, data: PreparedData) -> None:
+    """Refuse, in one sentence, a model whose encoder does not read the data's kind of source."""
+    where = f"data directory {data.dir}"
+    if is_audio(data) and not cfg.model.acoustic:
+        raise ConfigError(
+            f"{where} holds audio, but model.encoder is '{cfg.model.encoder}', which reads "
+            "tokens; use pyramidal or conv"
+        )
+    if not is_audio(data) and cfg.model.acoustic:
+        raise ConfigError(
+            f"{where} holds text, but model.encoder '{cfg.model.encoder}' reads audio frames; "
+            "use rnn"
+        )
+    source = data.src_vocab
+    if isinstance(source, AudioSource) and source.dim != cfg.model.features:
+        raise ConfigError(
+            f"{where} has {source.dim} features per frame, but model.features is "
+            f"{cfg.model.features}; set model.features={source.dim}"
+        )

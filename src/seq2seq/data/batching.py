@@ -66,7 +66,9 @@ EncodedPair = tuple[int, Ids, Ids]
 class Batch:
     """One batch of the contract in docs/ARCHITECTURE.md."""
 
-    src: torch.Tensor  # (B, S) int64, padded with 0, reversed when reverse_source is on
+    # (B, S) int64, padded with 0, reversed when reverse_source is on; an audio source's
+    # (B, T, F) float32 normalised features, zero-padded (data/audio_batching.py)
+    src: torch.Tensor
     src_lengths: torch.Tensor  # (B,) int64
     tgt_in: torch.Tensor  # (B, T) int64: <bos> y, padded with 0
     tgt_out: torch.Tensor  # (B, T) int64: y <eos>, padded with 0

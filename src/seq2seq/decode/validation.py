@@ -11,7 +11,8 @@ import sacrebleu
 import torch
 
 from seq2seq.config import Config
-from seq2seq.data.batching import make_batches
+from seq2seq.data.audio_batching import is_audio, make_audio_batches
+from seq2seq.data.batching import BatchIterator, make_batches
 from seq2seq.data.copymap import decode_extended
 from seq2seq.data.prepare import PreparedData
 from seq2seq.decode.search import greedy_search
@@ -34,7 +35,11 @@ class DevBleu:
     @torch.no_grad()
     def __call__(self, model: SearchModel[Any]) -> float:
         copy = self.config.model.copy
-        batches = make_batches(self.data, "valid", self.config.data, shuffle=False, copy=copy)
+        batches: BatchIterator
+        if is_audio(self.data):  # frames for a speech model (data/audio_batching.py)
+            batches = make_audio_batches(self.data, "valid", self.config.data, shuffle=False)
+        else:
+            batches = make_batches(self.data, "valid", self.config.data, shuffle=False, copy=copy)
         tgt_vocab = self.data.tgt_vocab
         hypotheses: dict[int, str] = {}
         for batch in batches.iter_epoch(0):

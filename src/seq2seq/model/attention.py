@@ -3,7 +3,8 @@
 Every attention here follows the global attention of Luong et al. (2015), §3 and §3.1: score the
 decoder's top hidden state h_t against every source position, softmax over the real (unmasked)
 positions, take the weighted average c_t of the encoder outputs, and return the attentional vector
-h~_t = tanh(W_c [c_t; h_t]) (eq. 5). The classes differ only in the score function.
+h~_t = tanh(W_c [c_t; h_t]) (eq. 5). The classes differ only in the score function;
+`LocationAttention`'s score also reads the previous step's weights (Chorowski et al. 2015).
 
 Keys that depend only on the source (W_a h_s for "general", U h_s for Bahdanau) are computed once
 per sentence by `project_keys` and carried in the decoder state, so a search step does not redo
@@ -204,7 +205,85 @@ class _AdditiveScores(torch.autograd.Function):
 
 
 def build_attention(kind: str, query_size: int, memory_size: int) -> _GlobalAttention:
-    """The attention named by ``model.attention``: dot | general | bahdanau."""
+    """The attention named by ``model.attention``: dot | general | bahdanau | location."""
     if kind == "bahdanau":
         return BahdanauAttention(query_size, memory_size)
+    if kind == "location":
+        return LocationAttention(query_size, memory_size)
     return LuongAttention(query_size, memory_size, kind)
+
+
+class LocationAttention(_GlobalAttention):
+    """Location-aware attention of Chorowski, Bahdanau, Serdyuk, Cho & Bengio (2015), §2.1-2.2.
+
+    score(h_t, h_s) = v . tanh(W h_t + U h_s + V f_{t,s} + b), with f_t = F * alpha_{t-1}
+    (eq. 8-9): `filters` convolution filters slide over the previous step's alignment, so the
+    score knows where the decoder looked last and can move along the input (speech is monotonic:
+    content alone confuses repeated sounds). The query is the current top decoder state, as in
+    `BahdanauAttention`. The previous alignment (B, S) travels in the decoder state
+    (``DecoderState.alignment``); before the first step it is uniform over the real positions.
+    Chorowski et al. used 10 filters of width 201 over frames; these defaults (10, 31) suit a
+    memory already shortened by the acoustic encoder (model/acoustic.py).
+
+    Each step depends on the last one's weights, so T query steps are scored one after another;
+    only the (B, S, A) energies of one step exist at a time.
+    """
+
+    def __init__(
+        self,
+        query_size: int,
+        memory_size: int,
+        attention_size: int | None = None,
+        filters: int = 10,
+        width: int = 31,
+    ) -> None:
+        super().__init__(query_size, memory_size)
+        size = attention_size or query_size
+        self.query_proj = nn.Linear(query_size, size, bias=False)  # W
+        self.key_proj = nn.Linear(memory_size, size, bias=True)  # U (its bias is b)
+        self.conv = nn.Conv1d(1, filters, width, padding=width // 2, bias=False)  # F
+        self.location_proj = nn.Linear(filters, size, bias=False)  # V
+        self.energy = nn.Linear(size, 1, bias=False)  # v
+
+    def project_keys(self, memory: Tensor) -> Tensor:
+        return self.key_proj(memory)  # (N, S, A)
+
+    def forward(
+        self,
+        query: Tensor,
+        memory: Tensor,
+        mask: Tensor,
+        keys: Tensor | None = None,
+        previous: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """As `_GlobalAttention.forward`, and previous (B, S): the alignment of the step before
+        the first query (None: uniform). The last row of the weights is the next `previous`."""
+        batch, steps, _ = query.shape
+        rows, src_len, _ = memory.shape
+        group = batch // rows
+        if group * rows != batch:
+            raise ValueError(f"{batch} query rows cannot share {rows} memory rows evenly")
+        keys = self.key_proj(memory) if keys is None else keys  # (N, S, A)
+        row_mask = mask.repeat_interleave(group, dim=0) if group > 1 else mask  # (B, S)
+        if previous is None:
+            real = row_mask.to(query.dtype)
+            previous = real / real.sum(dim=1, keepdim=True)
+        q = self.query_proj(query)  # (B, T, A)
+        v = self.energy.weight.view(-1)  # (A,)
+        weights = []
+        for t in range(steps):
+            location = self.location_proj(self.conv(previous.unsqueeze(1)).transpose(1, 2))
+            energy = (
+                q[:, t].view(rows, group, 1, -1)
+                + keys.unsqueeze(1)
+                + location.view(rows, group, src_len, -1)
+            )  # (N, g, S, A)
+            scores = torch.matmul(energy.tanh(), v.to(energy.dtype)).view(batch, src_len)
+            previous = torch.softmax(scores.masked_fill(~row_mask, float("-inf")), dim=-1)
+            weights.append(previous)
+        alignment = torch.stack(weights, dim=1)  # (B, T, S)
+        flat = alignment.view(rows, group * steps, src_len)  # query order of the other classes
+        context = torch.bmm(flat.to(memory.dtype), memory)  # (N, g*T, H_enc)
+        q_rows = query.reshape(rows, group * steps, query.size(-1))
+        vector = torch.tanh(self.combine(torch.cat([context, q_rows], dim=-1)))
+        return vector.view(batch, steps, -1), alignment

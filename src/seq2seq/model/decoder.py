@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from seq2seq.config import ModelConfig
-from seq2seq.model.attention import build_attention
+from seq2seq.model.attention import LocationAttention, build_attention
 from seq2seq.model.cells import Hidden, join_hidden, make_rnn, split_hidden
 from seq2seq.model.encoder import Encoded
 
@@ -45,6 +45,7 @@ class DecoderState:
     mask: Tensor | None = None  # (N, S) True on real source tokens
     feed: Tensor | None = None  # (B, H_dec) previous attentional vector, input feeding
     attn: Tensor | None = None  # (B, T, S) attention weights of the last decode call
+    alignment: Tensor | None = None  # (B, S) the last step's weights, location attention only
     group: int = 1  # decoder rows per memory row
     src_map: Tensor | None = None  # (N, S) extended target id of each source token, copy only
     copy_size: int = 0  # V + the extra slots of src_map, copy only (model/copy.py)
@@ -65,6 +66,7 @@ class DecoderState:
             context=_pick(self.context, index),
             feed=_pick(self.feed, index),
             attn=_pick(self.attn, index),
+            alignment=_pick(self.alignment, index),
             copy_size=self.copy_size,
         )
         if self.memory is None:
@@ -154,24 +156,46 @@ class Decoder(nn.Module):
         h, c = split_hidden(hidden)
         attn = None
         if self.attention is not None:
-            outputs, attn = self.attention(outputs, state.memory, state.mask, state.keys)
+            outputs, attn = self._attend(outputs, state, state.alignment)
         elif self.mode == "peeky":
             outputs = torch.cat([outputs, context], dim=-1)  # (B, T, H_dec + H_enc)
-        return self.dropout(outputs), replace(state, h=h, c=c, attn=attn)
+        alignment = _last_alignment(self.attention, attn)
+        return self.dropout(outputs), replace(state, h=h, c=c, attn=attn, alignment=alignment)
 
     def _forward_fed(self, embedded: Tensor, state: DecoderState) -> tuple[Tensor, DecoderState]:
         """Luong et al. (2015) §3.3: h~_{t-1} joins the input at step t, so step one at a time."""
         hidden, feed, attention = state.hidden(), state.feed, self.attention
         assert feed is not None and attention is not None, "input feeding is attention's"
         vectors, weights = [], []
+        alignment = state.alignment
         for t in range(embedded.size(1)):
             step_in = torch.cat([embedded[:, t : t + 1], feed.unsqueeze(1)], dim=-1)
             output, hidden = self.rnn(step_in, hidden)  # (B, 1, H_dec)
-            vector, weight = attention(output, state.memory, state.mask, state.keys)
+            vector, weight = self._attend(output, state, alignment)
+            alignment = _last_alignment(attention, weight)
             feed = vector.squeeze(1)  # (B, H_dec)
             vectors.append(vector)
             weights.append(weight)
         h, c = split_hidden(hidden)
         features = vectors[0] if len(vectors) == 1 else torch.cat(vectors, dim=1)  # (B, T, H_dec)
         attn = weights[0] if len(weights) == 1 else torch.cat(weights, dim=1)  # (B, T, S)
-        return self.dropout(features), replace(state, h=h, c=c, feed=feed, attn=attn)
+        return self.dropout(features), replace(
+            state, h=h, c=c, feed=feed, attn=attn, alignment=alignment
+        )
+
+    def _attend(
+        self, query: Tensor, state: DecoderState, alignment: Tensor | None
+    ) -> tuple[Tensor, Tensor]:
+        """query (B, T, H_dec) -> attentional vectors (B, T, H_dec), weights (B, T, S); location
+        attention also reads the alignment (B, S) of the step before."""
+        assert self.attention is not None and state.memory is not None and state.mask is not None
+        if isinstance(self.attention, LocationAttention):
+            return self.attention(query, state.memory, state.mask, state.keys, alignment)
+        return self.attention(query, state.memory, state.mask, state.keys)
+
+
+def _last_alignment(attention: nn.Module | None, weights: Tensor | None) -> Tensor | None:
+    """The weights (B, S) of the last step, which location attention carries to the next."""
+    if not isinstance(attention, LocationAttention) or weights is None:
+        return None
+    return weights[:, -1]

@@ -29,6 +29,7 @@ from torch import Tensor, nn
 from seq2seq.config import ModelConfig
 from seq2seq.errors import ConfigError
 from seq2seq.model import copy as pointer
+from seq2seq.model.acoustic import AcousticEncoder, build_acoustic_encoder
 from seq2seq.model.bridge import Bridge
 from seq2seq.model.decoder import Decoder, DecoderState
 from seq2seq.model.encoder import Encoded, Encoder
@@ -38,16 +39,26 @@ class Seq2Seq(nn.Module):
     """An encoder-decoder for one `ModelConfig`; see the module docstring for the interface."""
 
     def __init__(
-        self, cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int, pad_id: int = 0
+        self,
+        cfg: ModelConfig,
+        src_vocab_size: int,
+        tgt_vocab_size: int,
+        pad_id: int = 0,
+        ctc: bool = False,
     ) -> None:
         super().__init__()
         self.cfg = cfg
         self.pad_id = pad_id
-        self.encoder = Encoder(cfg, src_vocab_size, pad_id)
+        # Audio frames (model/acoustic.py) or tokens: past `encode` nothing tells them apart.
+        self.encoder: Encoder | AcousticEncoder = (
+            build_acoustic_encoder(cfg) if cfg.acoustic else Encoder(cfg, src_vocab_size, pad_id)
+        )
         enc_size = self.encoder.output_size
         self.bridge = _build_bridge(cfg, enc_size)
         self.decoder = Decoder(cfg, tgt_vocab_size, enc_size, pad_id)
         self.generator = nn.Linear(self.decoder.output_size, tgt_vocab_size)
+        # Joint CTC/attention (Watanabe et al. 2017): per-frame target ids, the blank is PAD.
+        self.ctc = nn.Linear(enc_size, tgt_vocab_size) if ctc else None
         self.vocab_size = tgt_vocab_size
         self.copy = (
             pointer.CopySwitch(enc_size, self.decoder.output_size, cfg.embedding_size)
@@ -70,7 +81,10 @@ class Seq2Seq(nn.Module):
         with torch.no_grad():
             for param in self.parameters():
                 param.uniform_(-init_range, init_range)
-            self.encoder.embedding.weight[self.pad_id].zero_()
+            if isinstance(self.encoder, Encoder):
+                self.encoder.embedding.weight[self.pad_id].zero_()
+            else:  # convolutions keep their fan-in scaled start (model/acoustic.py)
+                self.encoder.reset_convolutions()
             self.decoder.embedding.weight[self.pad_id].zero_()
 
     # --- the interface (model/interface.py: SearchModel) ---------------------------------------
@@ -81,7 +95,8 @@ class Seq2Seq(nn.Module):
         return (self,)
 
     def encode(self, src: Tensor, src_lengths: Tensor) -> Encoded:
-        """src (B, S) padded at the end, src_lengths (B,) -> Encoded (outputs, mask, h, c)."""
+        """src (B, S) token ids, or (B, T, F) audio features for an acoustic encoder, padded at
+        the end; src_lengths (B,) -> Encoded (outputs, mask, h, c)."""
         return self.encoder(src, src_lengths)
 
     def init_state(self, encoded: Encoded, src_map: Tensor | None = None) -> DecoderState:
@@ -114,6 +129,13 @@ class Seq2Seq(nn.Module):
         """Teacher-forced logits (B, T, V) for targets tgt_in = <bos> y."""
         features, _ = self.decode(tgt_in, self.init_state(self.encode(src, src_lengths)))
         return self.generator(features)
+
+    def ctc_log_probs(self, encoded: Encoded) -> Tensor:
+        """The CTC head's per-position log-probabilities (B, S', V) of an encoding (blank = PAD);
+        only a model built with ``ctc=True`` (``train.ctc_weight > 0``) has the head."""
+        if self.ctc is None:
+            raise ValueError("this model has no CTC head; train it with train.ctc_weight > 0")
+        return torch.log_softmax(self.ctc(encoded.outputs).float(), dim=-1)
 
     def output_layer(self, ids: Tensor) -> tuple[Tensor, Tensor]:
         """The generator's rows for target ids (C,): weight (C, D), bias (C,); cut once per

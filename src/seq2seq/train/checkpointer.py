@@ -17,6 +17,7 @@ import torch
 
 from seq2seq.checkpoint import checkpoint_bytes, load_weights, read_checkpoint
 from seq2seq.config import Config
+from seq2seq.data.audio_batching import is_audio
 from seq2seq.data.prepare import PreparedData
 from seq2seq.data.shortlist import build_from_data
 from seq2seq.errors import CheckpointError
@@ -68,7 +69,9 @@ class Checkpointer:
         """Commit step `step` (`best`: when it is the new best) with `train_state`; `rank_rng`:
         the other DDP ranks' random generators (train/distributed.py's `rank_rng_states`)."""
         if self._shortlist is None:  # the lexical shortlist of the training data
-            self._shortlist = build_from_data(self.config.data.dir).to_tensors()
+            self._shortlist = (  # none for audio: a shortlist maps source tokens to targets
+                {} if is_audio(self.data) else build_from_data(self.config.data.dir).to_tensors()
+            )
         data = checkpoint_bytes(
             self.model,
             self.config,

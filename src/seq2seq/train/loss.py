@@ -17,16 +17,24 @@ import torch.nn.functional as F
 from torch import nn
 
 from seq2seq.model.seq2seq import Seq2Seq
+from seq2seq.train.ctc import ctc_loss
 
 
 class SequenceLoss(nn.Module):
     """Returns (loss to optimise, summed negative log-likelihood), both summed over target tokens."""
 
-    def __init__(self, model: Seq2Seq, pad_id: int = 0, label_smoothing: float = 0.0):
+    def __init__(
+        self,
+        model: Seq2Seq,
+        pad_id: int = 0,
+        label_smoothing: float = 0.0,
+        ctc_weight: float = 0.0,
+    ):
         super().__init__()
         self.model = model
         self.pad_id = pad_id
         self.label_smoothing = label_smoothing
+        self.ctc_weight = ctc_weight  # train.ctc_weight: joint CTC/attention (train/ctc.py)
 
     def forward(
         self,
@@ -37,7 +45,18 @@ class SequenceLoss(nn.Module):
         src_map: torch.Tensor | None = None,  # (B, S) extended ids of the source, copy only
     ) -> tuple[torch.Tensor, torch.Tensor]:
         model = self.model
-        state = model.init_state(model.encode(src, src_lengths), src_map)
+        encoded = model.encode(src, src_lengths)
+        loss, nll = self._decoder_loss(model.init_state(encoded, src_map), tgt_in, tgt_out)
+        if self.ctc_weight == 0.0:
+            return loss, nll
+        ctc = ctc_loss(model.ctc_log_probs(encoded), encoded.lengths, tgt_out, self.pad_id)
+        return (1.0 - self.ctc_weight) * loss + self.ctc_weight * ctc, nll
+
+    def _decoder_loss(
+        self, state, tgt_in: torch.Tensor, tgt_out: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The decoder's loss and summed NLL of tgt_out, from the state before tgt_in."""
+        model = self.model
         real = tgt_out.ne(self.pad_id)
         if model.copy is not None:
             return self._copy_loss(tgt_in, tgt_out, state, real)

@@ -90,7 +90,9 @@ class Trainer:
         self.steps_per_epoch = train_batches.num_batches()
         self.total_steps = math.ceil(cfg.epochs * self.steps_per_epoch)
         self.total_steps = min(self.total_steps, cfg.max_steps or self.total_steps)
-        objective: torch.nn.Module = SequenceLoss(model, self.tgt_vocab.pad_id, cfg.label_smoothing)
+        objective: torch.nn.Module = SequenceLoss(
+            model, self.tgt_vocab.pad_id, cfg.label_smoothing, cfg.ctc_weight
+        )
         if ctx.distributed:
             device_ids = [ctx.device.index] if ctx.device.type == "cuda" else None
             objective = torch.nn.parallel.DistributedDataParallel(objective, device_ids=device_ids)
