@@ -104,6 +104,22 @@ CASES: list[Case] = [
        "a TSV line without a tab"),
     _c("prepare-truncated-gz", "prepare --src {trunc_gz} --tgt {train_fr} --out {new}/data",
        ("cut.en.gz", "truncated"), "a truncated .gz file"),
+    # prepare for speech: a manifest of audio<TAB>transcript lines (commands/prepare_speech.py)
+    _c("prepare-manifest-no-tab", "prepare --manifest {m_notab} --out {new}/data",
+       ("notab.tsv:1", "no tab"), "a speech manifest line without a tab"),
+    _c("prepare-audio-missing", "prepare --manifest {m_missing} --out {new}/data",
+       ("missing.tsv:1", "gone.wav", "does not exist"), "a manifest naming a missing audio file"),
+    _c("prepare-audio-unreadable", "prepare --manifest {m_notaudio} --out {new}/data",
+       ("notaudio.tsv:1", "notaudio.wav", "cannot be read"), "a file that is not audio"),
+    _c("prepare-audio-empty", "prepare --manifest {m_empty} --out {new}/data",
+       ("empty.tsv:1", "empty.wav", "no samples"), "audio with no samples"),
+    _c("prepare-audio-silent", "prepare --manifest {m_silent} --out {new}/data",
+       ("silent.tsv:1", "silent.wav", "is silent"), "silent audio (every sample below -80 dBFS)"),
+    _c("prepare-audio-two-hours", "prepare --manifest {m_long} --out {new}/data",
+       ("long.tsv:1", "2 h 0 min 0 s", "--max-seconds"), "2 hours of audio (limit 60 s)"),
+    _c("prepare-audio-strict-rate", "prepare --manifest {m_ok} --strict-rate --out {new}/data",
+       ("ok.wav", "8000 Hz, not 16000 Hz", "--strict-rate"),
+       "8 kHz audio with --strict-rate at 16 kHz"),
     # split
     _c("split-csv-missing", "split --csv {missing}/qa.csv --columns Q A --out {new}/split",
        ("--csv", "qa.csv", "does not exist"), "--csv names a missing file"),
@@ -359,6 +375,31 @@ def _lines(path: Path, lines: list[str]) -> Path:
     return path
 
 
+def _bad_audio(folder: Path) -> dict[str, Path]:
+    """Audio files good and bad, each named by a one-line speech manifest ``m_<kind>``."""
+    import numpy as np
+    import soundfile
+
+    folder.mkdir()
+    wave = 0.3 * np.sin(2 * np.pi * 440 * np.arange(4000) / 8000)
+    soundfile.write(str(folder / "ok.wav"), wave, 8000)
+    soundfile.write(str(folder / "silent.wav"), np.zeros(4000), 8000)
+    soundfile.write(str(folder / "empty.wav"), np.zeros(0), 8000)
+    (folder / "notaudio.wav").write_text("this is text, not audio\n", encoding="utf-8")
+    with open(folder / "long.wav", "wb") as handle:  # 2 hours by its header; a sparse file
+        soundfile.write(handle, wave[:100], 8000, format="WAV", subtype="PCM_16")
+    data = 2 * 3600 * 8000 * 2
+    raw = bytearray((folder / "long.wav").read_bytes()[:44])
+    raw[4:8], raw[40:44] = (36 + data).to_bytes(4, "little"), data.to_bytes(4, "little")
+    (folder / "long.wav").write_bytes(bytes(raw))
+    os.truncate(folder / "long.wav", 44 + data)
+    files = {"ok": "ok.wav", "silent": "silent.wav", "empty": "empty.wav", "long": "long.wav",
+             "notaudio": "notaudio.wav", "missing": "gone.wav"}  # fmt: skip
+    paths = {f"m_{k}": _lines(folder / f"{k}.tsv", [f"{name}\tw1 w2"]) for k, name in files.items()}
+    paths["m_notab"] = _lines(folder / "notab.tsv", ["ok.wav w1 w2"])
+    return paths
+
+
 def build_world(root: Path) -> dict[str, str]:
     """Every file the cases name, in `root`; returns the placeholder -> path table."""
     from safetensors.torch import save
@@ -413,6 +454,7 @@ def build_world(root: Path) -> dict[str, str]:
     p["phrases"] = _lines(text / "phrases.txt", ["w1 w2", "w3 w4", "w5 w6"])
     p["bad_eval"] = _lines(text / "eval.json", ["{'bleu': 3"])
     p["bad_yaml"] = _lines(text / "bad.yaml", ["model:", "  cell: [lstm", "train: {"])
+    p.update(_bad_audio(root / "audio"))
     p["aeslc_bad"] = root / "aeslc-bad"  # an AESLC copy whose one e-mail has no @subject
     (p["aeslc_bad"] / "enron_subject_line" / "train").mkdir(parents=True)
     _lines(p["aeslc_bad"] / "enron_subject_line" / "train" / "a_inbox_1.subject", ["w1 w2"])
