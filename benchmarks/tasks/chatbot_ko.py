@@ -40,7 +40,6 @@ import json
 import random
 import re
 import shlex
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -49,15 +48,27 @@ from pathlib import Path
 
 import yaml
 
-from seq2seq.evaluate.metrics import MetricScore, score, score_task
-from seq2seq.evaluate.retrieval import RetrievalBaseline
-from seq2seq.evaluate.scores import read_lines
-
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.tasks.common import (  # noqa: E402
+    last_json,
+    rel,
+    replace_between,
+    run_command,
+    write_docs_section,
+)
+
+from seq2seq.evaluate.metrics import MetricScore, score, score_task  # noqa: E402
+from seq2seq.evaluate.retrieval import RetrievalBaseline  # noqa: E402
+from seq2seq.evaluate.scores import read_lines  # noqa: E402
+
 SPLIT = ROOT / "data" / "chatbot-ko" / "split"
 OUT = ROOT / "benchmarks" / "results" / "chatbot_ko"
 DOCS = ROOT / "docs" / "tasks.md"
 TASK = "chatbot"
+HARNESS = "chatbot_ko"
 # (analyzer, n-gram range) the retrieval baseline tries on dev; the best dev chrF answers test
 RETRIEVAL_SETTINGS = [
     ("char_wb", (1, 2)),
@@ -107,16 +118,6 @@ def this_command(*args: str) -> str:
     return shlex.join(["python", "benchmarks/tasks/chatbot_ko.py", *args])
 
 
-def run_command(argv: list[str]) -> str:
-    """Run one row's command line from the repository root; its stdout. Exits naming it on failure."""
-    print(f"$ {shlex.join(argv)}", file=sys.stderr)
-    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"chatbot_ko: `{shlex.join(argv)}` failed ({done.returncode}):\n{done.stderr}")
-    sys.stderr.write(done.stderr[-2000:])
-    return done.stdout + done.stderr
-
-
 def resolve_inputs(args: argparse.Namespace) -> None:
     """Point args.test / args.dev at the split's files, or at --limit first lines of each (--work)."""
     args.test = {s: args.split / f"test.{s}" for s in ("src", "tgt")}
@@ -163,7 +164,7 @@ def retrieval_row(args: argparse.Namespace) -> Row:
     limit = ["--limit", str(args.limit)] if args.limit else []
     return Row(
         system="retrieval (TF-IDF cosine, nearest training question)",
-        command=this_command("--systems", "retrieval", "--split", _rel(args.split), *limit),
+        command=this_command("--systems", "retrieval", "--split", rel(args.split), *limit),
         scores=score_task(TASK, hypotheses, references(args)),
         notes=f"{best['analyzer']} {low}-{high}-grams, chosen on dev by chrF; {baseline.describe()}",
         extra={"dev_sweep": [_sweep_dict(entry) for entry in sweep]},
@@ -177,7 +178,7 @@ def reference_row(args: argparse.Namespace) -> Row:
     answers = references(args)
     return Row(
         system="reference answers (people)",
-        command=f"cat {_rel(args.test['tgt'])}",
+        command=f"cat {rel(args.test['tgt'])}",
         scores=score(["distinct-1", "distinct-2", "length"], answers, answers),
         notes="BLEU and chrF are 100 by definition",
         key="reference",
@@ -189,10 +190,10 @@ def _evaluate_row(args: argparse.Namespace, key: str, system: str, beam: int) ->
     """`seq2seq evaluate` with a beam of `beam`: the answers, their metrics and the perplexity."""
     _need_forward(args, key)
     output = args.work / f"test.{key}.txt"
-    argv = ["seq2seq", "evaluate", "--checkpoint", _rel(args.forward)]
-    argv += ["--src", _rel(args.test["src"]), "--ref", _rel(args.test["tgt"])]
-    argv += ["--task", TASK, "--beam-size", str(beam), "--output", _rel(output), "--json"]
-    result = json.loads(_last_json(argv))
+    argv = ["seq2seq", "evaluate", "--checkpoint", rel(args.forward)]
+    argv += ["--src", rel(args.test["src"]), "--ref", rel(args.test["tgt"])]
+    argv += ["--task", TASK, "--beam-size", str(beam), "--output", rel(output), "--json"]
+    result = json.loads(last_json(HARNESS, argv))
     return Row(
         system=system,
         command=shlex.join(argv),
@@ -201,15 +202,6 @@ def _evaluate_row(args: argparse.Namespace, key: str, system: str, beam: int) ->
         answers=read_lines(output),
         perplexity=result["perplexity"]["perplexity"],
     )
-
-
-def _last_json(argv: list[str]) -> str:
-    """The JSON object `argv` (a --json command) prints as its last stdout line."""
-    print(f"$ {shlex.join(argv)}", file=sys.stderr)
-    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"chatbot_ko: `{shlex.join(argv)}` failed ({done.returncode}):\n{done.stderr}")
-    return done.stdout.strip().splitlines()[-1]
 
 
 def beam_row(args: argparse.Namespace) -> Row:
@@ -224,9 +216,9 @@ def sampling_row(args: argparse.Namespace) -> Row:
     """`seq2seq translate --sampling`, seeded: one draw per question."""
     _need_forward(args, "sampling")
     output = args.work / "test.sampling.txt"
-    argv = ["seq2seq", "translate", "--checkpoint", _rel(args.forward), "--input"]
-    argv += [_rel(args.test["src"]), "--output", _rel(output), "--quiet", *SAMPLING]
-    run_command(argv)
+    argv = ["seq2seq", "translate", "--checkpoint", rel(args.forward), "--input"]
+    argv += [rel(args.test["src"]), "--output", rel(output), "--quiet", *SAMPLING]
+    run_command(HARNESS, argv)
     answers = read_lines(output)
     settings = " ".join(SAMPLING[1:]).replace("--", "")
     return Row(
@@ -244,12 +236,12 @@ def mmi_row(args: argparse.Namespace) -> Row:
     if args.backward is None:
         sys.exit("chatbot_ko: the mmi row needs --backward (a p(question | answer) checkpoint)")
     output, nbest = args.work / "test.mmi.txt", args.work / "test.mmi.nbest"
-    argv = ["seq2seq", "rescore", "--checkpoint", _rel(args.forward)]
-    argv += ["--backward", _rel(args.backward), "--src", _rel(args.test["src"])]
+    argv = ["seq2seq", "rescore", "--checkpoint", rel(args.forward)]
+    argv += ["--backward", rel(args.backward), "--src", rel(args.test["src"])]
     argv += ["--beam-size", str(MMI_N_BEST), "--n-best", str(MMI_N_BEST)]
-    argv += ["--tune-src", _rel(args.dev["src"]), "--tune-ref", _rel(args.dev["tgt"])]
-    argv += ["--output", _rel(output), "--nbest-output", _rel(nbest)]
-    printed = run_command(argv)
+    argv += ["--tune-src", rel(args.dev["src"]), "--tune-ref", rel(args.dev["tgt"])]
+    argv += ["--output", rel(output), "--nbest-output", rel(nbest)]
+    printed = run_command(HARNESS, argv)
     weight, dev_bleu = parse_tuning(printed)
     answers = read_lines(output)
     return Row(
@@ -307,11 +299,6 @@ def _by_name(scores: list[MetricScore]) -> dict[str, MetricScore]:
 
 def _sweep_dict(entry: dict) -> dict:
     return {**entry, "scores": [s.to_dict() for s in entry["scores"]]}
-
-
-def _rel(path: Path) -> str:
-    path = Path(path).resolve()
-    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def _fmt(s: MetricScore) -> str:
@@ -482,15 +469,15 @@ def draw_curves(args: argparse.Namespace) -> list[tuple[str, str, str]]:
         if checkpoint is None or not (checkpoint.parent / "log.jsonl").is_file():
             continue
         png = args.docs.parent / f"chatbot-ko{'' if name == 'forward' else '-backward'}-curves.png"
-        argv = ["python", "benchmarks/curves.py", _rel(checkpoint.parent), _rel(png)]
-        run_command(argv)
+        argv = ["python", "benchmarks/curves.py", rel(checkpoint.parent), rel(png)]
+        run_command(HARNESS, argv)
         drawn.append((name, png.name, shlex.join(argv)))
     return drawn
 
 
 def recipe_lines(args: argparse.Namespace) -> list[str]:
     """The command lines from the CSV to the two models, with each run's own overrides."""
-    split = _rel(args.split)
+    split = rel(args.split)
     lines = [
         "seq2seq split --csv ../shared/data/chatbot-ko/ChatbotData.csv --columns Q A \\",
         f"    --seed 1 --dev 500 --test 500 --out {split}",
@@ -536,34 +523,9 @@ def _run_summary(checkpoint: Path) -> str:
     if not best:
         return ""
     return (
-        f"`{_rel(checkpoint)}`: step {best['step']:,} of {manifest['last']:,}, the best by dev "
+        f"`{rel(checkpoint)}`: step {best['step']:,} of {manifest['last']:,}, the best by dev "
         f"{best['metric']} ({best['value']:.2f})"
     )
-
-
-DOCS_HEADER = """# Beyond translation: the other tasks
-
-The encoder–decoder does not know it translates: give it other pairs and it is another program.
-Each section of this page is one task, written by its harness under benchmarks/tasks/ (never by
-hand): the split, the recipe's command lines, the results table with the command line of every
-row, the task's goals met or missed with their numbers, sample outputs chosen by a seed, and the
-learning curves. Rerun a harness to refresh its section; the other sections stay as they are.
-"""
-
-
-def write_docs_section(path: Path, name: str, body: list[str]) -> None:
-    """Put `body` between `name`'s markers in `path` (created with DOCS_HEADER if missing),
-    replacing that section only; a new section goes at the end."""
-    begin, end = f"<!-- task: {name} -->", f"<!-- end of task: {name} -->"
-    text = path.read_text(encoding="utf-8") if path.is_file() else DOCS_HEADER
-    section = "\n".join([begin, *body, end])
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        text = head + section + rest.split(end, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
 
 
 def docs_section(rows: list[Row], args: argparse.Namespace, curves: list) -> list[str]:
@@ -615,15 +577,9 @@ def readme_table(rows: list[Row]) -> list[str]:
 
 def update_readme(path: Path, rows: list[Row]) -> bool:
     """Replace the table between README_BEGIN and README_END in `path`; False when absent."""
-    text = path.read_text(encoding="utf-8") if path.is_file() else ""
-    if README_BEGIN not in text or README_END not in text:
-        return False
-    head, rest = text.split(README_BEGIN, 1)
     met = goal_lines(rows)
     goals_text = ["", "Issue 23's goals on these rows:", "", *met] if met else []
-    block = "\n".join([README_BEGIN, *readme_table(rows), *goals_text, README_END])
-    path.write_text(head + block + rest.split(README_END, 1)[1], encoding="utf-8")
-    return True
+    return replace_between(path, README_BEGIN, README_END, [*readme_table(rows), *goals_text])
 
 
 def main(argv: list[str] | None = None) -> int:
