@@ -250,7 +250,9 @@ def markdown(rows: list[dict], meta: dict) -> str:
         "",
     ]
     for r in rows:
-        curve = r["rss_curve"]
+        curve = r.get("rss_curve") or []
+        if not curve:
+            continue
         picks = curve[:: max(1, len(curve) // 6)] + curve[-1:]
         text = ", ".join(f"{s}: {m:,.0f}" for s, m in picks if m is not None)
         lines.append(f"- {r['model']} / {r['cure']}: {text}")
@@ -274,7 +276,18 @@ def main() -> int:
     parser.add_argument("--precision", default="auto", choices=["fp32", "bf16", "auto"])
     parser.add_argument("--src", type=Path, help="run this copy of the package (PYTHONPATH)")
     parser.add_argument("--no-write", action="store_true", help="print the table only")
+    parser.add_argument(
+        "--rows",
+        type=Path,
+        help="train nothing: write the result files from the JSON rows earlier runs printed",
+    )
     args = parser.parse_args()
+    if args.rows is not None:
+        rows = [json.loads(line) for line in args.rows.read_text().splitlines() if line.strip()]
+        rows = [r for r in rows if r["cure"] in CURES and r["model"] in args.models]
+        write_results(rows, args, mean_target_tokens(args.data))
+        print(markdown(rows, {**vars(args), "date": ""}))
+        return 0
     mean_tgt = mean_target_tokens(args.data)
     rows = []
     for model in args.models:
