@@ -60,6 +60,7 @@ def test_a_file_object_is_read_and_named_in_errors(write):
     path = write("u.wav", tone(500, 0.2, 16000), 16000)
     wave = read_audio(io.BytesIO(path.read_bytes()), name="upload.wav")
     assert len(wave) == 3200
+    np.testing.assert_array_equal(read_audio(path.read_bytes(), name="upload.wav"), wave)
     with pytest.raises(AudioError, match=r"^audio file upload\.wav cannot be read"):
         read_audio(io.BytesIO(b"not audio at all" * 10), name="upload.wav")
 

@@ -13,6 +13,7 @@ for silence (every sample below -80 dBFS).
 
 from __future__ import annotations
 
+import io
 from math import gcd
 from pathlib import Path
 from typing import IO, ClassVar
@@ -47,7 +48,7 @@ class AudioConfig(CommandSettings):
     )
 
 
-Source = str | Path | IO[bytes]
+Source = str | Path | IO[bytes] | bytes | bytearray
 
 
 def read_audio(
@@ -59,11 +60,14 @@ def read_audio(
 ) -> np.ndarray:
     """The samples of an audio file as float32 (N,) in [-1, 1], mono, at `rate` Hz.
 
-    `source` is a path or a binary file object (`name` then names it in messages). `strict`
+    `source` is a path, a binary file object or the file's bytes (`name` then names it in
+    messages). `strict`
     refuses another sample rate instead of resampling; `max_seconds` (None: no limit) refuses
     longer audio. Every refusal is an AudioError naming the file.
     """
     label = name or (str(source) if isinstance(source, str | Path) else "the uploaded audio")
+    if isinstance(source, bytes | bytearray):
+        source = io.BytesIO(source)
     if isinstance(source, str | Path) and not Path(source).is_file():
         what = "is a directory, not" if Path(source).is_dir() else "does not exist; expected"
         raise AudioError(f"audio file {label} {what} a WAV, FLAC or OGG file")
