@@ -22,6 +22,8 @@ import numpy as np
 from seq2seq_runtime.errors import ModelDirError
 
 MEMORY = ("memory", "keys", "mask")
+WORDS = ("word_log_probs", "word_ids", "special_log_probs")  # the step graph's ranked outputs
+SPECIALS, UNK_ID, EOS_ID = 4, 1, 3
 
 
 @dataclass
@@ -53,7 +55,6 @@ class Member:
 
         self.spec = spec
         self.state = list(spec["state"])
-        self.outputs = list(spec["step_outputs"])
         self.has_attention = spec["context"] == "attention"
         sessions = []
         for key in ("encoder", "step"):
@@ -74,14 +75,44 @@ class Member:
         return MemberState(rows, memory, np.arange(src.shape[0]))
 
     def step(
-        self, tokens: np.ndarray, state: MemberState
-    ) -> tuple[np.ndarray, MemberState, np.ndarray | None]:
-        """tokens (N,) -> log_probs (N, V) float32, the next state, attention (N, S) or None."""
-        feeds = {"tokens": tokens, **state.rows, **(state.memory_rows() if state.memory else {})}
-        values = dict(zip(self.outputs, self.step_session.run(self.outputs, feeds), strict=True))
+        self, tokens: np.ndarray, state: MemberState, k: int | None
+    ) -> tuple[dict[str, np.ndarray], MemberState]:
+        """tokens (N,) -> the step's outputs by name, and the next state: with `k`, the k best
+        words and the specials (`Candidates`); without, the whole log_probs (N, V)."""
+        wanted = list(WORDS) if k is not None else ["log_probs"]
+        wanted += [f"{n}_out" for n in state.rows] + (["attn"] if self.has_attention else [])
+        feeds = {"tokens": tokens, "k": np.array([k or 1], dtype=np.int64), **state.rows}
+        if state.memory:
+            feeds.update(state.memory_rows())
+        values = dict(zip(wanted, self.step_session.run(wanted, feeds), strict=True))
         rows = {n: values[f"{n}_out"] for n in state.rows}
-        after = MemberState(rows, state.memory, state.sentence, state._gathered)
-        return values["log_probs"], after, values.get("attn")
+        return values, MemberState(rows, state.memory, state.sentence, state._gathered)
+
+
+@dataclass
+class Candidates:
+    """What each hypothesis may emit next: the k best words, then <unk>, then <eos> (last)."""
+
+    log_probs: np.ndarray  # (N, k + 2) float32, a fresh array the search may write into
+    ids: np.ndarray  # (N, k + 2) vocabulary ids
+
+    @classmethod
+    def of(cls, words: np.ndarray, word_ids: np.ndarray, specials: np.ndarray) -> Candidates:
+        """words, word_ids (N, k) past the specials; specials (N, 4) log-probs of ids 0-3."""
+        rows = words.shape[0]
+        log_probs = np.concatenate([words, specials[:, [UNK_ID, EOS_ID]]], axis=1)
+        fixed = np.broadcast_to(np.array([UNK_ID, EOS_ID], dtype=np.int64), (rows, 2))
+        return cls(log_probs, np.concatenate([word_ids + SPECIALS, fixed], axis=1))
+
+    @classmethod
+    def from_full(cls, log_probs: np.ndarray, k: int) -> Candidates:
+        """The same from whole distributions (N, V), as an ensemble averages them."""
+        words = log_probs[:, SPECIALS:]
+        if k < words.shape[1]:
+            ids = np.argpartition(-words, k - 1, axis=1)[:, :k]
+        else:
+            ids = np.broadcast_to(np.arange(words.shape[1]), words.shape)
+        return cls.of(np.take_along_axis(words, ids, axis=1), ids, log_probs[:, :SPECIALS])
 
 
 class OnnxModel:
@@ -100,26 +131,36 @@ class OnnxModel:
     def has_attention(self) -> bool:
         return any(m.has_attention for m in self.members)
 
+    @property
+    def vocab_size(self) -> int:
+        return int(self.members[0].spec["target_vocab_size"])
+
     def encode(self, src: np.ndarray, lengths: np.ndarray) -> list[MemberState]:
         return [m.encode(src, lengths) for m in self.members]
 
     def step(
-        self, tokens: np.ndarray, states: list[MemberState]
-    ) -> tuple[np.ndarray, list[MemberState], np.ndarray | None]:
-        """The members' mean of probabilities as log_probs (N, V); their mean attention."""
-        results = [m.step(tokens, s) for m, s in zip(self.members, states, strict=True)]
-        if len(results) == 1:
-            log_probs, state, attn = results[0]
-            return log_probs, [state], attn
-        stacked = np.stack([r[0] for r in results])  # (M, N, V)
+        self, tokens: np.ndarray, states: list[MemberState], k: int
+    ) -> tuple[Candidates, list[MemberState], np.ndarray | None]:
+        """The k best words (at most all) and the specials of each row, from one model's graph
+        or from the members' mean of probabilities (paper §3.6); the (mean) attention (N, S)."""
+        k = max(1, min(k, self.vocab_size - SPECIALS))
+        one = len(self.members) == 1
+        results = [
+            m.step(tokens, s, k if one else None) for m, s in zip(self.members, states, strict=True)
+        ]
+        attns = [values["attn"] for values, _ in results if "attn" in values]
+        attn = None if not attns else attns[0] if one else np.mean(attns, axis=0)
+        after = [state for _, state in results]
+        if one:
+            values = results[0][0]
+            return Candidates.of(*(values[name] for name in WORDS)), after, attn
+        stacked = np.stack([values["log_probs"] for values, _ in results])  # (M, N, V)
         top = stacked.max(axis=0)
         finite = np.where(np.isfinite(top), top, 0.0)
         with np.errstate(divide="ignore"):  # a token every member rules out stays at -inf
             total = np.log(np.exp(stacked - finite).sum(axis=0))
-        log_probs = total + finite - math.log(len(results))
-        attns = [r[2] for r in results if r[2] is not None]
-        attn = np.mean(attns, axis=0) if attns else None
-        return log_probs.astype(np.float32), [r[1] for r in results], attn
+        log_probs = (total + finite - math.log(len(results))).astype(np.float32)
+        return Candidates.from_full(log_probs, k), after, attn
 
 
 def select(states: list[MemberState], index: np.ndarray) -> list[MemberState]:

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from seq2seq_runtime.errors import SettingsError
-from seq2seq_runtime.model import MemberState, OnnxModel, select
-from seq2seq_runtime.vocab import BOS_ID, EOS_ID, PAD_ID
+from seq2seq_runtime.model import Candidates, MemberState, OnnxModel, select
+from seq2seq_runtime.vocab import BOS_ID, EOS_ID
 
 NEG_INF = -np.inf
 MAX_LOG_FLOAT = math.log(np.finfo(np.float64).max)
@@ -87,16 +87,16 @@ def max_output_lengths(src_lengths: np.ndarray, ratio: float, offset: int) -> np
 
 
 def restrict(log_probs: np.ndarray, force_eos: np.ndarray, step: int, min_len: int) -> np.ndarray:
-    """Never BOS or PAD; no EOS before `min_len` tokens; only EOS for rows at their cap."""
-    log_probs[:, (BOS_ID, PAD_ID)] = NEG_INF
+    """On candidates whose last column is EOS (`Candidates`; BOS and PAD are never among them):
+    no EOS before `min_len` tokens; only EOS for rows at their length cap."""
     forced = np.flatnonzero(force_eos)
     if forced.size:
-        eos = np.maximum(log_probs[forced, EOS_ID], np.finfo(log_probs.dtype).min)
+        eos = np.maximum(log_probs[forced, -1], np.finfo(log_probs.dtype).min)
     if step < min_len:
-        log_probs[:, EOS_ID] = NEG_INF
+        log_probs[:, -1] = NEG_INF
     if forced.size:
         log_probs[forced] = NEG_INF
-        log_probs[forced, EOS_ID] = eos
+        log_probs[forced, -1] = eos
     return log_probs
 
 
@@ -161,11 +161,12 @@ def greedy_search(
     finished = Finished(src_lengths, settings.length_penalty, 1)
     step = 0
     while rows.size > 0:
-        log_probs, states, attn = model.step(tokens, states)
-        log_probs = restrict(log_probs, max_lens[rows] <= step, step, settings.min_len)
+        candidates, states, attn = model.step(tokens, states, 1)
+        log_probs = restrict(candidates.log_probs, max_lens[rows] <= step, step, settings.min_len)
         log_probs += scores[:, None]
-        tokens = log_probs.argmax(axis=1)
-        scores = log_probs[np.arange(rows.size), tokens]
+        best = log_probs.argmax(axis=1)
+        scores = log_probs[np.arange(rows.size), best]
+        tokens = candidates.ids[np.arange(rows.size), best]
         if attention:
             history_attn = _extend(history_attn, attn)
         done = tokens == EOS_ID
@@ -227,12 +228,12 @@ def beam_search(
     finished = Finished(src_lengths, settings.length_penalty, settings.n_best)
     step = 0
     while beams.alive.size > 0:
-        log_probs, states, attn = model.step(beams.tokens, states)
+        candidates, states, attn = model.step(beams.tokens, states, 2 * k)
         force = max_lens[beams.alive] <= step
-        log_probs = restrict(log_probs, np.repeat(force, k), step, settings.min_len)
+        restrict(candidates.log_probs, np.repeat(force, k), step, settings.min_len)
         longest = (max_lens[beams.alive] + 1).astype(np.float64)
         beams, keep_rows = advance(
-            beams, log_probs, attn if attention else None, force, longest, finished
+            beams, candidates, attn if attention else None, force, longest, finished
         )
         if beams.alive.size > 0:
             states = select(states, keep_rows)
@@ -240,33 +241,30 @@ def beam_search(
     return finished.ranked()
 
 
-def top_k(values: np.ndarray, k: int) -> np.ndarray:
-    """Column indices of the k largest entries of each row, largest first (ties: lower index)."""
-    if k >= values.shape[1]:
-        part = np.broadcast_to(np.arange(values.shape[1]), values.shape)
-    else:
-        part = np.sort(np.argpartition(-values, k - 1, axis=1)[:, :k], axis=1)
-    order = np.argsort(-np.take_along_axis(values, part, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1)
-
-
 def advance(
     beams: Beams,
-    log_probs: np.ndarray,
+    candidates: Candidates,
     attn: np.ndarray | None,
     force: np.ndarray,
     longest: np.ndarray,
     finished: Finished,
 ) -> tuple[Beams, np.ndarray]:
     """One beam step: rank candidates, close those ending in EOS, keep the best K open ones.
-    Returns the new beams and the rows of the current state the next step continues from."""
+    Returns the new beams and the rows of the current state the next step continues from.
+
+    Each beam brings its 2K best words, <unk> and <eos> (`Candidates`): the 2K best
+    continuations of a sentence are among them, as a beam's own best words rank first in it.
+    Ties rank as PyTorch's top-k over beam x vocabulary ranks them: lower beam, then lower id.
+    """
     n, k = beams.scores.shape
-    vocab = log_probs.shape[-1]
-    cand = (log_probs.reshape(n, k, vocab) + beams.scores[:, :, None]).reshape(n, k * vocab)
-    top_idx = top_k(cand, 2 * k)  # (n, 2K): each beam has one EOS, so K of them continue
+    width = candidates.log_probs.shape[1]
+    cand = (candidates.log_probs.reshape(n, k, width) + beams.scores[:, :, None]).reshape(n, -1)
+    ids = candidates.ids.reshape(n, k * width)
+    beam = np.broadcast_to(np.repeat(np.arange(k), width), (n, k * width))
+    top_idx = np.lexsort((ids, beam, -cand), axis=1)[:, : 2 * k]  # (n, 2K): K of them continue
     top_scores = np.take_along_axis(cand, top_idx, axis=1)
-    origin = np.arange(n)[:, None] * k + top_idx // vocab
-    token = top_idx % vocab
+    origin = np.arange(n)[:, None] * k + top_idx // width
+    token = np.take_along_axis(ids, top_idx, axis=1)
     is_eos = token == EOS_ID
     closing = is_eos & np.isfinite(top_scores)
     closing[:, k:] = False  # an EOS counts only among the K best

@@ -8,7 +8,6 @@ import json
 
 import pytest
 from seq2seq_runtime import ModelDirError, SearchSettings, SettingsError, Translator
-from seq2seq_runtime.search import top_k
 from seq2seq_runtime.vocab import load_vocab
 
 from seq2seq.data.vocab import CharVocab, SentencePieceVocab, WordVocab
@@ -66,11 +65,3 @@ def test_a_folder_that_is_no_export_is_one_sentence(tmp_path):
 def test_bad_search_settings_are_one_sentence(settings, says):
     with pytest.raises(SettingsError, match=says):
         SearchSettings(**settings)
-
-
-def test_top_k_is_sorted_and_breaks_ties_by_the_lower_index():
-    import numpy as np
-
-    values = np.array([[0.1, 0.5, 0.5, -np.inf, 0.3], [1.0, 2.0, 3.0, 4.0, 5.0]], np.float32)
-    assert top_k(values, 3).tolist() == [[1, 2, 4], [4, 3, 2]]
-    assert top_k(values, 5).tolist() == [[1, 2, 4, 0, 3], [4, 3, 2, 1, 0]]

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
+import numpy as np
 import torch
 
 from seq2seq.checkpoint import load_model, read_languages, read_task
@@ -118,6 +119,7 @@ def _export_member(model: Seq2Seq, out: Path, name: str, int8: bool) -> dict[str
         "bidirectional": cfg.bidirectional,
         "hidden_size": model.decoder.hidden_size,
         "memory_size": model.encoder.output_size,
+        "target_vocab_size": int(model.generator.out_features),
     }
 
 
@@ -140,6 +142,7 @@ def _export_encoder(model: Seq2Seq, names: list[str], path: Path) -> None:
         ({0: batch, 1: src_len}, {0: batch}),
     )
     _give_lengths(path)
+    _fold_constants(path)
 
 
 def _export_step(model: Seq2Seq, names: list[str], path: Path) -> list[str]:
@@ -165,7 +168,9 @@ def _export_step(model: Seq2Seq, names: list[str], path: Path) -> list[str]:
     dims = ({0: rows}, tuple(shapes[name] for name in names))  # forward(tokens, *state)
     _run_exporter(graph, (tokens, *state), path, ["tokens", *names], outputs, dims)
     _free_shapes_of(path)
-    return outputs
+    _add_top_k(path)
+    _fold_constants(path)
+    return outputs + list(TOP_K_OUTPUTS)
 
 
 def _run_exporter(
@@ -194,6 +199,24 @@ def _run_exporter(
         )
     assert program is not None
     program.save(str(path), external_data=False)
+    _check_dynamic(path, inputs, shapes)
+
+
+def _check_dynamic(path: Path, inputs: list[str], shapes: tuple[Any, ...]) -> None:
+    """Fail where the exporter fixed an axis meant to be dynamic (torch.onnx falls back to a
+    static graph, quietly, when torch.export cannot keep an axis free)."""
+    import onnx
+
+    flat = [shapes[0]] + (list(shapes[1]) if isinstance(shapes[1], tuple) else [shapes[1]])
+    axes = dict(zip(inputs, flat, strict=True))
+    for graph_input in onnx.load(str(path), load_external_data=False).graph.input:
+        dims = graph_input.type.tensor_type.shape.dim
+        for axis in axes.get(graph_input.name, {}):
+            if dims[axis].HasField("dim_value"):
+                raise RuntimeError(
+                    f"the ONNX exporter fixed axis {axis} of {graph_input.name} in {path.name} "
+                    f"to {dims[axis].dim_value}; the graph would not take other shapes"
+                )
 
 
 class _quiet_exporter:
@@ -235,6 +258,69 @@ def _give_lengths(path: Path) -> None:
         raise RuntimeError(f"the exported encoder {path.name} has no RNN node to give lengths")
     graph.node.insert(0, cast)
     _free_shapes(graph_model)
+    onnx.save(graph_model, str(path))
+
+
+def _fold_constants(path: Path) -> None:
+    """Compute once what depends only on the weights (the exporter reorders RNN gates with
+    Slice / Concat nodes): ONNX Runtime's basic optimisations, which are portable (constant
+    folding, redundant nodes), written back as plain ONNX. The RNN weights become initializers,
+    which int8 quantisation needs, and a session starts without refolding them."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    folded = path.with_name(path.stem + ".folded.onnx")
+    options.optimized_model_filepath = str(folded)
+    ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    os.replace(folded, path)
+
+
+TOP_K_OUTPUTS = ("word_log_probs", "word_ids", "special_log_probs")
+SPECIALS = 4  # <pad>, <unk>, <bos>, <eos>: ids 0-3 of every vocabulary
+
+
+def _add_top_k(path: Path) -> None:
+    """Give the step graph an input `k` (1,) and the outputs a beam search ranks from, so that
+    it need not copy and sort a whole (N, V) distribution per step:
+    word_log_probs, word_ids (N, k): the k best tokens past the specials (ids - 4, best first);
+    special_log_probs (N, 4): the specials' columns (<unk> and <eos> may be chosen).
+    `log_probs` stays an output for ensembles, which average whole distributions."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph_model = onnx.load(str(path))
+    graph = graph_model.graph
+    graph.input.append(helper.make_tensor_value_info("k", TensorProto.INT64, [1]))
+    for name, values in (
+        ("topk_start", [SPECIALS]),
+        ("topk_end", [2**62]),
+        ("topk_zero", [0]),
+        ("topk_axis", [1]),
+    ):
+        graph.initializer.append(numpy_helper.from_array(np.array(values, np.int64), name))
+    graph.node.extend(
+        [
+            helper.make_node(
+                "Slice", ["log_probs", "topk_start", "topk_end", "topk_axis"], ["topk_words"]
+            ),
+            helper.make_node(
+                "TopK", ["topk_words", "k"], list(TOP_K_OUTPUTS[:2]), axis=1, largest=1, sorted=1
+            ),
+            helper.make_node(
+                "Slice",
+                ["log_probs", "topk_zero", "topk_start", "topk_axis"],
+                [TOP_K_OUTPUTS[2]],
+            ),
+        ]
+    )
+    graph.output.extend(
+        [
+            helper.make_tensor_value_info(TOP_K_OUTPUTS[0], TensorProto.FLOAT, ["rows", "k"]),
+            helper.make_tensor_value_info(TOP_K_OUTPUTS[1], TensorProto.INT64, ["rows", "k"]),
+            helper.make_tensor_value_info(TOP_K_OUTPUTS[2], TensorProto.FLOAT, ["rows", SPECIALS]),
+        ]
+    )
     onnx.save(graph_model, str(path))
 
 
