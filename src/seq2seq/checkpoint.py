@@ -307,12 +307,18 @@ def load_weights(model: torch.nn.Module, ckpt: Checkpoint) -> None:
 
 def load_model(path: str | Path, device: str | torch.device = "cpu"):
     """Rebuild `(model, config, src_vocab, tgt_vocab)` from a checkpoint alone, in eval mode."""
+    from seq2seq.audio.features import AudioSource
     from seq2seq.data.vocab import vocab_from_dict
     from seq2seq.model.seq2seq import Seq2Seq
 
     ckpt = read_checkpoint(path)
     try:
-        src_vocab = vocab_from_dict(ckpt.src_vocab, f"checkpoint {path}: the source vocabulary")
+        where = f"checkpoint {path}: the source"
+        src_vocab: Any = (  # a speech model's source is audio (audio/features.py)
+            AudioSource.from_dict(ckpt.src_vocab, where)
+            if ckpt.config.model.acoustic
+            else vocab_from_dict(ckpt.src_vocab, f"{where} vocabulary")
+        )
         tgt_vocab = vocab_from_dict(ckpt.tgt_vocab, f"checkpoint {path}: the target vocabulary")
     except DataError as err:
         raise CheckpointError(str(err)) from None

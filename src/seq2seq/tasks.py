@@ -58,7 +58,7 @@ TASKS: dict[str, Task] = {
              "a long text -> a short one that sums it up"),
         Task("pronunciation", "Word", "Pronunciation", "pronounce", "word> ",
              ("wer", "per", "wer-no-stress", "per-no-stress"), False, "a written word -> its sounds"),
-        Task("speech", "Audio", "Transcript", "transcribe", "audio> ", ("bleu", "chrf"), False,
+        Task("speech", "Audio", "Transcript", "transcribe", "audio> ", ("speech-wer", "cer"), False,
              "speech -> its transcript"),
     )
 }  # fmt: skip

@@ -62,6 +62,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "seq2seq.commands.translate",
         "translate text with one checkpoint or an ensemble",
     ),
+    "transcribe": (
+        "seq2seq.commands.transcribe",
+        "transcribe audio files with a speech checkpoint (or an ensemble)",
+    ),
     "export": ("seq2seq.commands.export", "export checkpoints as ONNX graphs for the runtime"),
     "shortlist": (
         "seq2seq.commands.shortlist",

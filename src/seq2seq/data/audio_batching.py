@@ -20,7 +20,6 @@ import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 
 from seq2seq.audio.features import AudioSource, spec_augment

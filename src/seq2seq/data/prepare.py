@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from seq2seq.audio.features import AudioSource
 from seq2seq.config import DEFAULT_MAX_LEN, PrepareConfig, VocabKind
 from seq2seq.data.io import (
     AtomicTextFile,
@@ -83,7 +84,7 @@ class PreparedData:
 
     dir: Path
     manifest: dict[str, Any]
-    src_vocab: Vocab
+    src_vocab: Any  # a Vocab; for a speech directory its AudioSource (audio/features.py)
     tgt_vocab: Vocab
 
     @property
@@ -140,7 +141,11 @@ def load_prepared(directory: str | Path) -> PreparedData:
         raise DataError(f"cannot read {path} ({err}); run `seq2seq prepare` again") from None
     _check_manifest(manifest, path)
     vocab = manifest["vocab"]
-    src_vocab = Vocab.load(directory / vocab["src_file"])
+    src_vocab: Any
+    if manifest.get("source", {}).get("kind") == "audio":  # a speech directory (prepare_audio.py)
+        src_vocab = AudioSource.load(directory / vocab["src_file"])
+    else:
+        src_vocab = Vocab.load(directory / vocab["src_file"])
     tgt_vocab = Vocab.load(directory / vocab["tgt_file"])
     return PreparedData(directory, manifest, src_vocab, tgt_vocab)
 

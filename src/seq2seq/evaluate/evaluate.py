@@ -19,8 +19,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
+from seq2seq.audio.features import AudioSource
 from seq2seq.checkpoint import read_task
 from seq2seq.data.io import AtomicTextFile, guess_language
+from seq2seq.decode.transcriber import Transcriber
 from seq2seq.decode.translator import Translator
 from seq2seq.errors import ConfigError
 from seq2seq.evaluate.metrics import MetricScore, join_references, metric_names, score
@@ -83,7 +85,7 @@ def evaluate(
         hypotheses = read_lines(hyp)
         check_aligned({str(ref_paths[0]): references, str(hyp): hypotheses})
     elif translator is not None:
-        hypotheses = _translate(translator, sources, decode or {}, output, result)
+        hypotheses = _translate(translator, sources, decode or {}, output, result, src.parent)
     corpus = corpus_scores(hypotheses, references, lowercase, more=streams[1:])
     result.update(corpus.to_dict())
     chosen = (
@@ -104,7 +106,7 @@ def evaluate(
             )
         result["tokenized_bleu"] = tokenized_bleu(hypotheses, tokenized, lang).to_dict()
     result["perplexity"] = None
-    if translator is not None:
+    if translator is not None and not isinstance(translator.src_vocab, AudioSource):
         batch_size = (decode or {}).get("batch_size") or translator.config.decode.batch_size
         result["perplexity"] = reference_perplexity(
             translator.model,
@@ -124,10 +126,16 @@ def _translate(
     output: Path | None,
     result: dict[str, Any],
 ) -> list[str]:
-    """The 1-best translation of each source; the search settings and time go into `result`."""
+    """The 1-best translation of each source (a speech model's sources name recordings, relative
+    to `src_dir`, which it transcribes); the search settings and time go into `result`."""
+    src_dir: Path = Path("."),
     settings = translator.settings(**{**decode, "n_best": 1})
     started = time.perf_counter()
-    hypotheses = cast(list[str], translator.translate(sources, settings))  # n_best 1: strings
+    if isinstance(translator.src_vocab, AudioSource):
+        recordings = [src_dir / line.split("\t", 1)[0] for line in sources]  # absolute: as is
+        hypotheses = cast(list[str], Transcriber(translator).transcribe(recordings, settings))
+    else:
+        hypotheses = cast(list[str], translator.translate(sources, settings))  # n_best 1: strings
     seconds = time.perf_counter() - started
     result.update(
         beam_size=settings.beam_size,

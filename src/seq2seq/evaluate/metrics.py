@@ -280,6 +280,20 @@ def _pronunciation_metric(name: str, stress: bool) -> Metric:
     return metric
 
 
+def _edit_rate(name: str, unit: str) -> Metric:
+    """A speech transcript's error rate: edits (substitutions, deletions, insertions) over the
+    references' words or characters, both summed over the corpus (jiwer), in percent."""
+    measure = jiwer.wer if unit == "words" else jiwer.cer
+
+    def metric(hypotheses: Sequence[str], references: Sequence[str]) -> MetricScore:
+        value = 100.0 * measure(list(references), list(hypotheses)) if references else 0.0
+        signature = f"{name}|edits/reference {unit}|corpus|unit:%|jiwer:{version('jiwer')}"
+        return MetricScore(name, value, signature)
+
+    metric.__doc__ = f"Percent: edits over the references' {unit}, summed over the corpus."
+    return metric
+
+
 METRICS: dict[str, Metric] = {
     "bleu": bleu,
     "chrf": chrf,
@@ -290,6 +304,9 @@ METRICS: dict[str, Metric] = {
     "per": _pronunciation_metric("per", stress=True),
     "wer-no-stress": _pronunciation_metric("wer-no-stress", stress=False),
     "per-no-stress": _pronunciation_metric("per-no-stress", stress=False),
+    # speech: word and character error rates (the pronunciation "wer" counts whole words wrong)
+    "speech-wer": _edit_rate("speech-wer", "words"),
+    "cer": _edit_rate("cer", "characters"),
     "rouge1": _rouge_metric("rouge1"),
     "rouge2": _rouge_metric("rouge2"),
     "rougeL": _rouge_metric("rougeL"),
