@@ -125,10 +125,10 @@ def _translate(
     decode: dict[str, Any],
     output: Path | None,
     result: dict[str, Any],
+    src_dir: Path = Path("."),
 ) -> list[str]:
     """The 1-best translation of each source (a speech model's sources name recordings, relative
     to `src_dir`, which it transcribes); the search settings and time go into `result`."""
-    src_dir: Path = Path("."),
     settings = translator.settings(**{**decode, "n_best": 1})
     started = time.perf_counter()
     if isinstance(translator.src_vocab, AudioSource):
