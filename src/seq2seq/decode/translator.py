@@ -208,6 +208,11 @@ class Translator:
 
     def screen(self, lines: Sequence[str], first_line: int = 1) -> list[SourceLine]:
         """Each line tokenised once; empty and over-long ones marked `skipped`, with the reason."""
+        if not hasattr(self.src_vocab, "encode_batch"):  # an AudioSource: a speech model
+            raise ConfigError(
+                f"checkpoint {self.names[0]} is a speech model (its source is audio), not a "
+                "translator of text; use `seq2seq transcribe` or decode/transcriber.py"
+            )
         sources = []
         for i, (line, ids) in enumerate(zip(lines, self.src_vocab.encode_batch(list(lines)))):
             number, skipped = first_line + i, None
