@@ -13,6 +13,10 @@ hands the screened lines to `translate_sources`: each line is tokenised once).
 Attention weights are collected only when asked (``attention=True``) or when ``replace_unk``
 needs them; `alignment` gives them in reading order with the tokens they stand for.
 
+A copy model (``model.copy``, model/copy.py) gets each line's map into its extended vocabulary
+(data/copymap.py); an output id >= V is the source word it copies, and ``replace_unk`` replaces
+only the <unk> tokens that remain.
+
 In Python::
 
     translator = Translator.load("best.safetensors")             # or several paths: an ensemble
@@ -38,6 +42,7 @@ from pydantic import ValidationError
 from seq2seq.checkpoint import read_languages, read_shortlist
 from seq2seq.config import DEFAULT_MAX_SRC_LEN, SAMPLING_ONLY, Config, DecodeConfig
 from seq2seq.data.batching import make_source_batch
+from seq2seq.data.copymap import copy_ids, decode_extended, token_index
 from seq2seq.data.shortlist import Shortlist
 from seq2seq.data.vocab import CharVocab, WordVocab
 from seq2seq.decode.ensemble import Ensemble, load_ensemble
@@ -63,6 +68,7 @@ class Translation:
     features: dict[str, float] = field(default_factory=dict)  # for n-best lists
     # (len(tokens) + 1, src_len) in the model's (reversed) order; only when asked (attention=True)
     attention: torch.Tensor | None = None
+    copied: list[str] = field(default_factory=list)  # copy models: the strings of ids V, V+1, ...
 
 
 @dataclass
@@ -110,6 +116,10 @@ class Translator:
         self.reverse_source = self.config.data.reverse_source
         self.src_lang, self.tgt_lang = languages  # e.g. ("en", "fr"); None when unknown
         self._bf16_model: Seq2Seq | Ensemble | None = None  # made on first use of bf16 search
+        self.copies = any(
+            getattr(m, "copy", None) is not None for m in self.model.members
+        )  # model.copy
+        self._tgt_index: dict[str, int] | None = None  # target token -> id, for copy maps
         self.warn: Callable[[str], None] = log.warning
 
     @classmethod
@@ -259,6 +269,11 @@ class Translator:
                 f"--replace-unk needs a model with attention, but {self.names[0]} has "
                 f"model.context='{self.config.model.context}'"
             )
+        if settings.shortlist and self.copies:
+            raise ConfigError(
+                f"decode.shortlist cuts the output layer, which {self.names[0]}'s model.copy "
+                "needs whole; search without --shortlist"
+            )
         self.check_min_len(sources, settings)
         read = [i for i, source in enumerate(sources) if source.skipped is None]
         order = sorted(read, key=lambda i: -len(sources[i].ids))  # longest first: little padding
@@ -270,14 +285,15 @@ class Translator:
             rows = order[start : start + settings.batch_size]
             id_lists = [sources[i].ids for i in rows]
             numbers = [sources[i].number for i in rows]
-            hyps = self._search(id_lists, settings, keep_attention, numbers)
-            for row, row_hyps in zip(rows, hyps, strict=True):
+            maps, extras = self.copy_maps([sources[i].text for i in rows])
+            hyps = self._search(id_lists, settings, keep_attention, numbers, maps)
+            for row, row_hyps, extra in zip(rows, hyps, extras, strict=True):
                 results[row] = [
-                    self._translation(h, sources[row].text, settings.replace_unk, attention)
+                    self._translation(h, sources[row].text, settings.replace_unk, attention, extra)
                     for h in row_hyps
                 ]
             if features:
-                self._add_features(id_lists, [results[i] for i in rows])
+                self._add_features(id_lists, [results[i] for i in rows], maps)
             if progress is not None:
                 progress(len(rows))
         return results
@@ -293,7 +309,11 @@ class Translator:
         source = self.src_vocab.tokenize(text)
         if len(source) != weights.size(1):  # fall back to the vocabulary's view of the line
             source = [self.src_vocab.id_to_token(i) for i in self.src_vocab.encode(text)]
-        target = [self.tgt_vocab.id_to_token(i) for i in translation.tokens]
+        size = len(self.tgt_vocab)
+        target = [
+            translation.copied[i - size] if i >= size else self.tgt_vocab.id_to_token(i)
+            for i in translation.tokens
+        ]
         target.append(self.tgt_vocab.id_to_token(self.tgt_vocab.eos_id))
         return Alignment(source, target, weights.float().tolist())
 
@@ -301,15 +321,46 @@ class Translator:
         self, sources: Sequence[str], targets: Sequence[str], batch_size: int = 64
     ) -> list[float]:
         """log p(target <eos> | source) under the model (ensemble: mean of probabilities)."""
-        src_ids = self.src_vocab.encode_batch(list(sources))
-        tgt_ids = self.tgt_vocab.encode_batch(list(targets))
+        src_ids, tgt_ids, maps = self.scoring_inputs(sources, targets)
         for i, ids in enumerate(src_ids):
             if not ids:
                 raise DataError(f"source sentence {i + 1} is empty; it cannot be scored")
         with torch.inference_mode():
             return score_pairs(
-                self.model, src_ids, tgt_ids, self.reverse_source, batch_size, self.device
+                self.model, src_ids, tgt_ids, self.reverse_source, batch_size, self.device, maps
             )
+
+    def scoring_inputs(
+        self, sources: Sequence[str], targets: Sequence[str]
+    ) -> tuple[list[list[int]], list[list[int]], list[list[int]] | None]:
+        """(source ids, target ids, copy maps) for teacher-forced scoring: a copy model's
+        targets in extended ids with its sources' maps (data/copymap.py), else maps None."""
+        src_ids = self.src_vocab.encode_batch(list(sources))
+        tgt_ids = self.tgt_vocab.encode_batch(list(targets))
+        if not self.copies:
+            return src_ids, tgt_ids, None
+        index, size, maps = self._target_index(), len(self.tgt_vocab), []
+        for i, (source, target) in enumerate(zip(sources, targets, strict=True)):
+            src_map, tgt_ids[i], _ = copy_ids(
+                self.src_vocab.tokenize(source), index, size,
+                self.tgt_vocab.tokenize(target), tgt_ids[i],
+            )  # fmt: skip
+            maps.append(src_map)
+        return src_ids, tgt_ids, maps
+
+    def copy_maps(self, texts: Sequence[str]) -> tuple[list[list[int]] | None, list[list[str]]]:
+        """A copy model's map of each line into its extended vocabulary, and the strings of the
+        extra ids; (None, empty lists) for a model without copy."""
+        if not self.copies:
+            return None, [[] for _ in texts]
+        index, size = self._target_index(), len(self.tgt_vocab)
+        found = [copy_ids(self.src_vocab.tokenize(text), index, size) for text in texts]
+        return [f[0] for f in found], [f[2] for f in found]
+
+    def _target_index(self) -> dict[str, int]:
+        if self._tgt_index is None:
+            self._tgt_index = token_index(self.tgt_vocab)
+        return self._tgt_index
 
     # --- the steps ------------------------------------------------------------------------------
 
@@ -319,14 +370,21 @@ class Translator:
         settings: DecodeConfig,
         attention: bool,
         numbers: list[int],
+        maps: list[list[int]] | None = None,
     ) -> list[list[Hypothesis]]:
-        """One batch searched; `numbers` (the lines' numbers) choose sampling's random streams."""
+        """One batch searched; `numbers` (the lines' numbers) choose sampling's random streams;
+        `maps` are a copy model's (`copy_maps`)."""
         src, lengths = make_source_batch(id_lists, self.src_vocab.pad_id, self.reverse_source)
         src, lengths = src.to(self.device), lengths.to(self.device)
         candidates = self._candidates(src) if settings.shortlist else None
         model = self._model_for(settings.precision)
         with autocast(settings.precision, self.device):
-            return search(model, src, lengths, settings, candidates, attention, numbers)
+            if maps is None:
+                return search(model, src, lengths, settings, candidates, attention, numbers)
+            src_map, _ = make_source_batch(maps, self.src_vocab.pad_id, self.reverse_source)
+            return search(
+                model, src, lengths, settings, candidates, attention, numbers, src_map.to(src)
+            )
 
     def _candidates(self, src: torch.Tensor) -> torch.Tensor:
         """The target ids this batch may produce: its lexical shortlist (data/shortlist.py)."""
@@ -351,37 +409,51 @@ class Translator:
         return self._bf16_model
 
     def _translation(
-        self, hyp: Hypothesis, line: str, replace_unk: bool, attention: bool
+        self,
+        hyp: Hypothesis,
+        line: str,
+        replace_unk: bool,
+        attention: bool,
+        copied: list[str] | None = None,
     ) -> Translation:
-        """`hyp` as text; its attention rows kept only when the caller asked for them."""
+        """`hyp` as text; its attention rows kept only when the caller asked for them. `copied`
+        are the strings of a copy model's extra ids (`copy_maps`)."""
+        copied = copied or []
         if replace_unk and self.tgt_vocab.unk_id in hyp.tokens and hyp.attention is not None:
-            text = self._replace_unk(hyp.tokens, hyp.attention, self.src_vocab.tokenize(line))
+            src_words = self.src_vocab.tokenize(line)
+            text = self._replace_unk(hyp.tokens, hyp.attention, src_words, copied)
         else:
-            text = self.tgt_vocab.decode(hyp.tokens)
+            text = decode_extended(self.tgt_vocab, hyp.tokens, copied)
         features = {"logprob": hyp.log_prob}
         weights = hyp.attention if attention else None
-        return Translation(text, hyp.tokens, hyp.log_prob, hyp.score, features, weights)
+        return Translation(text, hyp.tokens, hyp.log_prob, hyp.score, features, weights, copied)
 
-    def _replace_unk(self, tokens: list[int], weights: torch.Tensor, src_words: list[str]) -> str:
-        """Each <unk> becomes the source word its attention weight points at (Luong et al. 2015)."""
-        vocab = self.tgt_vocab
+    def _replace_unk(
+        self, tokens: list[int], weights: torch.Tensor, src_words: list[str], copied: list[str]
+    ) -> str:
+        """Each <unk> becomes the source word its attention weight points at (Luong et al. 2015);
+        a copy model's copied ids (>= V) are their source words already."""
+        vocab, size = self.tgt_vocab, len(self.tgt_vocab)
         if isinstance(vocab, WordVocab | CharVocab):  # token by token, then its detokenisation
             return vocab.detokenize(
                 self._aligned_word(weights[t], src_words)
                 if token == vocab.unk_id
+                else copied[token - size]
+                if token >= size
                 else vocab.id_to_token(token)
                 for t, token in enumerate(tokens)
             )
         parts: list[str] = []
         run: list[int] = []
         for t, token in enumerate(tokens):
-            if token != self.tgt_vocab.unk_id:
+            if token != self.tgt_vocab.unk_id and token < size:
                 run.append(token)
                 continue
             if run:
                 parts.append(self.tgt_vocab.decode(run))
                 run = []
-            parts.append(self._aligned_word(weights[t], src_words))
+            word = copied[token - size] if token >= size else None
+            parts.append(word or self._aligned_word(weights[t], src_words))
         if run:
             parts.append(self.tgt_vocab.decode(run))
         return " ".join(p for p in parts if p)
@@ -395,15 +467,24 @@ class Translator:
             position = len(src_words) - 1 - position
         return src_words[position].lstrip("\u2581") or src_words[position]
 
-    def _add_features(self, id_lists: list[list[int]], results: list[list[Translation]]) -> None:
-        """Per-member log-probabilities (model0=, model1=, ...) of an ensemble's hypotheses."""
+    def _add_features(
+        self,
+        id_lists: list[list[int]],
+        results: list[list[Translation]],
+        maps: list[list[int]] | None = None,
+    ) -> None:
+        """Per-member log-probabilities (model0=, model1=, ...) of an ensemble's hypotheses;
+        `maps`: a copy ensemble's maps of the sources (`copy_maps`)."""
         if len(self.model.members) == 1:
             return
         flat = [(ids, t) for ids, hyps in zip(id_lists, results, strict=True) for t in hyps]
         src = [ids for ids, _ in flat]
         tgt = [t.tokens for _, t in flat]
+        flat_maps = None
+        if maps is not None:
+            flat_maps = [m for m, hyps in zip(maps, results, strict=True) for _ in hyps]
         per_member = [
-            score_pairs(m, src, tgt, self.reverse_source, len(flat), self.device)
+            score_pairs(m, src, tgt, self.reverse_source, len(flat), self.device, flat_maps)
             for m in self.model.members
         ]
         for k, (_, translation) in enumerate(flat):

@@ -108,13 +108,15 @@ def evaluate(
     result["perplexity"] = None
     if translator is not None and not isinstance(translator.src_vocab, AudioSource):
         batch_size = (decode or {}).get("batch_size") or translator.config.decode.batch_size
+        src_ids, tgt_ids, copy_maps = translator.scoring_inputs(sources, references)
         result["perplexity"] = reference_perplexity(
             translator.model,
-            translator.src_vocab.encode_batch(sources),
-            translator.tgt_vocab.encode_batch(references),
+            src_ids,
+            tgt_ids,
             translator.reverse_source,
             batch_size=batch_size,
             device=translator.device,
+            src_maps=copy_maps,
         ).to_dict()
     return result
 
