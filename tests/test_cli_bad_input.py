@@ -120,6 +120,14 @@ CASES: list[Case] = [
     _c("prepare-audio-strict-rate", "prepare --manifest {m_ok} --strict-rate --out {new}/data",
        ("ok.wav", "8000 Hz, not 16000 Hz", "--strict-rate"),
        "8 kHz audio with --strict-rate at 16 kHz"),
+    # transcribe (commands/transcribe.py)
+    _c("transcribe-no-input", "transcribe --checkpoint {ckpt}",
+       ("audio files or --manifest FILE",), "neither audio files nor --manifest"),
+    _c("transcribe-audio-missing", "transcribe --checkpoint {ckpt} {missing}/gone.wav",
+       ("gone.wav", "does not exist"), "an audio file that does not exist"),
+    _c("transcribe-text-checkpoint", "transcribe --checkpoint {ckpt} --manifest {m_ok}",
+       ("model.safetensors", "reads text, not audio", "seq2seq translate reads"),
+       "a text model asked to transcribe"),
     # split
     _c("split-csv-missing", "split --csv {missing}/qa.csv --columns Q A --out {new}/split",
        ("--csv", "qa.csv", "does not exist"), "--csv names a missing file"),

@@ -42,7 +42,7 @@ class Transcriber:
         if not isinstance(translator.src_vocab, AudioSource):
             raise ConfigError(
                 f"checkpoint {translator.names[0]} reads text, not audio; transcribe needs a "
-                "speech model (use `seq2seq translate` for this one)"
+                "speech model (seq2seq translate reads this one)"
             )
         self.translator = translator
         self.source: AudioSource = translator.src_vocab
