@@ -9,15 +9,17 @@ import sys
 from seq2seq.runtime import preload_allocator
 
 
-def main() -> int:
-    try:
-        preload_allocator(sys.argv[1:])  # before anything allocates; may re-execute this process
-    except ValueError as err:
-        print(f"seq2seq: error: {err}", file=sys.stderr)
-        return 2  # commands.EXIT_ERROR
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; `argv` None is a process start, the only time the allocator may change."""
+    if argv is None:
+        try:
+            preload_allocator(sys.argv[1:])  # before anything allocates; may re-execute
+        except ValueError as err:
+            print(f"seq2seq: error: {err}", file=sys.stderr)
+            return 2  # commands.EXIT_ERROR
     from seq2seq.commands import main as run
 
-    return run()
+    return run(argv)
 
 
 if __name__ == "__main__":
