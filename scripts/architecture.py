@@ -23,7 +23,10 @@ BEGIN, END = "<!-- layers: begin (scripts/architecture.py) -->", "<!-- layers: e
 
 # Layers, bottom first. A part is a subpackage or a top-level module of seq2seq.
 LAYERS: list[tuple[str, list[str]]] = [
-    ("base", ["errors", "config", "precision", "runtime", "locking", "demo_task", "tasks", "audio"]),
+    (
+        "base",
+        ["errors", "config", "precision", "runtime", "locking", "demo_task", "tasks", "audio"],
+    ),
     ("data, model", ["data", "model"]),
     ("checkpoint I/O, scoring", ["checkpoint", "scoring", "average"]),
     ("train, decode", ["train", "decode", "export"]),

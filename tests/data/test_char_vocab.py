@@ -148,5 +148,5 @@ def test_replace_unk_puts_the_attended_source_character_in_a_character_output():
     tokens = [*vocab.encode("a"), UNK_ID, vocab.tokens.index(SPACE), *vocab.encode("c"), UNK_ID]
     weights = torch.tensor([[1.0, 0, 0], [0, 1.0, 0], [1, 0, 0], [1, 0, 0], [0, 0, 1.0]])
     # the model read the source "xyz" reversed: column 1 is y, column 2 is x
-    text = Translator._replace_unk(fake, tokens, weights, ["x", "y", "z"])
+    text = Translator._replace_unk(fake, tokens, weights, ["x", "y", "z"], [])
     assert text == "ay cx"

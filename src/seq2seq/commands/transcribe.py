@@ -48,6 +48,10 @@ def recordings(args: argparse.Namespace) -> list[Path]:
     from seq2seq.data.io import check_readable, iter_lines
     from seq2seq.errors import ConfigError, DataError
 
+    # `--checkpoint A.safetensors one.wav` reads both as checkpoints (the flag takes several, for
+    # ensembles): what follows the checkpoints that is not one is a recording.
+    while len(args.checkpoint) > 1 and Path(args.checkpoint[-1]).suffix != ".safetensors":
+        args.files.insert(0, Path(args.checkpoint.pop()))
     if bool(args.files) == (args.manifest is not None):
         raise ConfigError("give audio files or --manifest FILE, one of the two")
     if args.manifest is None:
