@@ -59,7 +59,8 @@ TEST_SET = "test_2016_flickr"
 TABLE_ORDER = [
     "reversed", "forward", "forward-seed-2", "forward-seed-3", "reversed-word", "forward-word",
     "depth-1", "depth-4", "beam-sweep", "seed-2", "seed-3", "seed-4", "seed-5", "ensemble", "rescore",
-    "context-bridge", "context-concat", "context-peeky", "gru", "luong", "bahdanau",
+    "context-bridge", "context-concat", "context-peeky", "gru", "luong", "bahdanau", "luong-word",
+    "luong-word-copy",
     "en-de-reversed", "en-de-luong", "en-de-bahdanau",
 ]  # fmt: skip
 # Rows the README's headline leaves to the full table: the beam sweep repeats the base model's
