@@ -186,11 +186,14 @@ def reference_row(args: argparse.Namespace) -> Row:
     )
 
 
-def _evaluate_row(args: argparse.Namespace, key: str, system: str, beam: int) -> Row:
-    """`seq2seq evaluate` with a beam of `beam`: the answers, their metrics and the perplexity."""
+def _evaluate_row(
+    args: argparse.Namespace, key: str, system: str, beam: int, checkpoint: Path | None = None
+) -> Row:
+    """`seq2seq evaluate` with a beam of `beam`: the answers, their metrics and the perplexity
+    (of the forward model, or of `checkpoint`)."""
     _need_forward(args, key)
     output = args.work / f"test.{key}.txt"
-    argv = ["seq2seq", "evaluate", "--checkpoint", rel(args.forward)]
+    argv = ["seq2seq", "evaluate", "--checkpoint", rel(checkpoint or args.forward)]
     argv += ["--src", rel(args.test["src"]), "--ref", rel(args.test["tgt"])]
     argv += ["--task", TASK, "--beam-size", str(beam), "--output", rel(output), "--json"]
     result = json.loads(last_json(HARNESS, argv))
@@ -210,6 +213,14 @@ def beam_row(args: argparse.Namespace) -> Row:
 
 def greedy_row(args: argparse.Namespace) -> Row:
     return _evaluate_row(args, "greedy", "seq2seq, greedy search", 1)
+
+
+def copy_row(args: argparse.Namespace) -> Row:
+    """The same recipe with the copy mechanism (configs/tasks/chatbot-ko-copy.yaml), beam 5."""
+    if args.copy is None:
+        sys.exit("chatbot_ko: the copy row needs --copy (a chatbot trained with model.copy)")
+    system = f"seq2seq with copy (pointer-generator), beam search (beam {BEAM})"
+    return _evaluate_row(args, "copy", system, BEAM, checkpoint=args.copy)
 
 
 def sampling_row(args: argparse.Namespace) -> Row:
@@ -282,9 +293,10 @@ SYSTEMS: dict[str, Callable[[argparse.Namespace], Row]] = {
     "greedy": greedy_row,
     "sampling": sampling_row,
     "mmi": mmi_row,
+    "copy": copy_row,
     "reference": reference_row,
 }
-MODEL_SYSTEMS = ("beam", "greedy", "sampling", "mmi")
+MODEL_SYSTEMS = ("beam", "greedy", "sampling", "mmi", "copy")
 
 
 def _need_forward(args: argparse.Namespace, key: str) -> None:
@@ -318,11 +330,14 @@ def table(rows: list[Row]) -> list[str]:
         "| system | test ppl | BLEU | chrF | distinct-1 | distinct-2 | mean length | command |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    model_ppl = next((r.perplexity for r in rows if r.perplexity is not None), None)
+    model_ppl = next(
+        (r.perplexity for r in rows if r.perplexity is not None and r.key != "copy"), None
+    )
     for row in rows:
         scores = _by_name(row.scores)
         cells = [_fmt(scores[c]) if c in scores else "—" for c in COLUMNS]
-        ppl = model_ppl if row.key in MODEL_SYSTEMS else None
+        ppl = row.perplexity if row.key == "copy" else None
+        ppl = ppl if ppl is not None or row.key not in MODEL_SYSTEMS else model_ppl
         cells.insert(0, f"{ppl:.2f}" if ppl is not None else "—")
         lines.append(f"| {row.system} | {' | '.join(cells)} | `{row.command}` |")
     return lines
@@ -465,10 +480,12 @@ def _counts(sizes: dict) -> str:
 def draw_curves(args: argparse.Namespace) -> list[tuple[str, str, str]]:
     """Learning curves of the forward and backward runs by benchmarks/curves.py: (name, png, cmd)."""
     drawn = []
-    for name, checkpoint in (("forward", args.forward), ("backward", args.backward)):
+    for name, checkpoint in (
+        ("forward", args.forward), ("backward", args.backward), ("copy", args.copy)
+    ):  # fmt: skip
         if checkpoint is None or not (checkpoint.parent / "log.jsonl").is_file():
             continue
-        png = args.docs.parent / f"chatbot-ko{'' if name == 'forward' else '-backward'}-curves.png"
+        png = args.docs.parent / f"chatbot-ko{'' if name == 'forward' else '-' + name}-curves.png"
         argv = ["python", "benchmarks/curves.py", rel(checkpoint.parent), rel(png)]
         run_command(HARNESS, argv)
         drawn.append((name, png.name, shlex.join(argv)))
@@ -485,10 +502,14 @@ def recipe_lines(args: argparse.Namespace) -> list[str]:
     for name, config, checkpoint in (
         ("forward", "chatbot-ko", args.forward),
         ("backward", "chatbot-ko-backward", args.backward),
+        ("copy", "chatbot-ko-copy", args.copy),
     ):
         if checkpoint is None:
             continue
         src, tgt = ("src", "tgt") if name == "forward" else ("tgt", "src")
+        if name == "copy":  # the forward data, the recipe with model.copy
+            lines.append(_train_command(config, checkpoint.parent, max_minutes=True))
+            continue
         lines += [
             f"seq2seq prepare --src {split}/train.{src} --tgt {split}/train.{tgt} \\",
             f"    --valid-src {split}/dev.{src} --valid-tgt {split}/dev.{tgt} \\",
@@ -500,13 +521,14 @@ def recipe_lines(args: argparse.Namespace) -> list[str]:
     return lines
 
 
-def _train_command(config: str, run_dir: Path) -> str:
-    """`seq2seq train` as the run was made: the recipe plus the run's out_dir and threads."""
+def _train_command(config: str, run_dir: Path, max_minutes: bool = False) -> str:
+    """`seq2seq train` as the run was made: the recipe plus the run's out_dir and threads (and
+    its time budget, with `max_minutes`)."""
     argv = ["seq2seq", "train", f"configs/tasks/{config}.yaml"]
     recipe = yaml.safe_load((ROOT / "configs" / "tasks" / f"{config}.yaml").read_text("utf-8"))
     used_file = run_dir / "config.yaml"
     used = yaml.safe_load(used_file.read_text("utf-8")) if used_file.is_file() else recipe
-    for key in ("threads", "out_dir"):
+    for key in ("threads", "out_dir", *(("max_minutes",) if max_minutes else ())):
         value = used["train"].get(key)
         if str(value) != str(recipe["train"].get(key)):
             argv += ["--set", f"train.{key}={value}"]
@@ -538,7 +560,7 @@ def docs_section(rows: list[Row], args: argparse.Namespace, curves: list) -> lis
     lines += ["Then `seq2seq chat --checkpoint runs/chatbot-ko/best.safetensors` talks to it "
               "(`:sample 0.8` to draw, `:beam 5` back), and `seq2seq serve` answers "
               "`/v1/generate`. The checkpoints measured:", ""]  # fmt: skip
-    runs = [_run_summary(c) for c in (args.forward, args.backward) if c is not None]
+    runs = [_run_summary(c) for c in (args.forward, args.backward, args.copy) if c is not None]
     lines += [f"- {summary}" for summary in runs if summary] + [""]
     lines += ["### Results", "", *table(rows), "", _signatures(rows), ""]
     if goals(rows):
@@ -610,6 +632,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--split", type=Path, default=SPLIT, help="a split from seq2seq split")
     parser.add_argument("--forward", type=Path, help="the chatbot's checkpoint (model rows)")
     parser.add_argument("--backward", type=Path, help="a p(question | answer) checkpoint (mmi)")
+    parser.add_argument("--copy", type=Path, help="the recipe trained with model.copy (copy row)")
     parser.add_argument(
         "--systems", nargs="*", default=None, choices=list(SYSTEMS),
         help="rows to add (default: all with --forward, else retrieval and reference)",
@@ -634,6 +657,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.systems = list(SYSTEMS) if args.forward else ["retrieval", "reference"]
         if args.forward and not args.backward:
             args.systems.remove("mmi")
+        if args.forward and not args.copy:
+            args.systems.remove("copy")
     if args.work is None:
         args.work = (args.forward.parent if args.forward else ROOT / "runs") / "results"
         if args.limit:
