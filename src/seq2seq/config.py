@@ -294,6 +294,14 @@ class DecodeConfig(_Section):
     replace_unk: bool = Field(
         False, description="replace <unk> by the source word it attends to (attention models)"
     )
+    ctc_weight: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        allow_inf_nan=False,
+        description="speech models with a CTC head: re-rank the beam's hypotheses by "
+        "(1 - w) * attention + w * CTC log-likelihood (Watanabe et al. 2017); 0 = off",
+    )
     sampling: bool = Field(
         False,
         description="draw each token from the model's distribution instead of a beam search "
@@ -328,6 +336,11 @@ class DecodeConfig(_Section):
     @model_validator(mode="after")
     def _check(self) -> DecodeConfig:
         if self.sampling:
+            if self.ctc_weight > 0:
+                raise ValueError(
+                    "decode.ctc_weight re-ranks a beam search's hypotheses, not samples; leave "
+                    "it at 0 with decode.sampling"
+                )
             if self.beam_size > 1:
                 raise ValueError(
                     f"decode.sampling draws one token per step, so it runs with "
@@ -340,6 +353,11 @@ class DecodeConfig(_Section):
             return self
         if self.n_best > self.beam_size:
             raise ValueError(f"n_best={self.n_best} cannot exceed beam_size={self.beam_size}")
+        if self.ctc_weight > 0 and self.beam_size == 1:
+            raise ValueError(
+                "decode.ctc_weight re-ranks the beam's hypotheses, so it needs decode.beam_size "
+                "above 1"
+            )
         for key, default in SAMPLING_ONLY.items():
             if getattr(self, key) != default:
                 raise ValueError(

@@ -57,7 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "per, rouge1, rouge2, rougeL, ...: the names of seq2seq/evaluate/metrics.py)",
     )  # fmt: skip
     add_decode_settings(
-        parser, only=("beam_size", "batch_size", "length_penalty", "precision", "shortlist")
+        parser,
+        only=("beam_size", "batch_size", "length_penalty", "precision", "shortlist", "ctc_weight"),
     )
     add_device(parser)
 

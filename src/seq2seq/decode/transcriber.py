@@ -27,6 +27,7 @@ from seq2seq.audio.features import AudioSource
 from seq2seq.audio.io import DEFAULT_MAX_SECONDS
 from seq2seq.config import DEFAULT_MAX_SRC_LEN, DecodeConfig
 from seq2seq.data.audio_batching import make_feature_batch
+from seq2seq.decode.ctc_rescore import ctc_log_likelihoods, ctc_members, rescore
 from seq2seq.decode.search import Hypothesis, search
 from seq2seq.decode.translator import Translation, Translator
 from seq2seq.errors import ConfigError
@@ -107,21 +108,37 @@ class Transcriber:
         order = sorted(range(len(frames)), key=lambda i: -len(frames[i]))
         results: list[list[Translation]] = [[] for _ in frames]
         model = self.translator._model_for(settings.precision)  # the bf16 copy, made once
+        if settings.ctc_weight > 0:
+            ctc_members(model)  # a model without a CTC head is refused before any search
         device = self.translator.device
         for start in range(0, len(order), settings.batch_size):
             rows = order[start : start + settings.batch_size]
             src, lengths = make_feature_batch([frames[i] for i in rows])
             src, lengths = src.to(device), lengths.to(device)
             with autocast(settings.precision, device):
-                hyps = search(model, src, lengths, settings, None, attention, [i + 1 for i in rows])
-            for row, row_hyps in zip(rows, hyps, strict=True):
-                results[row] = [self._result(h, attention) for h in row_hyps]
+                ranked = self._search(model, src, lengths, settings, attention, rows)
+            for row, row_hyps in zip(rows, ranked, strict=True):
+                results[row] = [self._result(h, ctc, attention) for h, ctc in row_hyps]
             if progress is not None:
                 progress(len(rows))
         return results
 
-    def _result(self, hyp: Hypothesis, attention: bool) -> Translation:
+    def _search(
+        self, model, src, lengths, settings: DecodeConfig, attention: bool, rows: list[int]
+    ) -> list[list[tuple[Hypothesis, float | None]]]:
+        """One batch's n-best, each hypothesis with its CTC log-likelihood when
+        ``settings.ctc_weight`` re-ranks the whole beam by it (decode/ctc_rescore.py)."""
+        lines = [i + 1 for i in rows]
+        if settings.ctc_weight == 0:
+            hyps = search(model, src, lengths, settings, None, attention, lines)
+            return [[(h, None) for h in row] for row in hyps]
+        whole_beam = settings.model_copy(update={"n_best": settings.beam_size})
+        hyps = search(model, src, lengths, whole_beam, None, attention, lines)
+        ctc = ctc_log_likelihoods(model, src, lengths, hyps)
+        return rescore(hyps, ctc, settings.ctc_weight, settings.length_penalty, settings.n_best)
+
+    def _result(self, hyp: Hypothesis, ctc: float | None, attention: bool) -> Translation:
         text = self.translator.tgt_vocab.decode(hyp.tokens)
         weights = hyp.attention if attention else None
-        return Translation(text, hyp.tokens, hyp.log_prob, hyp.score, {"logprob": hyp.log_prob},
-                           weights)  # fmt: skip
+        scores = {"logprob": hyp.log_prob} if ctc is None else {"logprob": hyp.log_prob, "ctc": ctc}
+        return Translation(text, hyp.tokens, hyp.log_prob, hyp.score, scores, weights)

@@ -274,6 +274,11 @@ class Translator:
                 f"decode.shortlist cuts the output layer, which {self.names[0]}'s model.copy "
                 "needs whole; search without --shortlist"
             )
+        if settings.ctc_weight > 0:
+            raise ConfigError(
+                f"decode.ctc_weight re-ranks a speech model's transcripts by its CTC head; "
+                f"{self.names[0]} reads text (leave --ctc-weight out)"
+            )
         self.check_min_len(sources, settings)
         read = [i for i, source in enumerate(sources) if source.skipped is None]
         order = sorted(read, key=lambda i: -len(sources[i].ids))  # longest first: little padding

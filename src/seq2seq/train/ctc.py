@@ -6,8 +6,8 @@ alignments that move forward in time. Watanabe et al. (2017, §3) train the enco
 the attention decoder, L = (1 - λ) L_attention + λ L_CTC: the monotonic alignment it enforces
 steadies the attention early in training, and the model converges faster. ``train.ctc_weight`` is
 λ; the CTC head is one linear layer on the encoder outputs (`Seq2Seq.ctc_log_probs`), its blank
-the padding id, which no transcript contains. Search does not use the CTC head (the decoder alone
-spells the output).
+the padding id, which no transcript contains. The decoder alone spells the output; with
+``decode.ctc_weight`` the CTC head re-ranks the beam's transcripts (decode/ctc_rescore.py).
 """
 
 from __future__ import annotations
