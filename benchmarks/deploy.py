@@ -4,17 +4,26 @@ test_2016_flickr (1,000 sentences), beam 5.
     python benchmarks/deploy.py                      # the three runs/onnx-* models
     python benchmarks/deploy.py --limit 100          # a quick look (not for the record)
 
-For each of a no-attention, a Luong and a Bahdanau model (runs/onnx-{plain,luong,bahdanau}):
+    python benchmarks/deploy.py --train 12           # first train the three models (see below)
+
+For each of a no-attention, a Luong and a Bahdanau model (runs/onnx-{plain,luong,bahdanau}; with
+`--train MINUTES` they are first trained by the peers harness's recipe, benchmarks/peers/
+peer_configs.py: 2 x 256 LSTM, Adam 1e-3, batches of 64, source reversed; Bahdanau's additive
+score without input feeding, as in its paper; `--train-threads` threads each):
   1. export float32 and int8 graphs (`seq2seq export`, `--int8`) and their file sizes;
   2. translate the test set in this process, batch 64: PyTorch float32, ONNX float32 and int8
      (the runtime): the share of sentences whose ONNX float32 output equals PyTorch's (goal
      >= 99%), BLEU of each (float32 within 0.1 of PyTorch, int8 within 0.5), sentences/s;
 For the speed model (Luong, `--speed-model`), also:
-  3. PyTorch bfloat16, and sentences/s at batch 1 on the first `--batch1` sentences;
+  3. PyTorch bfloat16, each PyTorch engine also with the lexical shortlist (a copy of the
+     checkpoint given one by `seq2seq shortlist`; the runtime has no shortlist), and sentences/s
+     at batch 1 on the first `--batch1` sentences;
   4. whole commands, timed from outside (process start to last line), with the child's peak
-     RSS: `seq2seq translate --checkpoint` (fp32, bf16), `seq2seq-runtime translate --model`
-     (fp32, int8) and `seq2seq translate --model`, over the 1,000 sentences; and the time to the
-     first translation of one sentence piped into each (median of `--repeats`).
+     RSS: `seq2seq translate --checkpoint` (fp32, bf16, bf16 + shortlist), `seq2seq-runtime
+     translate --model` (fp32, int8) and `seq2seq translate --model`, over the 1,000 sentences;
+     the time to the first translation of one sentence piped into each (median of `--repeats`);
+     and each command's speed against OpenNMT-py's whole-command beam-5 time for the same model
+     in the peers harness (benchmarks/results/peers.json; its own weights of the same recipe).
 Two threads everywhere (torch.set_num_threads, ONNX Runtime intra-op threads). Results go to
 benchmarks/results/deploy.{json,md}; the header records the machine's load average, since the
 figures are only as good as the idle CPU they had.
@@ -40,6 +49,44 @@ MODELS = {"no attention": "onnx-plain", "Luong": "onnx-luong", "Bahdanau": "onnx
 THREADS = 2
 ONE_SENTENCE = "A man in a blue shirt is standing on a ladder cleaning windows.\n"
 VENV_BIN = Path(sys.executable).parent
+
+
+PEERS = RESULTS / "peers.json"
+SPEED_PEER_MODEL = {"no attention": "plain", "Luong": "attention"}  # peers.json's model names
+
+
+def train_models(args: argparse.Namespace) -> None:
+    """`seq2seq train` each model of MODELS by the peers recipe for args.train minutes."""
+    import yaml
+
+    sys.path.insert(0, str(ROOT / "benchmarks" / "peers"))
+    import peer_configs
+
+    data = ROOT / "data" / "multi30k-en-fr"
+    for name, run in MODELS.items():
+        if name not in args.train_models:
+            continue
+        out = args.runs / run
+        kind = "plain" if name == "no attention" else "attention"
+        config = peer_configs.ours_config(kind, data, out, args.train, valid_every=500)
+        config["train"]["threads"] = args.train_threads
+        if name == "Bahdanau":
+            config["model"].update(attention="bahdanau", input_feeding=False)
+        path = args.work / f"{run}.yaml"
+        path.write_text(yaml.safe_dump(config), encoding="utf-8")
+        print(f"training {run} for {args.train} minutes", file=sys.stderr)
+        command = [str(VENV_BIN / "seq2seq"), "train", str(path), "--overwrite"]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+
+
+def with_shortlist(checkpoint: Path, work: Path) -> Path:
+    """A copy of `checkpoint` in `work` with a lexical shortlist added (`seq2seq shortlist`)."""
+    copy = work / f"{checkpoint.parent.name}-shortlist.safetensors"
+    if not copy.is_file():
+        copy.write_bytes(checkpoint.read_bytes())
+        command = [str(VENV_BIN / "seq2seq"), "shortlist", "--checkpoint", str(copy)]
+        subprocess.run(command, check=True, capture_output=True)
+    return copy
 
 
 def read_gz(path: Path, limit: int | None) -> list[str]:
@@ -74,13 +121,15 @@ def timed(translate, lines: list[str], batch: int) -> tuple[list[str], float]:
     return outputs, time.perf_counter() - start
 
 
-def torch_translator(checkpoint: Path, precision: str):
+def torch_translator(checkpoint: Path, precision: str, shortlist: bool = False):
     from seq2seq import Translator
 
     translator = Translator.load(checkpoint)
 
     def translate(lines: list[str], batch: int) -> list[str]:
-        return translator.translate(lines, beam_size=5, batch_size=batch, precision=precision)
+        return translator.translate(
+            lines, beam_size=5, batch_size=batch, precision=precision, shortlist=shortlist
+        )
 
     return translate
 
@@ -129,9 +178,12 @@ def quality(name: str, run: Path, lines: list[str], refs: list[str], work: Path)
 def speed(run: Path, lines: list[str], refs: list[str], work: Path, batch1: int) -> dict:
     """Step 3: every engine at batch 64 (bf16 added) and at batch 1."""
     checkpoint = run / "best.safetensors"
+    listed = with_shortlist(checkpoint, work)
     engines = {
         "PyTorch fp32": torch_translator(checkpoint, "fp32"),
+        "PyTorch fp32 + shortlist": torch_translator(listed, "fp32", shortlist=True),
         "PyTorch bf16": torch_translator(checkpoint, "bf16"),
+        "PyTorch bf16 + shortlist": torch_translator(listed, "bf16", shortlist=True),
         "ONNX fp32": onnx_translator(work / f"{run.name}-fp32"),
         "ONNX int8": onnx_translator(work / f"{run.name}-int8"),
     }
@@ -182,6 +234,9 @@ def commands(run: Path, source: Path, work: Path, repeats: int) -> dict:
         "seq2seq translate --checkpoint --precision bf16": [
             seq2seq, "translate", "--checkpoint", checkpoint, "--quiet", "--precision", "bf16",
             *beam],
+        "seq2seq translate --checkpoint --precision bf16 --shortlist": [
+            seq2seq, "translate", "--checkpoint", str(with_shortlist(Path(checkpoint), work)),
+            "--quiet", "--precision", "bf16", "--shortlist", *beam],
         "seq2seq-runtime translate --model (ONNX fp32)": [
             runtime, "translate", "--model", str(work / f"{run.name}-fp32"), *beam],
         "seq2seq-runtime translate --model (ONNX int8)": [
@@ -200,6 +255,18 @@ def commands(run: Path, source: Path, work: Path, repeats: int) -> dict:
         }
         print(json.dumps({name: rows[name]}), file=sys.stderr)
     return rows
+
+
+def peer_seconds(speed_model: str) -> dict | None:
+    """OpenNMT-py's whole-command beam-5 seconds for the speed model's recipe (peers.json)."""
+    model = SPEED_PEER_MODEL.get(speed_model)
+    if model is None or not PEERS.is_file():
+        return None
+    peers = json.loads(PEERS.read_text(encoding="utf-8"))
+    for row in peers["rows"]:
+        if row["system"].startswith("OpenNMT") and row["model"] == model:
+            return {"system": row["system"], "date": peers["date"], "seconds": row["beam5_seconds"]}
+    return None
 
 
 def load() -> str:
@@ -273,15 +340,41 @@ def _speed_tables(result: dict) -> list[str]:
         "Process start to exit, timed from outside; peak RSS of the process; first translation: "
         f"one sentence piped in, median of {result['repeats']} runs.",
         "",
-        "| command | seconds | sent/s | peak RSS MB | first translation s |",
-        "|---|---|---|---|---|",
+        "| command | seconds | sent/s | × OpenNMT-py | peak RSS MB | first translation s |",
+        "|---|---|---|---|---|---|",
     ]
+    peer = result.get("peer")
     for name, row in result["commands"].items():
         rate = round(result["sentences"] / row["whole_s"], 1)
+        times = f"{peer['seconds'] / row['whole_s']:.2f}x" if peer else "—"
         out.append(
-            f"| `{name}` | {row['whole_s']} | {rate} | {row['peak_rss_mb']} "
+            f"| `{name}` | {row['whole_s']} | {rate} | {times} | {row['peak_rss_mb']} "
             f"| {row['first_translation_s']} |"
         )
+    return out + _command_goals(result)
+
+
+def _command_goals(result: dict) -> list[str]:
+    """Issue 26's goals on the whole commands: ≥ 3x OpenNMT-py, first translation ≤ 0.3 s."""
+    peer, rows = result.get("peer"), result["commands"]
+    runtime = {n: r for n, r in rows.items() if "--model" in n}
+    if not runtime:
+        return []
+    out = ["", "Goals (issue 26):", ""]
+    if peer:
+        name, row = min(runtime.items(), key=lambda item: item[1]["whole_s"])
+        ratio = peer["seconds"] / row["whole_s"]
+        out.append(
+            f"- **{goal(ratio >= 3)}**: whole-command beam-5 translation at least 3x "
+            f"{peer['system']} ({peer['seconds']} s in the peers harness, {peer['date']}): "
+            f"`{name}` {row['whole_s']} s, {ratio:.2f}x"
+        )
+    name, row = min(runtime.items(), key=lambda item: item[1]["first_translation_s"])
+    first = row["first_translation_s"]
+    out.append(
+        f"- **{goal(first <= 0.3)}**: first translation of one sentence at most 0.3 s with the "
+        f"runtime: `{name}` {first} s"
+    )
     return out
 
 
@@ -294,6 +387,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="first-translation repeats")
     parser.add_argument("--speed-model", default="Luong", choices=list(MODELS))
     parser.add_argument("--out", type=Path, default=RESULTS / "deploy")
+    parser.add_argument(
+        "--train",
+        type=float,
+        metavar="MINUTES",
+        help="first train the three models for MINUTES each (peers recipe)",
+    )
+    parser.add_argument("--train-threads", type=int, default=THREADS, help="threads of --train")
+    parser.add_argument("--train-models", nargs="+", choices=list(MODELS), default=list(MODELS),
+                        help="the models --train trains (default: all three)")  # fmt: skip
+    parser.add_argument("--only-train", action="store_true", help="stop after --train")
     return parser.parse_args()
 
 
@@ -305,6 +408,10 @@ def main() -> int:
     lines = read_gz(MULTI30K / "test_2016_flickr.en.gz", args.limit)
     refs = read_gz(MULTI30K / "test_2016_flickr.fr.gz", args.limit)
     args.work.mkdir(parents=True, exist_ok=True)
+    if args.train:
+        train_models(args)
+        if args.only_train:
+            return 0
     source = args.work / "test.en"
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
     result: dict = {
@@ -316,6 +423,7 @@ def main() -> int:
         "batch1": min(args.batch1, len(lines)),
         "repeats": args.repeats,
         "speed_model": args.speed_model,
+        "peer": peer_seconds(args.speed_model),
     }
     result["quality"] = [
         quality(name, args.runs / run, lines, refs, args.work) for name, run in MODELS.items()
