@@ -8,14 +8,18 @@ FSDD holds real recordings of single English digits: 8 kHz mono WAV files named
 ``{digit}_{speaker}_{take}.wav``, 5 speakers x 10 digits x 50 takes here. From them this script
 builds utterances of 1 to 7 digits spoken by one speaker: the takes joined with random pauses
 (50-400 ms, and 100-300 ms of lead-in and tail), each take at a random gain, light white noise
-added over the whole utterance (25-40 dB below its speech). The transcript is the digits as words
+added over the whole utterance (25-40 dB below its speech); each training utterance is also sped
+up or down by one factor drawn from 1 ± 0.1 (`--speed-perturb`; Ko et al. 2015's speed
+perturbation: tempo and pitch move together, as if another, shorter or longer, vocal tract spoke,
+which is what a model that has heard four speakers needs to meet a fifth). The transcript is the
+digits as words
 ("three one four"; 0 is "zero", as the speakers say it).
 
 One speaker (``--test-speaker``, default theo) is held out entirely. Each other speaker's takes of
 each digit are shuffled (seeded) and cut into 40 training, 5 validation and 5 test takes, so an
 utterance of a split uses only that split's takes:
 
-    train.tsv          4 speakers, training takes           (--train utterances, default 4,000)
+    train.tsv          4 speakers, training takes           (--train utterances, default 8,000)
     valid.tsv          4 speakers, validation takes          (--valid, 300)
     test-takes.tsv     4 speakers, test takes never heard    (--test, 500)
     test-speaker.tsv   the held-out speaker, all his takes   (--test, 500)
@@ -108,8 +112,11 @@ class Builder:
     """Makes utterances from a pool of takes: digits, takes, pauses, gains and noise all drawn
     from one seeded generator, each take read (and cached) at 8 kHz."""
 
-    def __init__(self, pool: dict[tuple[str, int], list[Take]], seed: int) -> None:
+    def __init__(
+        self, pool: dict[tuple[str, int], list[Take]], seed: int, perturb: float = 0.0
+    ) -> None:
         self.pool = pool
+        self.perturb = perturb
         self.speakers = sorted({speaker for speaker, _ in pool})
         self.rng = np.random.default_rng(seed)
         self._waves: dict[Path, np.ndarray] = {}
@@ -135,12 +142,26 @@ class Builder:
             if position < len(digits) - 1:
                 parts.append(self._silence(0.05, 0.4))
         parts.append(self._silence(0.1, 0.3))
+        if self.perturb:  # one speed factor for the whole utterance, as a voice of its own
+            factor = self.rng.uniform(1 - self.perturb, 1 + self.perturb)
+            parts = [speed(part, factor) for part in parts]
         wave = np.concatenate(parts)
         speech_rms = float(np.sqrt(np.mean(np.square(np.concatenate(parts[1:-1])))))
         noise_db = self.rng.uniform(25.0, 40.0)
         noise = self.rng.standard_normal(len(wave)) * speech_rms * 10 ** (-noise_db / 20)
         wave = np.clip(wave + noise.astype(np.float32), -1.0, 1.0)
         return wave, " ".join(WORDS[d] for d in digits)
+
+
+def speed(wave: np.ndarray, factor: float) -> np.ndarray:
+    """`wave` played `factor` times as fast (tempo and pitch together, as sox's `speed` effect
+    and Ko et al. 2015's speed perturbation): resampled by the ratio 100 / round(100 factor)."""
+    from scipy.signal import resample_poly
+
+    down = int(round(100 * factor))
+    if down == 100 or len(wave) == 0:
+        return wave
+    return resample_poly(wave, 100, down).astype(np.float32)
 
 
 def build(
@@ -150,12 +171,15 @@ def build(
     test_speaker: str = "theo",
     seed: int = 1,
     log=None,
+    perturb: float = 0.0,
 ) -> dict:
-    """Write the four splits (see the module doc) into `out`; returns corpus.json's content."""
+    """Write the four splits (see the module doc) into `out`; returns corpus.json's content.
+    `perturb` > 0 speeds each training utterance up or down by a factor drawn from 1 ± perturb."""
     pools = split_takes(find_takes(recordings), test_speaker, seed)
-    summary: dict = {"seed": seed, "rate": RATE, "test_speaker": test_speaker, "splits": {}}
+    summary: dict = {"seed": seed, "rate": RATE, "test_speaker": test_speaker,
+                     "train_speed_perturbation": perturb, "splits": {}}  # fmt: skip
     for offset, (name, pool) in enumerate(pools.items()):
-        builder = Builder(pool, seed * 1000 + offset)
+        builder = Builder(pool, seed * 1000 + offset, perturb if name == "train" else 0.0)
         folder = out / "wavs" / name
         folder.mkdir(parents=True, exist_ok=True)
         lines, seconds = [], 0.0
@@ -185,16 +209,20 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, default=OUT, help="folder to write (default data/fsdd-digits)"
     )
     parser.add_argument("--test-speaker", default="theo", help="the speaker held out entirely")
-    parser.add_argument("--train", type=int, default=4000, help="training utterances")
+    parser.add_argument("--train", type=int, default=8000, help="training utterances")
     parser.add_argument("--valid", type=int, default=300, help="validation utterances")
     parser.add_argument("--test", type=int, default=500, help="utterances of each test split")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--speed-perturb", type=float, default=0.1, metavar="P",
+                        help="training utterances sped up or down by a factor in 1 ± P (0: off)")  # fmt: skip
     args = parser.parse_args(argv)
+    if not 0 <= args.speed_perturb < 0.5:
+        parser.error(f"--speed-perturb {args.speed_perturb}: give a value from 0 to below 0.5")
     sizes = {"train": args.train, "valid": args.valid, "test-takes": args.test,
              "test-speaker": args.test}  # fmt: skip
     try:
         build(args.recordings, args.out, sizes, args.test_speaker, args.seed,
-              log=lambda line: print(line, file=sys.stderr))  # fmt: skip
+              log=lambda line: print(line, file=sys.stderr), perturb=args.speed_perturb)  # fmt: skip
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -99,6 +99,23 @@ def test_fsdd_is_the_same_for_the_same_seed(recordings, tmp_path):
     assert (tmp_path / "a" / "train.tsv").read_text() != (tmp_path / "c" / "train.tsv").read_text()
 
 
+def test_fsdd_speed_perturbation_changes_the_training_audio_only(recordings, tmp_path):
+    sizes = {"train": 6, "valid": 2, "test-takes": 2, "test-speaker": 2}
+    fsdd.build(recordings, tmp_path / "plain", sizes, "cy", seed=1)
+    fsdd.build(recordings, tmp_path / "fast", sizes, "cy", seed=1, perturb=0.1)
+    for split in ("valid", "test-takes", "test-speaker"):
+        for i in range(2):
+            name = f"wavs/{split}/{split}-{i:05d}.wav"
+            assert (tmp_path / "plain" / name).read_bytes() == (
+                tmp_path / "fast" / name
+            ).read_bytes()
+    first = "wavs/train/train-00000.wav"  # the same digits and takes, another speed
+    plain, fast = (soundfile.info(str(tmp_path / d / first)).frames for d in ("plain", "fast"))
+    assert plain != fast and 0.85 < fast / plain < 1.15
+    assert len(fsdd.speed(np.ones(1000, np.float32), 1.25)) == 800
+    assert len(fsdd.speed(np.ones(1000, np.float32), 0.8)) == 1250
+
+
 def test_fsdd_utterances_prepare_and_their_words_are_where_the_tones_are(recordings, tmp_path):
     fsdd.build(recordings, tmp_path / "out", SIZES, "cy", seed=1)
     data = prepare_audio(
