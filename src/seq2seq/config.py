@@ -299,8 +299,8 @@ class DecodeConfig(_Section):
         ge=0.0,
         le=1.0,
         allow_inf_nan=False,
-        description="speech models with a CTC head: re-rank the beam's hypotheses by "
-        "(1 - w) * attention + w * CTC log-likelihood (Watanabe et al. 2017); 0 = off",
+        description="speech models with a CTC head: every search step scores (1 - w) * "
+        "attention + w * CTC prefix score (joint decoding, Watanabe et al. 2017); 0 = off",
     )
     sampling: bool = Field(
         False,
@@ -338,8 +338,8 @@ class DecodeConfig(_Section):
         if self.sampling:
             if self.ctc_weight > 0:
                 raise ValueError(
-                    "decode.ctc_weight re-ranks a beam search's hypotheses, not samples; leave "
-                    "it at 0 with decode.sampling"
+                    "decode.ctc_weight mixes CTC prefix scores into greedy or beam search, not "
+                    "into sampling; leave it at 0 with decode.sampling"
                 )
             if self.beam_size > 1:
                 raise ValueError(
@@ -353,11 +353,6 @@ class DecodeConfig(_Section):
             return self
         if self.n_best > self.beam_size:
             raise ValueError(f"n_best={self.n_best} cannot exceed beam_size={self.beam_size}")
-        if self.ctc_weight > 0 and self.beam_size == 1:
-            raise ValueError(
-                "decode.ctc_weight re-ranks the beam's hypotheses, so it needs decode.beam_size "
-                "above 1"
-            )
         for key, default in SAMPLING_ONLY.items():
             if getattr(self, key) != default:
                 raise ValueError(

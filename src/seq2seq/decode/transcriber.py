@@ -27,7 +27,7 @@ from seq2seq.audio.features import AudioSource
 from seq2seq.audio.io import DEFAULT_MAX_SECONDS
 from seq2seq.config import DEFAULT_MAX_SRC_LEN, DecodeConfig
 from seq2seq.data.audio_batching import make_feature_batch
-from seq2seq.decode.ctc_rescore import ctc_log_likelihoods, ctc_members, rescore
+from seq2seq.decode.ctc_joint import CTCJoint, ctc_log_likelihoods, ctc_members
 from seq2seq.decode.search import Hypothesis, search
 from seq2seq.decode.translator import Translation, Translator
 from seq2seq.errors import ConfigError
@@ -126,19 +126,21 @@ class Transcriber:
     def _search(
         self, model, src, lengths, settings: DecodeConfig, attention: bool, rows: list[int]
     ) -> list[list[tuple[Hypothesis, float | None]]]:
-        """One batch's n-best, each hypothesis with its CTC log-likelihood when
-        ``settings.ctc_weight`` re-ranks the whole beam by it (decode/ctc_rescore.py)."""
+        """One batch's n-best, each hypothesis with its CTC log-likelihood when the search mixes
+        in the CTC head's prefix scores (``settings.ctc_weight``, decode/ctc_joint.py)."""
         lines = [i + 1 for i in rows]
         if settings.ctc_weight == 0:
             hyps = search(model, src, lengths, settings, None, attention, lines)
             return [[(h, None) for h in row] for row in hyps]
-        whole_beam = settings.model_copy(update={"n_best": settings.beam_size})
-        hyps = search(model, src, lengths, whole_beam, None, attention, lines)
+        joint = CTCJoint(model, settings.ctc_weight)
+        hyps = search(joint, src, lengths, settings, None, attention, lines)
         ctc = ctc_log_likelihoods(model, src, lengths, hyps)
-        return rescore(hyps, ctc, settings.ctc_weight, settings.length_penalty, settings.n_best)
+        return [
+            list(zip(row, row_ctc, strict=True)) for row, row_ctc in zip(hyps, ctc, strict=True)
+        ]
 
     def _result(self, hyp: Hypothesis, ctc: float | None, attention: bool) -> Translation:
         text = self.translator.tgt_vocab.decode(hyp.tokens)
         weights = hyp.attention if attention else None
-        scores = {"logprob": hyp.log_prob} if ctc is None else {"logprob": hyp.log_prob, "ctc": ctc}
+        scores = {"logprob": hyp.log_prob} if ctc is None else {"joint": hyp.log_prob, "ctc": ctc}
         return Translation(text, hyp.tokens, hyp.log_prob, hyp.score, scores, weights)

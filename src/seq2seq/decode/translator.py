@@ -276,7 +276,7 @@ class Translator:
             )
         if settings.ctc_weight > 0:
             raise ConfigError(
-                f"decode.ctc_weight re-ranks a speech model's transcripts by its CTC head; "
+                f"decode.ctc_weight mixes a speech model's CTC head into its search; "
                 f"{self.names[0]} reads text (leave --ctc-weight out)"
             )
         self.check_min_len(sources, settings)
