@@ -68,8 +68,10 @@ def train_models(args: argparse.Namespace) -> None:
             continue
         out = args.runs / run
         kind = "plain" if name == "no attention" else "attention"
-        config = peer_configs.ours_config(kind, data, out, args.train, valid_every=500)
+        # bfloat16 training as in the peers harness; the checkpoint's search default stays fp32
+        config = peer_configs.ours_config(kind, data, out, args.train, 500, precision="bf16")
         config["train"]["threads"] = args.train_threads
+        config["decode"]["precision"] = "fp32"
         if name == "Bahdanau":
             config["model"].update(attention="bahdanau", input_feeding=False)
         path = args.work / f"{run}.yaml"
