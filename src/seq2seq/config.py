@@ -699,6 +699,12 @@ class ServeConfig(CommandSettings):
     max_body_bytes: int = Field(
         1_000_000, ge=1, description="larger request bodies are answered 413"
     )
+    max_upload_bytes: int = Field(
+        16_000_000,
+        ge=1,
+        description="a speech model's larger uploads to /v1/transcribe are answered 413 (a "
+        "minute of 44.1 kHz stereo 16-bit WAV is 10.6 MB)",
+    )
     max_request_sentences: int = Field(
         256, ge=1, description="requests with more sentences (lines) are answered 413"
     )

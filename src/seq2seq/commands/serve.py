@@ -5,6 +5,7 @@ translation LibreTranslate's API).
     seq2seq serve --checkpoint a.safetensors b.safetensors --beam-size 5 --precision auto --port 9000
     seq2seq serve --checkpoint best.safetensors --api-keys keys.txt --host 0.0.0.0
     seq2seq serve --model deploy/en-fr      # an export (`seq2seq export`), on the runtime
+    seq2seq serve --checkpoint runs/fsdd/best.safetensors --max-seconds 30   # speech: /v1/transcribe
 
 The server's flags are generated from `ServeConfig`, the search flags are `translate`'s (the same
 flags give the same translations). The address is bound before the model loads, so a port in use
@@ -37,6 +38,7 @@ from seq2seq.commands.options import (
 from seq2seq.config import ServeConfig
 
 if TYPE_CHECKING:
+    from seq2seq.audio.io import AudioConfig
     from seq2seq.serve.keys import ApiKeys
     from seq2seq.tasks import Task
 
@@ -44,41 +46,51 @@ NEUTRAL_PAIR = ("src", "tgt")  # a translation checkpoint that records no langua
 log = logging.getLogger(__name__)
 
 _DEST = "serve_"
+_AUDIO = "audio_"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from seq2seq.audio.io import AudioConfig
     from seq2seq.commands.exported import add_model
 
     add_checkpoints(parser, required=False)
     add_model(parser)
     add_settings(parser.add_argument_group("server (ServeConfig)"), ServeConfig, _DEST)
+    group = parser.add_argument_group("uploaded recordings, for a speech model (AudioConfig)")
+    add_settings(group, AudioConfig, _AUDIO)
     add_decode_settings(parser)
     add_max_src_len(parser)
     add_device(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    from seq2seq.audio.io import AudioConfig
     from seq2seq.commands.exported import check_source
     from seq2seq.errors import ConfigError
     from seq2seq.serve.keys import ApiKeys
     from seq2seq.serve.server import bind
 
     check_source(args)
-    with settings_as_flags(ServeConfig):
+    with settings_as_flags(ServeConfig), settings_as_flags(AudioConfig):
         config = ServeConfig(**given_settings(args, _DEST))
+        audio = AudioConfig(**given_settings(args, _AUDIO))
         if args.max_src_len < 1:
             raise ConfigError(f"--max-src-len must be at least 1, got {args.max_src_len}")
         logging.basicConfig(level=config.log_level.upper(), format="%(levelname)s: %(message)s")
         keys = ApiKeys.from_file(config.api_keys) if config.api_keys else None
         sock = bind(config.host, config.port)  # before the model loads: a busy port costs nothing
     try:
-        return _serve(args, config, keys, sock)
+        return _serve(args, config, keys, sock, audio)
     finally:
         sock.close()
 
 
 def _serve(
-    args: argparse.Namespace, config: ServeConfig, keys: ApiKeys | None, sock: socket.socket
+    args: argparse.Namespace,
+    config: ServeConfig,
+    keys: ApiKeys | None,
+    sock: socket.socket,
+    audio: AudioConfig,
 ) -> int:
     """Load the model, check what it can serve, and serve on `sock` until a signal."""
     import torch
@@ -86,21 +98,23 @@ def _serve(
     from seq2seq.decode.translator import Translator
     from seq2seq.errors import ConfigError
     from seq2seq.serve.app import create_app
+    from seq2seq.serve.batcher import Servable
     from seq2seq.serve.exported import ExportedTranslator
     from seq2seq.serve.server import make_server
+    from seq2seq.serve.speech import SpeechTranslator
     from seq2seq.tasks import get_task
 
     if config.threads is not None:
         torch.set_num_threads(config.threads)
-    translator: Translator | ExportedTranslator
+    translator: Servable
     if args.model is not None:  # an export, searched by the runtime
         translator = ExportedTranslator(args.model, args.max_src_len, config.threads)
         task = get_task(translator.task_name, f"--model {args.model}")
     else:
-        translator = Translator.load(
-            args.checkpoint, device=args.device, max_src_len=args.max_src_len
-        )
+        loaded = Translator.load(args.checkpoint, device=args.device, max_src_len=args.max_src_len)
         task = served_task(args.checkpoint)
+        # a speech model reads uploaded recordings (POST /v1/transcribe) as `transcribe` reads files
+        translator = SpeechTranslator.of(loaded, audio) if task.name == "speech" else loaded
     config = served_config(config, (translator.src_lang, translator.tgt_lang), task)
     settings = translator.settings(**decode_overrides(args))
     if settings.beam_size > config.max_beam_size:

@@ -10,6 +10,9 @@ application's shutdown), which is what a server behind a load balancer needs. Th
 
 Endpoints (the task is the checkpoint's, seq2seq/tasks.py):
     POST /v1/generate   every task: beam size, n-best with scores, attention weights, timings
+                        (a speech model answers 400, pointing to /v1/transcribe)
+    POST /v1/transcribe speech only: recordings as multipart/form-data (field 'file', at most
+                        --max-upload-bytes) -> transcripts, n-best with scores, timings
     GET  /v1/info       the task and its labels, languages, models, default settings (the page)
     POST /translate     translation only, LibreTranslate-compatible: {"q", "source", "target", ...}
     GET  /languages     translation only, LibreTranslate-compatible: the language pair served
@@ -22,7 +25,7 @@ Errors are JSON ``{"error": "one sentence"}`` (LibreTranslate's shape) with stat
 input), 403 (API key), 404, 413 (too large), 503 (shutting down) or, for a fault of the server
 itself, 500 without a traceback (that goes to the server's log). A model of another task (a
 chatbot) answers LibreTranslate's endpoints and /v1/translate with 404 and a sentence pointing at
-/v1/generate.
+/v1/generate; a text model answers /v1/transcribe with 404 and a sentence saying it is for speech.
 """
 
 from __future__ import annotations
@@ -44,10 +47,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from seq2seq import __version__
 from seq2seq.config import DecodeConfig, ServeConfig
-from seq2seq.decode.translator import Translation, Translator
+from seq2seq.decode.translator import Translation
 from seq2seq.errors import Seq2SeqError, ServeError
-from seq2seq.serve.batcher import Batcher, BatchResult
-from seq2seq.serve.exported import ExportedTranslator
+from seq2seq.serve.batcher import Batcher, BatchResult, Servable
 from seq2seq.serve.keys import ApiKeys
 from seq2seq.serve.languages import language_name
 from seq2seq.serve.metrics import Metrics
@@ -65,15 +67,19 @@ from seq2seq.serve.schemas import (
     ScoredTranslation,
     SentenceTranslation,
     Timings,
+    TranscribeResponse,
     TranslateRequest,
     TranslateResponse,
 )
+from seq2seq.serve.speech import TEXT_IS_NOT_ITS_INPUT, SpeechTranslator
+from seq2seq.serve.transcribe import transcribe_upload, upload_schema
 from seq2seq.tasks import TASKS, Task
 
 log = logging.getLogger(__name__)
 
 TRANSLATION_ONLY = ("/translate", "/languages", "/v1/translate")
-ENDPOINTS = {"/", *TRANSLATION_ONLY, "/v1/generate", "/v1/info", "/health", "/metrics"}
+ENDPOINTS = {"/", *TRANSLATION_ONLY, "/v1/generate", "/v1/transcribe", "/v1/info", "/health",
+             "/metrics"}  # fmt: skip
 OPEN_WHILE_DRAINING = {"/health", "/metrics"}
 LINE_BREAK = re.compile(r"\r?\n|\r")
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -92,7 +98,7 @@ class Service:
 
     def __init__(
         self,
-        translator: Translator | ExportedTranslator,
+        translator: Servable,
         config: ServeConfig,
         settings: DecodeConfig,
         keys: ApiKeys | None = None,
@@ -334,7 +340,7 @@ class ObserveMiddleware:
 
 
 def create_app(
-    translator: Translator | ExportedTranslator,
+    translator: Servable,
     config: ServeConfig,
     settings: DecodeConfig | None = None,
     keys: ApiKeys | None = None,
@@ -371,6 +377,12 @@ def create_app(
                 if task.libretranslate
                 else f". This model is a {task.name}: LibreTranslate's API is for translation."
             )
+            + (
+                " A speech model takes recordings at `POST /v1/transcribe` (multipart/form-data, "
+                "field `file`) instead of text."
+                if isinstance(translator, SpeechTranslator)
+                else ""
+            )
         ),
         redoc_url=None,
         lifespan=lifespan,
@@ -383,8 +395,18 @@ def create_app(
     _add_error_handlers(app, task)
     if task.libretranslate:
         _add_translation_routes(app, service)
+    if isinstance(translator, SpeechTranslator):
+        _add_speech_routes(app, service)
     _add_routes(app, service)
     return app
+
+
+def _audio_limits(service: Service) -> dict[str, Any]:
+    """A speech model's upload limits for /v1/info (the page says them); none for text."""
+    if not isinstance(service.translator, SpeechTranslator):
+        return {}
+    audio = service.translator.audio
+    return {"max_upload_bytes": service.config.max_upload_bytes, "max_seconds": audio.max_seconds}
 
 
 def _error(message: str, status: int) -> JSONResponse:
@@ -398,6 +420,11 @@ def not_here(path: str, task: Task) -> str:
         return (
             f"this server's model is a {task.name} ({task.labels}), not a translator: "
             f"{path} is for translation models; send POST /v1/generate (see /docs)"
+        )
+    if path == "/v1/transcribe" and task.name != "speech":
+        return (
+            f"this server's model is a {task.name} ({task.labels}), not a speech model: "
+            f"/v1/transcribe is for speech models; send text to POST /v1/generate (see /docs)"
         )
     return f"there is no {path} here; the API is described at /docs"
 
@@ -472,6 +499,21 @@ def _add_translation_routes(app: FastAPI, service: Service) -> None:
         return _json(await native_translate(request, service))
 
 
+def _add_speech_routes(app: FastAPI, service: Service) -> None:
+    """/v1/transcribe: for speech models only (serve/transcribe.py)."""
+
+    @app.post(
+        "/v1/transcribe",
+        response_model=TranscribeResponse,
+        responses=ERRORS,
+        openapi_extra=upload_schema(),
+        summary="Transcribe uploaded recordings: n-best lists, scores, timings",
+        tags=["native"],
+    )
+    async def transcribe(request: Request) -> Response:
+        return _json(await transcribe_upload(request, service, _header_key(request)))
+
+
 def _add_routes(app: FastAPI, service: Service) -> None:
     """The endpoints of every task: /v1/generate, /v1/info, operations and the page."""
     config, task = service.config, service.task
@@ -485,6 +527,8 @@ def _add_routes(app: FastAPI, service: Service) -> None:
         tags=["native"],
     )
     async def generate(request: Request) -> Response:
+        if isinstance(service.translator, SpeechTranslator):
+            raise ServeError(TEXT_IS_NOT_ITS_INPUT)
         return _json(await native_translate(request, service))
 
     @app.get(
@@ -509,6 +553,7 @@ def _add_routes(app: FastAPI, service: Service) -> None:
             max_beam_size=config.max_beam_size,
             max_request_sentences=config.max_request_sentences,
             api_key_required=service.keys is not None,
+            **_audio_limits(service),
         )
 
     @app.get("/health", response_model=Health, summary="Liveness", tags=["operations"])

@@ -20,6 +20,10 @@ translator's ``max_src_len`` never reach the model; they get an empty translatio
 long ones with the warning `translate` prints. Settings a line cannot be searched with (a
 ``min_len`` above its length cap) are refused then too, before the request joins a batch.
 Attention rows are collected for a search only when one of its requests asks for them.
+
+A speech model's requests are recordings (`submit_utterances`): their frames, read and checked
+before they join the queue, are batched the same way (a frame counts as a source token) and
+searched by `SpeechTranslator.translate_sources`, the call under `seq2seq transcribe`.
 """
 
 from __future__ import annotations
@@ -32,11 +36,13 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 from seq2seq.config import DecodeConfig
 from seq2seq.decode.translator import SourceLine, Translation, Translator
 from seq2seq.errors import Seq2SeqError, ServeError
 from seq2seq.serve.exported import ExportedTranslator
+from seq2seq.serve.speech import SpeechTranslator, Utterance
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +66,13 @@ class BatchResult:
     batch_requests: int = 0  # requests in that search
 
 
+# What the server searches with: a checkpoint's, an export's, or a speech checkpoint's
+Servable = Translator | ExportedTranslator | SpeechTranslator
+
+
 @dataclass
 class Job:
-    lines: list[SourceLine]  # screened, each to be read by the model
+    lines: list[Any]  # each to be read by the model: a screened SourceLine, or an Utterance
     settings: DecodeConfig
     key: tuple
     tokens: int
@@ -85,7 +95,7 @@ class Batcher:
 
     def __init__(
         self,
-        translator: Translator | ExportedTranslator,
+        translator: Servable,
         max_batch_sentences: int = 64,
         max_batch_tokens: int = 6000,
         max_wait_ms: float = 5.0,
@@ -114,6 +124,9 @@ class Batcher:
         on settings the checkpoint cannot serve (a shortlist it lacks), and it makes the
         bfloat16 copy of the weights so that the first request does not wait for it. (Its
         one-token line is no request: a `min_len` is checked against each request's lines.)"""
+        if isinstance(self.translator, SpeechTranslator):
+            self.translator.warm_up(settings)
+            return
         self.translator.translate_hypotheses(["a"], settings.model_copy(update={"min_len": 0}))
 
     async def start(self) -> None:
@@ -150,23 +163,50 @@ class Batcher:
 
         With `attention`, each translation keeps its attention rows (`Translation.attention`).
         """
-        if self._closed or self._stopping or self._worker is None:
-            raise ServeError("the server is shutting down; send the request again later", 503)
+        self._check_open()
         results = [LineResult() for _ in lines]
         todo = self._screen(lines, results, settings)
         if not todo:
             return BatchResult(results)
-        future = asyncio.get_running_loop().create_future()
         tokens = sum(len(source.ids) for source in todo)
+        hypotheses, timing = await self._enqueue(todo, settings, tokens, attention)
+        for source, hyps in zip(todo, hypotheses, strict=True):
+            results[source.number - 1].hypotheses = hyps
+        return BatchResult(results, *timing)
+
+    async def submit_utterances(
+        self, utterances: Sequence[Utterance], settings: DecodeConfig
+    ) -> BatchResult:
+        """Transcribe recordings already read (`SpeechTranslator.utterance`); results in order.
+        Settings they cannot take (a `min_len` above a length cap) are a 400."""
+        self._check_open()
+        if not isinstance(self.translator, SpeechTranslator):
+            raise ServeError("this server's model reads text, not recordings", 404)
+        if not utterances:
+            return BatchResult([])
+        try:
+            self.translator.check_min_len(utterances, settings)
+        except Seq2SeqError as err:
+            raise ServeError(str(err)) from None
+        frames = sum(len(u.frames) for u in utterances)
+        hypotheses, timing = await self._enqueue(list(utterances), settings, frames)
+        return BatchResult([LineResult(hyps) for hyps in hypotheses], *timing)
+
+    def _check_open(self) -> None:
+        if self._closed or self._stopping or self._worker is None:
+            raise ServeError("the server is shutting down; send the request again later", 503)
+
+    async def _enqueue(
+        self, todo: list[Any], settings: DecodeConfig, tokens: int, attention: bool = False
+    ) -> tuple[list[list[Translation]], tuple]:
+        """Queue `todo` as one job and wait for its search: (its hypotheses, its timing)."""
+        future = asyncio.get_running_loop().create_future()
         job = Job(todo, settings, settings_key(settings), tokens, future, attention)
         self._queue.append(job)
         self._queued_sentences += len(job.lines)
         self._queued_tokens += job.tokens
         self._arrived.set()
-        hypotheses, timing = await future
-        for source, hyps in zip(todo, hypotheses, strict=True):
-            results[source.number - 1].hypotheses = hyps
-        return BatchResult(results, *timing)
+        return await future
 
     def _screen(
         self, lines: Sequence[str], results: list[LineResult], settings: DecodeConfig

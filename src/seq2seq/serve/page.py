@@ -5,10 +5,12 @@ elsewhere), so it works offline. `page_html` words it by the model's task (seq2s
 chatbot's page says "Question → Answer" and has an "Answer" button, a translator's names its
 languages. It reads the server's defaults from ``GET /v1/info`` and sends the text to
 ``POST /v1/generate``; each line of the text is a sentence. ``/?q=TEXT&beam=N`` fills the form
-and runs at once (a link to an output).
+and runs at once (a link to an output). A speech model's page has a file picker instead of the
+text box, and its "Transcribe" button posts the chosen recording to ``POST /v1/transcribe``.
 
-Element ids the tests rely on: ``source``, ``beam``, ``translate``, ``result`` (its
-``data-state`` is ``busy``, ``done`` or ``error``), ``nbest``, ``heatmap``, ``status``.
+Element ids the tests rely on: ``source`` (text) or ``audio`` (speech), ``beam``, ``translate``,
+``result`` (its ``data-state`` is ``busy``, ``done`` or ``error``), ``nbest``, ``heatmap``,
+``status``.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ PAGE = """<!doctype html>
   textarea, #result { width: 100%; min-height: 150px; padding: 10px 12px; font: inherit;
          border: 1px solid var(--line); border-radius: 6px; }
   textarea { resize: vertical; }
+  .audio { min-height: 150px; padding: 10px 12px; border: 1px dashed var(--line);
+           border-radius: 6px; background: var(--bg); }
+  .audio input { border: 0; padding: 0; margin-top: 8px; }
   #result { white-space: pre-wrap; background: var(--bg); }
   #result[data-state="error"] { color: #cf222e; }
   .controls { display: flex; gap: 14px; align-items: center; margin: 12px 0 4px; flex-wrap: wrap; }
@@ -71,8 +76,7 @@ PAGE = """<!doctype html>
   <div class="panes">
     <div class="pane">
       <h2 id="source-name">{{SOURCE_LABEL}}</h2>
-      <textarea id="source" autofocus
-        placeholder="Type or paste text; each line is a {{SOURCE_NOUN}} of its own."></textarea>
+      {{SOURCE_INPUT}}
     </div>
     <div class="pane">
       <h2 id="target-name">{{TARGET_LABEL}}</h2>
@@ -84,7 +88,7 @@ PAGE = """<!doctype html>
     <label>Beam size <select id="beam"></select></label>
     <label id="key-label" class="hidden">API key <input id="api-key" type="password" size="18"></label>
     <label id="line-label" class="hidden">Details for line <select id="line"></select></label>
-    <span class="hint">Ctrl+Enter: {{VERB_LOWER}}</span>
+    <span class="hint" id="hint">{{HINT}}</span>
   </div>
   <div id="status"></div>
   <section id="nbest-section" class="hidden">
@@ -131,6 +135,51 @@ async function loadInfo() {
   }
   beam.value = String(Math.min(info.settings.beam_size, info.max_beam_size));
   if (info.api_key_required) $("key-label").classList.remove("hidden");
+  if (info.max_upload_bytes) {
+    $("hint").textContent = "WAV, FLAC or OGG, up to " + (info.max_upload_bytes / 1e6).toFixed(1) +
+        " MB" + (info.max_seconds ? " and " + info.max_seconds + " s" : "");
+  }
+}
+
+async function transcribe() {
+  const file = $("audio").files[0];
+  const result = $("result");
+  if (!file) {
+    result.textContent = "choose a recording first";
+    result.dataset.state = "error";
+    return;
+  }
+  const beam = Number($("beam").value);
+  const form = new FormData();
+  form.append("file", file, file.name);
+  form.append("beam_size", String(beam));
+  form.append("n_best", String(beam));
+  const key = $("api-key").value.trim();
+  if (key) form.append("api_key", key);
+  result.dataset.state = "busy";
+  $("translate").disabled = true;
+  $("status").textContent = "working\\u2026";
+  try {
+    const response = await fetch("/v1/transcribe", { method: "POST", body: form });
+    const data = await response.json();
+    if (!response.ok) throw new Error(data.error || ("HTTP " + response.status));
+    last = { translations: data.transcripts };
+    result.textContent = data.transcripts.map((t) => t.text).join("\\n");
+    const t = data.timings;
+    const seconds = data.transcripts.reduce((sum, s) => sum + s.seconds, 0);
+    $("status").textContent = "beam " + data.settings.beam_size + " \\u00b7 " +
+        seconds.toFixed(2) + " s of audio in " + t.total_ms.toFixed(0) + " ms (reading " +
+        t.audio_ms.toFixed(0) + " ms, search " + t.search_ms.toFixed(0) + " ms)";
+    showLines(data.transcripts.map((s) => s.file));
+    result.dataset.state = "done";
+  } catch (err) {
+    result.textContent = String(err.message || err);
+    result.dataset.state = "error";
+    $("status").textContent = "";
+    $("nbest-section").classList.add("hidden");
+  } finally {
+    $("translate").disabled = false;
+  }
 }
 
 async function translate() {
@@ -240,16 +289,17 @@ function drawHeatmap(attention) {
   box.appendChild(table);
 }
 
-$("translate").addEventListener("click", translate);
+const SPEECH = $("audio") !== null;  // a speech model's page: a recording, not text
+$("translate").addEventListener("click", SPEECH ? transcribe : translate);
 $("line").addEventListener("change", (e) => showDetails(Number(e.target.value)));
-$("source").addEventListener("keydown", (e) => {
+if (!SPEECH) $("source").addEventListener("keydown", (e) => {
   if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); translate(); }
 });
 
 loadInfo().then(() => {
   const params = new URLSearchParams(location.search);
   if (params.has("beam")) $("beam").value = params.get("beam");
-  if (params.has("q")) { $("source").value = params.get("q"); translate(); }
+  if (params.has("q") && !SPEECH) { $("source").value = params.get("q"); translate(); }
   document.body.dataset.ready = "yes";
 }).catch((err) => {
   $("status").textContent = "cannot reach the server: " + err;
@@ -260,8 +310,16 @@ loadInfo().then(() => {
 """
 
 
+TEXT_INPUT = """<textarea id="source" autofocus
+        placeholder="Type or paste text; each line is a {{SOURCE_NOUN}} of its own."></textarea>"""
+AUDIO_INPUT = """<div class="audio"><label for="audio">Choose a recording:</label><br>
+        <input id="audio" type="file" accept="audio/*"></div>"""
+
+
 def page_html(task: Task) -> str:
-    """The page worded for `task`: its title, pane labels, button and headings."""
+    """The page worded for `task`: its title, pane labels, button and headings; a speech
+    model's has a file picker where the others have a text box."""
+    speech = task.name == "speech"
     words = {
         "TITLE": f"seq2seq {task.name}: {task.labels}",
         "SOURCE_LABEL": task.source_label,
@@ -269,9 +327,9 @@ def page_html(task: Task) -> str:
         "SOURCE_NOUN": task.source_label.lower(),
         "TARGET_NOUN": task.output_noun,
         "VERB": task.verb.capitalize(),
-        "VERB_LOWER": task.verb,
+        "HINT": "WAV, FLAC or OGG" if speech else f"Ctrl+Enter: {task.verb}",
     }
-    html = PAGE
+    html = PAGE.replace("{{SOURCE_INPUT}}", AUDIO_INPUT if speech else TEXT_INPUT)
     for key, value in words.items():
         html = html.replace("{{" + key + "}}", escape(value))
     return html

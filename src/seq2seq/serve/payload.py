@@ -3,12 +3,14 @@
 The body is read with a byte limit (413 past it), decoded as UTF-8 (400 otherwise), parsed as a
 JSON object or as form fields (LibreTranslate's clients send ``application/x-www-form-urlencoded``)
 and validated against a pydantic model; every failure is a `ServeError` whose message names the
-field and what was expected.
+field and what was expected. An upload (``multipart/form-data``, a speech model's recordings) is
+read with the same limit machinery and parsed by python-multipart (`decode_upload`).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import parse_qsl
 
@@ -20,20 +22,25 @@ from seq2seq.errors import ServeError
 Model = TypeVar("Model", bound=BaseModel)
 DISCARD_FACTOR = 8  # an over-long body is read (and dropped) up to 8x the limit, then cut off
 FORM = "application/x-www-form-urlencoded"
+MULTIPART = "multipart/form-data"
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, or ServeError(413) when it has more than `limit` bytes.
+async def read_body(
+    request: Request, limit: int, what: str = "the request body", setting: str = "max_body_bytes"
+) -> bytes:
+    """The body, or ServeError(413) when it has more than `limit` bytes; the sentence calls it
+    `what` and names the server's `setting` (its flag: ``--max-body-bytes``).
 
     An over-long body is still read to its end (up to a bound), so that the client, which may
     still be sending, reads the 413 answer instead of a reset connection.
     """
+    flag = "--" + setting.replace("_", "-")
     declared = request.headers.get("content-length")
     if declared is not None and not declared.strip().isdigit():
         raise ServeError(f"the Content-Length header is not a number: {declared[:40]!r}")
     if declared is not None and int(declared) > DISCARD_FACTOR * limit:
         raise ServeError(
-            f"the request body has {int(declared):,} bytes, over this server's limit of {limit:,}",
+            f"{what} has {int(declared):,} bytes, over this server's limit of {limit:,} ({flag})",
             413,
         )
     chunks, size = [], 0
@@ -47,9 +54,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     except ClientDisconnect:
         raise ServeError("the client closed the connection before sending the whole body") from None
     if size > limit:
-        raise ServeError(
-            f"the request body has more than {limit:,} bytes, this server's limit", 413
-        )
+        raise ServeError(f"{what} has more than {limit:,} bytes, this server's limit ({flag})", 413)
     return b"".join(chunks)
 
 
@@ -82,6 +87,96 @@ def decode_fields(body: bytes, content_type: str | None) -> dict:
     return data
 
 
+@dataclass
+class UploadedFile:
+    """One file part of a multipart body: its field, the name the client gave, its bytes."""
+
+    field_name: str
+    name: str
+    data: bytes
+
+
+@dataclass
+class Upload:
+    """A multipart body: its text fields (a repeated one -> list) and its files, in order."""
+
+    fields: dict = field(default_factory=dict)
+    files: list[UploadedFile] = field(default_factory=list)
+
+
+def decode_upload(body: bytes, content_type: str | None, expected: str) -> Upload:
+    """A ``multipart/form-data`` body -> its text fields and files (python-multipart parses).
+
+    `expected` says in the error sentences what the client should send (a curl example).
+    """
+    from python_multipart import FormParser
+    from python_multipart.exceptions import FormParserError
+    from python_multipart.multipart import Field, File, parse_options_header
+
+    kind, options = parse_options_header(content_type or "")
+    sent = kind.decode("latin-1").lower()
+    if sent != MULTIPART:
+        told = f"not {sent}" if sent else "the request has no Content-Type header"
+        raise ServeError(f"send {expected} as {MULTIPART} ({told})")
+    if b"boundary" not in options:
+        raise ServeError(f"the {MULTIPART} request's Content-Type header names no boundary")
+    if not body:
+        raise ServeError(f"the request body is empty; send {expected}")
+    upload = Upload()
+    texts: list[tuple[str, bytes]] = []
+
+    def on_field(part: Field) -> None:
+        texts.append((_part_name(part.field_name), part.value or b""))
+
+    def on_file(part: File) -> None:
+        part.file_object.seek(0)
+        data = part.file_object.read()
+        upload.files.append(UploadedFile(_part_name(part.field_name), _file_name(part), data))
+
+    config = {"MAX_MEMORY_FILE_SIZE": len(body) + 1}  # the body is in memory already: keep it so
+    try:
+        parser = FormParser(MULTIPART, on_field, on_file, boundary=options[b"boundary"],
+                            config=config)  # fmt: skip
+        parser.write(body)
+        parser.finalize()
+    except (FormParserError, ValueError) as err:
+        reason = str(err).splitlines()[0][:80] if str(err) else type(err).__name__
+        raise ServeError(f"the request body is not valid {MULTIPART} ({reason})") from None
+    for name, value in texts:
+        try:
+            text = value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ServeError(f"the form field '{name}' is not valid UTF-8") from None
+        _add_field(upload.fields, name, text)
+    return upload
+
+
+def _part_name(raw: bytes | None) -> str:
+    return printable((raw or b"").decode("utf-8", "replace"))
+
+
+def _file_name(part: object) -> str:
+    """The client's name of an uploaded file, its last path component, printable, at most 60
+    characters (it goes into error sentences)."""
+    raw = getattr(part, "file_name", None) or b""
+    name = raw.decode("utf-8", "replace").replace("\\", "/").rsplit("/", 1)[-1]
+    return printable(name) or "(unnamed)"
+
+
+def printable(text: str, limit: int = 60) -> str:
+    """`text` without control characters, cut to `limit` characters (for one-line messages)."""
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def _add_field(fields: dict, key: str, value: str) -> None:
+    if key in fields:
+        previous = fields[key]
+        fields[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
+    else:
+        fields[key] = value
+
+
 def _form_fields(text: str) -> dict:
     try:
         pairs = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
@@ -91,11 +186,7 @@ def _form_fields(text: str) -> dict:
         raise ServeError("the request body is not valid form data") from None
     fields: dict = {}
     for key, value in pairs:
-        if key in fields:
-            previous = fields[key]
-            fields[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
-        else:
-            fields[key] = value
+        _add_field(fields, key, value)
     return fields
 
 

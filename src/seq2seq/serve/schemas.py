@@ -3,8 +3,9 @@
 Two dialects:
 - LibreTranslate's (``POST /translate``, ``GET /languages``): field names and shapes as that
   project's API has them (``translatedText`` and all), so its clients work unchanged;
-- the native one (``POST /v1/translate``): beam size or sampling (temperature, top-k, top-p,
-  seed), n-best lists with scores, attention weights and timings.
+- the native one (``POST /v1/generate``, ``/v1/translate``): beam size or sampling (temperature,
+  top-k, top-p, seed), n-best lists with scores, attention weights and timings; for a speech model
+  ``POST /v1/transcribe``, the same settings as form fields beside the uploaded recordings.
 """
 
 from __future__ import annotations
@@ -60,12 +61,11 @@ class ErrorResponse(BaseModel):
 # --- native -----------------------------------------------------------------------------------
 
 
-class TranslateRequest(BaseModel):
+class SearchRequest(BaseModel):
+    """The search settings and API key every native request may give (JSON or form fields)."""
+
     model_config = ConfigDict(extra="ignore")
 
-    q: str | list[str] = Field(description="a sentence, or a list of sentences (no line breaks)")
-    source: str | None = Field(None, description="checked against the model's, when given")
-    target: str | None = Field(None, description="checked against the model's, when given")
     beam_size: int | None = Field(None, ge=1, description="beam width; 1 = greedy search")
     n_best: int | None = Field(
         None, ge=1, description="hypotheses returned per sentence (with sampling: samples drawn)"
@@ -81,15 +81,26 @@ class TranslateRequest(BaseModel):
     seed: int | None = Field(
         None, description="sampling: the same request with the same seed gets the same answer"
     )
-    attention: bool = Field(
-        False,
-        description="add the best output's attention weights (a 400 when the model has none)",
-    )
     api_key: str | None = Field(None, description="or the X-API-Key header")
 
     def search_settings(self) -> dict[str, Any]:
         """The search settings (`DecodeConfig` keys) this request gives; the others left out."""
         return {key: value for key in SEARCH_FIELDS if (value := getattr(self, key)) is not None}
+
+
+class TranslateRequest(SearchRequest):
+    q: str | list[str] = Field(description="a sentence, or a list of sentences (no line breaks)")
+    source: str | None = Field(None, description="checked against the model's, when given")
+    target: str | None = Field(None, description="checked against the model's, when given")
+    attention: bool = Field(
+        False,
+        description="add the best output's attention weights (a 400 when the model has none)",
+    )
+
+
+class TranscribeRequest(SearchRequest):
+    """The form fields of ``POST /v1/transcribe`` beside the recordings (each a part named
+    ``file``): the search settings, as /v1/generate takes them, and the API key."""
 
 
 SEARCH_FIELDS = ("beam_size", "n_best", "sampling", "temperature", "top_k", "top_p", "seed")
@@ -132,12 +143,28 @@ class Timings(BaseModel):
     total_ms: float = Field(description="from the request's arrival to its answer")
     batch_sentences: int = Field(description="sentences in that search")
     batch_requests: int = Field(description="requests in that search")
+    audio_ms: float | None = Field(
+        None, description="reading the uploaded recordings and computing their features"
+    )
 
 
 class TranslateResponse(BaseModel):
     source: str
     target: str
     translations: list[SentenceTranslation]
+    settings: dict[str, Any] = Field(description="the decode settings used")
+    timings: Timings
+
+
+class Transcript(BaseModel):
+    file: str = Field(description="the uploaded file's name")
+    seconds: float = Field(description="the recording's length")
+    text: str = Field(description="the best transcript")
+    hypotheses: list[ScoredTranslation]
+
+
+class TranscribeResponse(BaseModel):
+    transcripts: list[Transcript] = Field(description="one per uploaded file, in the order sent")
     settings: dict[str, Any] = Field(description="the decode settings used")
     timings: Timings
 
@@ -159,6 +186,12 @@ class Info(BaseModel):
     max_beam_size: int
     max_request_sentences: int
     api_key_required: bool
+    max_upload_bytes: int | None = Field(
+        None, description="a speech model's limit on an upload to /v1/transcribe"
+    )
+    max_seconds: float | None = Field(
+        None, description="a speech model's limit on a recording's length (null: none)"
+    )
 
 
 class Health(BaseModel):
