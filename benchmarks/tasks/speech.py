@@ -16,8 +16,9 @@ The corpora (their builders and recipes):
              configs/tasks/espeak-sentences.yaml): a held-out voice, and the training voices on
              the same captions. The audio is synthetic.
 
-Searches: beam 5, beam 5 re-ranked with the CTC head (joint CTC/attention rescoring, Watanabe et
-al. 2017, `--ctc-weight 0.3`) and greedy.
+Searches: beam 5, beam 5 with the CTC head's prefix scores in every step (joint CTC/attention
+decoding, Watanabe et al. 2017, `--ctc-weight W`, W chosen among --ctc-weights on the first 100
+utterances of the valid split) and greedy.
 
 Real-time factor = wall seconds of the command / seconds of audio; at most 0.05 is 20x faster
 than real time. The header records the load average, since the figures are only as good as the
@@ -96,12 +97,13 @@ CORPORA = {
          Condition("seen", "the training voices, same captions", "test-seen-voices.tsv", None)],
     ),
 }  # fmt: skip
-CTC_WEIGHT = 0.3  # the recipes' training weight, as Watanabe et al. (2017) decode with it
-SEARCHES = {  # key: (label, beam size, further evaluate flags)
-    "beam": (f"beam {BEAM}", BEAM, []),
-    "ctc": (f"beam {BEAM}, CTC rescoring {CTC_WEIGHT}", BEAM, ["--ctc-weight", str(CTC_WEIGHT)]),
-    "greedy": ("greedy", 1, []),
+SEARCHES = {  # key: (label, beam size); "ctc" adds --ctc-weight, chosen on the valid split
+    "beam": (f"beam {BEAM}", BEAM),
+    "ctc": (f"beam {BEAM}, joint CTC", BEAM),
+    "greedy": ("greedy", 1),
 }
+CTC_WEIGHTS = (0.3, 0.5, 0.7)  # the joint search's weights tried on the valid split
+TUNE_LIMIT = 100  # valid utterances the weight is chosen on
 
 
 @dataclass
@@ -115,6 +117,11 @@ class Row:
     utterances: int
     audio_s: float
     seconds: float
+    ctc_weight: float = 0.0
+
+    @property
+    def label(self) -> str:
+        return SEARCHES[self.search][0] + (f" {self.ctc_weight:g}" if self.ctc_weight else "")
 
     @property
     def rtf(self) -> float:
@@ -139,24 +146,48 @@ def split_manifest(corpus: Corpus, condition: Condition, work: Path, limit: int 
     return src, ref, len(pairs), seconds
 
 
-def evaluate_row(args, corpus: Corpus, condition: Condition, search: str) -> Row:
+def evaluate_row(
+    args, corpus: Corpus, condition: Condition, search: str, weight: float = 0.0
+) -> Row:
     """`seq2seq evaluate` on one condition with one search: WER, CER, wall seconds."""
     work = ROOT / corpus.data / "outputs"
     work.mkdir(parents=True, exist_ok=True)
-    src, ref, count, audio_s = split_manifest(corpus, condition, work, args.limit)
+    limit = TUNE_LIMIT if condition.key == "valid" else args.limit
+    src, ref, count, audio_s = split_manifest(corpus, condition, work, limit)
     checkpoint = f"{corpus.run}/best.safetensors"
-    output = work / f"{condition.key}.{search}.txt"
+    output = work / f"{condition.key}.{search}{weight or ''}.txt"
     argv = ["seq2seq", "evaluate", "--checkpoint", checkpoint, "--src", rel(src)]
-    argv += ["--ref", rel(ref), "--beam-size", str(SEARCHES[search][1]), *SEARCHES[search][2]]
-    argv += ["--output", rel(output), "--json"]
+    argv += ["--ref", rel(ref), "--beam-size", str(SEARCHES[search][1])]
+    argv += ["--ctc-weight", str(weight), "--output", rel(output), "--json"]
     start = time.perf_counter()
     result = json.loads(last_json(HARNESS, argv))
     seconds = time.perf_counter() - start
     scores = {m["name"]: m["score"] for m in result["metrics"]}
     row = Row(corpus.key, condition.key, search, shlex.join(argv), scores["speech-wer"],
-              scores["cer"], count, round(audio_s, 1), round(seconds, 1))  # fmt: skip
+              scores["cer"], count, round(audio_s, 1), round(seconds, 1), weight)  # fmt: skip
     print(json.dumps(asdict(row)), file=sys.stderr)
     return row
+
+
+def tune_ctc_weight(args, corpus: Corpus) -> tuple[float, dict[str, float]]:
+    """The joint search's weight with the lowest error rate (the corpus's goal metric) on the
+    first TUNE_LIMIT utterances of the valid split, beam 5; and every weight's rate."""
+    metric = corpus.conditions[0].goal[0] if corpus.conditions[0].goal else "cer"
+    valid = Condition("valid", "valid", "valid.tsv", None)
+    rates = {}
+    for weight in args.ctc_weights:
+        row = evaluate_row(args, corpus, valid, "ctc", weight)
+        rates[f"{weight:g}"] = round(row.wer if metric == "speech-wer" else row.cer, 2)
+    best = min(args.ctc_weights, key=lambda w: rates[f"{w:g}"])
+    print(f"{corpus.key}: joint CTC weight {best:g} on valid ({metric}: {rates})", file=sys.stderr)
+    return best, rates
+
+
+def saved_tuning() -> dict:
+    path = OUT.with_suffix(".json")
+    return (
+        json.loads(path.read_text(encoding="utf-8")).get("ctc_tuning", {}) if path.is_file() else {}
+    )
 
 
 def saved_rows() -> list[Row]:
@@ -175,7 +206,7 @@ def table(rows: list[Row]) -> list[str]:
              "command s | real-time factor |", "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in rows:
         lines.append(
-            f"| {r.corpus} | {condition_of(r).name} | {SEARCHES[r.search][0]} | {r.wer:.2f} | "
+            f"| {r.corpus} | {condition_of(r).name} | {r.label} | {r.wer:.2f} | "
             f"{r.cer:.2f} | {r.utterances:,} | {r.audio_s / 60:.1f} min | {r.seconds:.1f} | "
             f"{r.rtf:.4f} |"
         )
@@ -198,7 +229,7 @@ def goal_lines(rows: list[Row]) -> list[str]:
             value = best.wer if metric == "speech-wer" else best.cer
             verdict = "met" if value <= most else "missed"
             lines.append(f"- **{verdict}**: {corpus.key}, {condition.name}: {label} at most "
-                         f"{most:g}%: {value:.2f}% with {SEARCHES[best.search][0]} "
+                         f"{most:g}%: {value:.2f}% with {best.label} "
                          f"({value - most:+.2f} points)")  # fmt: skip
     for search, most in RTF_GOALS.items():
         found = [r for r in rows if r.search == search]
@@ -244,11 +275,19 @@ def run_summary(run: str) -> str:
             f"{best['step']:,}")  # fmt: skip
 
 
+def tuning_lines(tuning: dict) -> list[str]:
+    """How each corpus's joint-search weight was chosen."""
+    return [f"- {key}: joint CTC weight {entry['chosen']:g}, the lowest error rate on valid "
+            f"(first {TUNE_LIMIT} utterances, beam {BEAM}; weight: rate %): "
+            f"{entry[f'valid (first {TUNE_LIMIT})']}" for key, entry in tuning.items()]  # fmt: skip
+
+
 def docs_section(rows: list[Row], args: argparse.Namespace, header: str) -> list[str]:
     lines = [f"Written by `python benchmarks/tasks/speech.py` ({header}). Word and character "
              "error rates are jiwer's, summed over the corpus; the real-time factor is the whole "
              "`seq2seq evaluate` command (start-up, model loading, reading the audio, features, "
              "search) over the seconds of audio, on 2 CPU cores.", "", *table(rows), "",
+             *tuning_lines(args.tuning), "",
              "### Goals (issue 25)", "", *goal_lines(rows), ""]  # fmt: skip
     for key in dict.fromkeys(r.corpus for r in rows):
         corpus = CORPORA[key]
@@ -256,7 +295,7 @@ def docs_section(rows: list[Row], args: argparse.Namespace, header: str) -> list
         summary = run_summary(corpus.run)
         if summary:
             lines += [f"The checkpoint measured: {summary}.", ""]
-        lines += [f"- {condition_of(r).name}, {SEARCHES[r.search][0]}: `{r.command}`"
+        lines += [f"- {condition_of(r).name}, {r.label}: `{r.command}`"
                   for r in rows if r.corpus == key]  # fmt: skip
         curves = ROOT / "docs" / f"{Path(corpus.run).name}-curves.png"
         if curves.is_file():
@@ -285,9 +324,11 @@ def write_all(rows: list[Row], args: argparse.Namespace) -> None:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     header = f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average {load}"
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    data = {"header": header, "limit": args.limit, "rows": [asdict(r) for r in rows]}
+    data = {"header": header, "limit": args.limit, "ctc_tuning": args.tuning,
+            "rows": [asdict(r) for r in rows]}  # fmt: skip
     OUT.with_suffix(".json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    text = ["# Speech to text", "", header, "", *table(rows), "", *goal_lines(rows)]
+    text = ["# Speech to text", "", header, "", *table(rows), "", *tuning_lines(args.tuning), "",
+            *goal_lines(rows)]  # fmt: skip
     OUT.with_suffix(".md").write_text("\n".join(text) + "\n", encoding="utf-8")
     print(f"wrote {rel(OUT.with_suffix('.md'))}", file=sys.stderr)
     if args.no_docs:
@@ -306,17 +347,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", nargs="+", choices=list(CORPORA), default=list(CORPORA))
     parser.add_argument("--search", nargs="+", choices=list(SEARCHES), default=list(SEARCHES))
+    parser.add_argument("--ctc-weights", nargs="+", type=float, default=list(CTC_WEIGHTS),
+                        help="the joint search's weights tried on valid (one: no tuning)")  # fmt: skip
     parser.add_argument("--limit", type=int, help="only the first N utterances of each condition")
     parser.add_argument("--seed", type=int, default=1, help="seed of the sample transcripts")
     parser.add_argument("--reuse", action="store_true", help="rewrite the docs from the saved rows")
     parser.add_argument("--no-docs", action="store_true", help="leave docs/ and README alone")
     args = parser.parse_args(argv)
-    rows = saved_rows()
+    rows, args.tuning = saved_rows(), saved_tuning()
     if not args.reuse:
         rows = [r for r in rows if r.corpus not in args.corpus]
         for key in args.corpus:
-            for condition in CORPORA[key].conditions:
-                rows += [evaluate_row(args, CORPORA[key], condition, s) for s in args.search]
+            corpus, weight = CORPORA[key], args.ctc_weights[0]
+            if "ctc" in args.search and len(args.ctc_weights) > 1:
+                weight, rates = tune_ctc_weight(args, corpus)
+                args.tuning[key] = {"chosen": weight, f"valid (first {TUNE_LIMIT})": rates}
+            for condition in corpus.conditions:
+                rows += [evaluate_row(args, corpus, condition, s, weight if s == "ctc" else 0.0)
+                         for s in args.search]  # fmt: skip
     order = {(c, k.key): i for i, (c, k) in enumerate(
         (c, k) for c in CORPORA for k in CORPORA[c].conditions)}  # fmt: skip
     rows.sort(key=lambda r: (order[(r.corpus, r.condition)], list(SEARCHES).index(r.search)))
