@@ -331,6 +331,11 @@ CASES: list[Case] = [
        ("penalty", "1000"), "--length-penalty 1000 (died at start-up)"),
     _c("serve-api-keys", f"serve {CK} --port 0 --api-keys {{missing}}/keys.txt",
        ("keys.txt", "cannot read"), "--api-keys names a missing file"),
+    # a speech model's upload limits (bad uploads themselves: tests/serve/test_transcribe_server.py)
+    _c("serve-max-upload-bytes-0", f"serve {CK} --port 0 --max-upload-bytes 0",
+       ("--max-upload-bytes", "0"), "--max-upload-bytes 0"),
+    _c("serve-max-seconds-negative", f"serve {CK} --port 0 --max-seconds -5",
+       ("--max-seconds", "-5"), "--max-seconds -5"),
 ]  # fmt: skip
 
 
