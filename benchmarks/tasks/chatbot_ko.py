@@ -604,13 +604,32 @@ def update_readme(path: Path, rows: list[Row]) -> bool:
     return replace_between(path, README_BEGIN, README_END, [*readme_table(rows), *goals_text])
 
 
+def kept_rows(args: argparse.Namespace) -> dict[str, Row]:
+    """The model rows of the last run (--out's .json) whose answers are still in --work."""
+    path = args.out.with_suffix(".json")
+    saved = json.loads(path.read_text(encoding="utf-8"))["rows"] if path.is_file() else []
+    fields = ("system", "key", "command", "scores", "perplexity", "notes")
+    kept = {}
+    for r in saved:
+        answers = args.work / f"test.{r['key']}.txt"
+        if r["key"] in MODEL_SYSTEMS and answers.is_file():
+            extra = {k: v for k, v in r.items() if k not in fields}
+            kept[r["key"]] = Row(r["system"], r["command"], [MetricScore(**m) for m in r["scores"]],
+                                 r["notes"], extra, r["key"], read_lines(answers), r["perplexity"])  # fmt: skip
+    return kept
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not (args.split / "split.json").is_file():
         sys.exit(f"chatbot_ko: {args.split}/split.json does not exist; run seq2seq split first")
     resolve_inputs(args)
-    rows = []
+    rows, kept = [], kept_rows(args) if args.keep else {}
     for name in args.systems:
+        if name in kept and name not in args.keep_except:
+            rows.append(kept[name])
+            print(f"{name}: kept from {rel(args.out.with_suffix('.json'))}", file=sys.stderr)
+            continue
         rows.append(SYSTEMS[name](args))
         print(f"{rows[-1].system}: {_brief(rows[-1].scores)}", file=sys.stderr)
     rows += [answers_row(n, Path(f), c, args) for n, f, c in args.answers]
@@ -641,6 +660,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--answers", nargs=3, action="append", default=[], metavar=("NAME", "FILE", "COMMAND"),
         help="also score FILE (one answer per test question) as the row NAME made by COMMAND",
     )  # fmt: skip
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="model rows the last run measured keep its figures and answers (--work)",
+    )
+    parser.add_argument("--keep-except", nargs="*", default=[], metavar="SYSTEM",
+                        help="with --keep: measure these again")  # fmt: skip
     parser.add_argument("--limit", type=int, default=0, help="only the first N test/dev lines")
     parser.add_argument("--seed", type=int, default=1, help="draws the sample exchanges")
     parser.add_argument("--work", type=Path, help="model outputs (default: FORWARD's dir/results)")
