@@ -22,8 +22,8 @@ import soundfile
 import torch
 
 TESTS = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(TESTS / "speech"))  # speech_synth: tone words
-sys.path.insert(0, str(TESTS / "audio"))  # sounds: tones and noise
+sys.path.append(str(TESTS / "speech"))  # speech_synth: tone words (appended: no shadowing)
+sys.path.append(str(TESTS / "audio"))  # sounds: tones and noise
 
 from cdp import CHROMIUM, Browser  # noqa: E402
 from sounds import noise, tone  # noqa: E402
