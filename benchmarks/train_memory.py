@@ -74,6 +74,28 @@ CURES = {
             needs=LIBDIR / "libtcmalloc_minimal.so.4",
         ),
         Cure(
+            "tcmalloc-decommit",
+            "tcmalloc returning freed pages to the system at once (TCMALLOC_AGGRESSIVE_DECOMMIT)",
+            env={"SEQ2SEQ_MALLOC": "auto", "TCMALLOC_AGGRESSIVE_DECOMMIT": "true"},
+            needs=LIBDIR / "libtcmalloc_minimal.so.4",
+        ),
+        Cure(
+            "tcmalloc-onednn64",
+            "tcmalloc, and oneDNN's cache of compiled kernels (one per matrix shape; bfloat16 "
+            "products go through oneDNN) cut from 1,024 to 64 (ONEDNN_PRIMITIVE_CACHE_CAPACITY)",
+            env={"SEQ2SEQ_MALLOC": "auto", "ONEDNN_PRIMITIVE_CACHE_CAPACITY": "64"},
+            needs=LIBDIR / "libtcmalloc_minimal.so.4",
+        ),
+        Cure(
+            "jemalloc-decay",
+            "jemalloc purging freed pages after 1 s (MALLOC_CONF dirty_decay_ms:1000)",
+            env={
+                "SEQ2SEQ_MALLOC": "jemalloc",
+                "MALLOC_CONF": "dirty_decay_ms:1000,muzzy_decay_ms:0",
+            },
+            needs=LIBDIR / "libjemalloc.so.2",
+        ),
+        Cure(
             "jemalloc",
             "jemalloc 5.3 (Debian libjemalloc2), SEQ2SEQ_MALLOC=jemalloc",
             env={"SEQ2SEQ_MALLOC": "jemalloc"},
