@@ -52,6 +52,11 @@ VENV_BIN = Path(sys.executable).parent
 
 
 PEERS = RESULTS / "peers.json"
+DOCS_BEGIN, DOCS_END = (
+    "<!-- deploy: begin (benchmarks/results/deploy.md) -->",
+    "<!-- deploy: end -->",
+)
+README_BEGIN, README_END = "<!-- deploy: begin -->", "<!-- deploy: end -->"
 SPEED_PEER_MODEL = {"no attention": "plain", "Luong": "attention"}  # peers.json's model names
 
 
@@ -439,7 +444,47 @@ def main() -> int:
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     args.out.with_suffix(".md").write_text(markdown(result))
     print(markdown(result))
+    if not args.limit:
+        write_docs(result)
     return 0
+
+
+def write_docs(result: dict) -> None:
+    """The tables into docs/deploy.md and the short one into the README (marked blocks)."""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.tasks.common import replace_between
+
+    body = markdown(result).split("\n", 2)[2].rstrip("\n").replace("\n## ", "\n### ")
+    docs = ROOT / "docs" / "deploy.md"
+    if not replace_between(docs, DOCS_BEGIN, DOCS_END, [body]):
+        print(f"deploy: docs/deploy.md has no {DOCS_BEGIN} block; left alone", file=sys.stderr)
+    if not replace_between(ROOT / "README.md", README_BEGIN, README_END, readme_lines(result)):
+        print(f"deploy: README.md has no {README_BEGIN} block; left alone", file=sys.stderr)
+
+
+def readme_lines(result: dict) -> list[str]:
+    """Whole commands of the speed model beside OpenNMT-py, and each model's exactness."""
+    peer, model = result.get("peer"), result["speed_model"]
+    lines = [f"{result['sentences']:,} sentences, beam 5, {model} model, {THREADS} cores, process "
+             "start to last line ([docs/deploy.md](docs/deploy.md)):", "",
+             "| command | seconds | × OpenNMT-py | first sentence s | peak RSS MB |",
+             "|---|---|---|---|---|"]  # fmt: skip
+    for name, row in result["commands"].items():
+        times = f"{peer['seconds'] / row['whole_s']:.2f}x" if peer else "—"
+        lines.append(f"| `{name}` | {row['whole_s']} | {times} | {row['first_translation_s']} "
+                     f"| {row['peak_rss_mb']} |")  # fmt: skip
+    if peer:
+        lines.append(f"| {peer['system']} (peers harness, {peer['date']}) | {peer['seconds']} "
+                     "| 1.00x | — | — |")  # fmt: skip
+    lines += ["", "| model | ONNX fp32 = PyTorch fp32 | BLEU PyTorch / ONNX fp32 / ONNX int8 | "
+              "MB checkpoint / ONNX fp32 / int8 |", "|---|---|---|---|"]  # fmt: skip
+    for row in result["quality"]:
+        lines.append(
+            f"| {row['model']} | {100 * row['same_fp32']:.1f}% | {row['torch_fp32_bleu']:.2f} / "
+            f"{row['onnx_fp32_bleu']:.2f} / {row['onnx_int8_bleu']:.2f} | {row['checkpoint_mb']} / "
+            f"{row['onnx_fp32_mb']} / {row['onnx_int8_mb']} |"
+        )
+    return lines
 
 
 if __name__ == "__main__":
