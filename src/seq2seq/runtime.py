@@ -4,7 +4,9 @@ command, and the one way a device name ('cpu', 'cuda:1', 'auto') becomes a devic
 `seq2seq train` runs on tcmalloc where it is installed (`preload_allocator`, called by cli.py before
 anything else is imported): glibc's heap fragments under training's ever-changing tensor shapes,
 and the process grows by megabytes a step (benchmarks/results/train_memory.md: peak RSS and speed
-per allocator). SEQ2SEQ_MALLOC=glibc keeps glibc's malloc; =jemalloc asks for jemalloc.
+per allocator). SEQ2SEQ_MALLOC=glibc keeps glibc's malloc; =jemalloc asks for jemalloc. Training
+also caps oneDNN's cache of compiled kernels at 64 shapes (ONEDNN_PRIMITIVE_CACHE_CAPACITY, unless
+set): with 1,024, its default, the cache grew the attention model by 270 MB in 400 steps.
 
 glibc's malloc hands every buffer above 128 KB (its dynamic threshold grows to at most 32 MB)
 straight to the kernel with mmap and gives it back on free. Search and training allocate the
@@ -24,6 +26,9 @@ import sys
 ALLOCATOR_ENV = "SEQ2SEQ_MALLOC"  # auto (tcmalloc where installed) | tcmalloc | jemalloc | glibc
 LIBRARIES = {"tcmalloc": "tcmalloc_minimal", "jemalloc": "jemalloc"}  # lib<name>.so
 PACKAGES = {"tcmalloc": "libtcmalloc-minimal4", "jemalloc": "libjemalloc2"}  # Debian / Ubuntu
+# oneDNN (bfloat16 matrix products) keeps a compiled kernel for each of the last 1,024 matrix
+# shapes by default; training's shapes change with every batch. 64 holds the recurring ones.
+ONEDNN_CACHE_ENV, ONEDNN_CACHE = "ONEDNN_PRIMITIVE_CACHE_CAPACITY", "64"
 M_TRIM_THRESHOLD = -1  # glibc <malloc.h>
 M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD = 32 << 20  # glibc's largest allowed value on 64-bit systems
@@ -55,6 +60,8 @@ def preload_allocator(argv: list[str], environ: dict[str, str] | None = None) ->
             f"{ALLOCATOR_ENV}={choice!r} is not an allocator; use auto, tcmalloc, jemalloc or glibc"
         )
     command = next((a for a in argv if not a.startswith("-")), None)
+    if command == "train":  # read by oneDNN at its first kernel, so set before torch is imported
+        env.setdefault(ONEDNN_CACHE_ENV, ONEDNN_CACHE)
     if command != "train" or choice == "glibc" or not sys.platform.startswith("linux"):
         return
     name = "tcmalloc" if choice == "auto" else choice

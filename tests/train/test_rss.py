@@ -62,6 +62,10 @@ def test_train_runs_itself_again_with_tcmalloc_preloaded(execve, monkeypatch):
     path, args, env = called.value.args
     assert path == sys.executable and args[0] == sys.executable
     assert env["LD_PRELOAD"] == "libtcmalloc_minimal.so.4:libother.so"
+    assert env["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == "64"  # training's kernel cache, capped
+    own = {"ONEDNN_PRIMITIVE_CACHE_CAPACITY": "512", "SEQ2SEQ_MALLOC": "glibc"}
+    runtime.preload_allocator(["train", "x.yaml"], own)
+    assert own["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == "512"  # a user's own setting stands
     # the second time round, another command, or glibc asked for: no execve
     runtime.preload_allocator(["train", "x.yaml"], env)
     runtime.preload_allocator(["translate", "--checkpoint", "c"], {})
