@@ -21,8 +21,8 @@ decoding, Watanabe et al. 2017, `--ctc-weight W`, W chosen among --ctc-weights o
 utterances of the valid split) and greedy.
 
 Real-time factor = wall seconds of the command / seconds of audio; at most 0.05 is 20x faster
-than real time. The header records the load average, since the figures are only as good as the
-idle CPU they had.
+than real time. Each row records the load average when its command started, since the figures are
+only as good as the idle CPU they had.
 """
 
 from __future__ import annotations
@@ -118,6 +118,7 @@ class Row:
     audio_s: float
     seconds: float
     ctc_weight: float = 0.0
+    load: float | None = None  # the 1-minute load average when the command started
 
     @property
     def label(self) -> str:
@@ -159,12 +160,13 @@ def evaluate_row(
     argv = ["seq2seq", "evaluate", "--checkpoint", checkpoint, "--src", rel(src)]
     argv += ["--ref", rel(ref), "--beam-size", str(SEARCHES[search][1])]
     argv += ["--ctc-weight", str(weight), "--output", rel(output), "--json"]
-    start = time.perf_counter()
+    load, start = os.getloadavg()[0], time.perf_counter()
     result = json.loads(last_json(HARNESS, argv))
     seconds = time.perf_counter() - start
     scores = {m["name"]: m["score"] for m in result["metrics"]}
     row = Row(corpus.key, condition.key, search, shlex.join(argv), scores["speech-wer"],
-              scores["cer"], count, round(audio_s, 1), round(seconds, 1), weight)  # fmt: skip
+              scores["cer"], count, round(audio_s, 1), round(seconds, 1), weight,
+              round(load, 2))  # fmt: skip
     print(json.dumps(asdict(row)), file=sys.stderr)
     return row
 
@@ -203,12 +205,13 @@ def condition_of(row: Row) -> Condition:
 
 def table(rows: list[Row]) -> list[str]:
     lines = ["| corpus | test condition | search | WER % | CER % | utterances | audio | "
-             "command s | real-time factor |", "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+             "command s | real-time factor | load at start |",
+             "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in rows:
         lines.append(
             f"| {r.corpus} | {condition_of(r).name} | {r.label} | {r.wer:.2f} | "
             f"{r.cer:.2f} | {r.utterances:,} | {r.audio_s / 60:.1f} min | {r.seconds:.1f} | "
-            f"{r.rtf:.4f} |"
+            f"{r.rtf:.4f} | {'—' if r.load is None else f'{r.load:.1f}'} |"
         )
     return lines
 
@@ -306,8 +309,8 @@ def docs_section(rows: list[Row], args: argparse.Namespace, header: str) -> list
 
 
 def readme_block(rows: list[Row]) -> list[str]:
-    lines = ["| corpus | test condition | WER % | CER % | WER % with CTC rescoring | CER % with "
-             "CTC rescoring | real-time factor (greedy / beam 5) |",
+    lines = ["| corpus | test condition | WER % | CER % | WER % with joint CTC search | CER % with "
+             "joint CTC search | real-time factor (greedy / beam 5) |",
              "|---|---|---|---|---|---|---|"]  # fmt: skip
     by_key = {(r.corpus, r.condition, r.search): r for r in rows}
     for r in (r for r in rows if r.search == "beam"):
@@ -321,8 +324,7 @@ def readme_block(rows: list[Row]) -> list[str]:
 
 
 def write_all(rows: list[Row], args: argparse.Namespace) -> None:
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    header = f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average {load}"
+    header = f"written {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
     OUT.parent.mkdir(parents=True, exist_ok=True)
     data = {"header": header, "limit": args.limit, "ctc_tuning": args.tuning,
             "rows": [asdict(r) for r in rows]}  # fmt: skip
