@@ -25,6 +25,7 @@ FLOAT_SETTINGS = sorted(
     name for name, field in DecodeConfig.model_fields.items() if field.annotation is float
 )
 LIMITS = {
+    "ctc_weight": 1.0,
     "length_penalty": LENGTH_PENALTY_LIMIT,
     "max_len_ratio": MAX_LEN_RATIO_LIMIT,
     "temperature": TEMPERATURE_LIMIT,

@@ -27,7 +27,15 @@ sys.path.append(str(TESTS / "audio"))  # sounds: tones and noise
 
 from cdp import CHROMIUM, Browser  # noqa: E402
 from sounds import noise, tone  # noqa: E402
-from speech_synth import LETTERS, RATE, random_words, waves, write_wav  # noqa: E402
+from speech_synth import (  # noqa: E402
+    LETTERS,
+    MODEL,
+    RATE,
+    random_words,
+    train_tone_speller,
+    waves,
+    write_wav,
+)
 
 from conftest import running_server  # noqa: E402
 from seq2seq.audio.io import AudioConfig  # noqa: E402
@@ -38,11 +46,6 @@ from seq2seq.serve.app import create_app  # noqa: E402
 from seq2seq.serve.speech import SpeechTranslator  # noqa: E402
 from seq2seq.tasks import TASKS  # noqa: E402
 
-MODEL = {
-    "encoder": "pyramidal", "features": 80, "hidden_size": 32, "embedding_size": 16,
-    "layers": 2, "bidirectional": True, "context": "attention", "attention": "location",
-    "time_reduction": 4,
-}  # fmt: skip
 LIMITS = {"max_upload_bytes": 200_000, "max_request_sentences": 3, "max_beam_size": 4}
 MAX_SECONDS = 2.0
 
@@ -337,45 +340,6 @@ def test_pick_a_recording_press_transcribe_and_read_the_apis_transcript_in_chrom
 # --- a model that has learned ---------------------------------------------------------------
 
 
-def _train_tone_speller(directory: Path, words: int = 400, epochs: int = 8):
-    """The tiny model of tests/speech's learning test: tone words, pyramidal 2x32 biLSTM, location
-    attention, CTC 0.3 (about 10 s on one free core). Returns (model, its AudioSource)."""
-    from speech_synth import features
-
-    from seq2seq.audio.features import AudioSource, FeatureConfig, FrameStats
-    from seq2seq.config import ModelConfig
-    from seq2seq.data.audio_batching import AudioBatchIterator
-    from seq2seq.data.feature_shards import FeatureWriter, SpeechCorpus
-    from seq2seq.data.vocab import CharVocab
-    from seq2seq.model.seq2seq import Seq2Seq
-    from seq2seq.train.loss import SequenceLoss
-
-    torch.manual_seed(0)
-    vocab = CharVocab(list(LETTERS))
-    train_words = random_words(words, seed=1)
-    frames = features(train_words, seed=1)
-    stats = FrameStats(80)
-    for f in frames:
-        stats.add(f.numpy())
-    source = AudioSource(FeatureConfig(), *stats.mean_std())
-    with FeatureWriter(directory, "train", 80, len(vocab)) as writer:
-        for f, word in zip(frames, train_words, strict=True):
-            writer.add(f.numpy(), vocab.encode(word))
-    corpus = SpeechCorpus(directory, "train", writer.info())
-    batches = AudioBatchIterator(corpus, normalise=source.normalise, batch_size=16, seed=1)
-    model = Seq2Seq(ModelConfig(**MODEL), 0, len(vocab), ctc=True)
-    objective = SequenceLoss(model, 0, ctc_weight=0.3)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.005)
-    for epoch in range(epochs):
-        for batch in batches.iter_epoch(epoch):
-            loss, _ = objective(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out)
-            (loss / len(batch)).backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            optimizer.step()
-            optimizer.zero_grad()
-    return model.eval(), source
-
-
 @pytest.mark.slow
 def test_a_trained_speech_model_served_spells_what_the_uploads_say(tmp_path):
     """Ten unseen words, uploaded one request each and all in one request: the server's
@@ -383,7 +347,7 @@ def test_a_trained_speech_model_served_spells_what_the_uploads_say(tmp_path):
     a guess scores about 80%)."""
     import jiwer
 
-    model, source = _train_tone_speller(tmp_path)
+    model, source, _ = train_tone_speller(tmp_path)
     checkpoint = speech_checkpoint(tmp_path / "trained.safetensors", model, source)
     words = random_words(10, seed=9)
     wavs = [write_wav(tmp_path / f"{i}-{w}.wav", w, seed=20 + i) for i, w in enumerate(words)]

@@ -10,31 +10,25 @@ import jiwer
 import pytest
 import torch
 import yaml
-from speech_synth import LETTERS, features, random_words, write_manifest, write_wav
+from speech_synth import (
+    LETTERS,
+    MODEL,
+    features,
+    random_words,
+    train_tone_speller,
+    write_manifest,
+    write_wav,
+)
 
-from seq2seq.audio.features import AudioSource, FeatureConfig, FrameStats
+from seq2seq.audio.features import AudioSource, FeatureConfig
 from seq2seq.commands import main
-from seq2seq.config import DecodeConfig, ModelConfig
-from seq2seq.data.audio_batching import AudioBatchIterator, make_feature_batch
-from seq2seq.data.feature_shards import FeatureWriter, SpeechCorpus
+from seq2seq.config import DecodeConfig
+from seq2seq.data.audio_batching import make_feature_batch
 from seq2seq.data.vocab import CharVocab
 from seq2seq.decode.search import search
 from seq2seq.decode.transcriber import Transcriber
 from seq2seq.errors import ConfigError
 from seq2seq.model.seq2seq import Seq2Seq
-from seq2seq.train.loss import SequenceLoss
-
-MODEL = {
-    "encoder": "pyramidal",
-    "features": 80,
-    "hidden_size": 32,
-    "embedding_size": 16,
-    "layers": 2,
-    "bidirectional": True,
-    "context": "attention",
-    "attention": "location",
-    "time_reduction": 4,
-}
 
 
 @pytest.mark.slow
@@ -42,30 +36,9 @@ def test_a_tiny_speech_model_learns_to_spell_tone_words(tmp_path):
     """400 words of 2-5 tone letters, 8 epochs (about 10 s on one core): the character error
     rate on 50 unseen words falls from about 80% (a guess) to under 15%; and its beam search,
     whose location attention must follow the beams, scores each output as teacher forcing does."""
-    torch.manual_seed(0)
-    vocab = CharVocab(list(LETTERS))
-    train_words, test_words = random_words(400, seed=1), random_words(50, seed=2)
-    train, test = features(train_words, seed=1), features(test_words, seed=2)
-    stats = FrameStats(80)
-    for frames in train:
-        stats.add(frames.numpy())
-    source = AudioSource(FeatureConfig(), *stats.mean_std())
-    with FeatureWriter(tmp_path, "train", 80, len(vocab)) as writer:
-        for frames, word in zip(train, train_words, strict=True):
-            writer.add(frames.numpy(), vocab.encode(word))
-    corpus = SpeechCorpus(tmp_path, "train", writer.info())
-    batches = AudioBatchIterator(corpus, normalise=source.normalise, batch_size=16, seed=1)
-    model = Seq2Seq(ModelConfig(**MODEL), 0, len(vocab), ctc=True)
-    objective = SequenceLoss(model, 0, ctc_weight=0.3)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.005)
-    for epoch in range(8):
-        for batch in batches.iter_epoch(epoch):
-            loss, _ = objective(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out)
-            (loss / len(batch)).backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            optimizer.step()
-            optimizer.zero_grad()
-    model.eval()
+    model, source, vocab = train_tone_speller(tmp_path)
+    test_words = random_words(50, seed=2)
+    test = features(test_words, seed=2)
     src, lengths = make_feature_batch(test, source.normalise)
     greedy = search(model, src, lengths, DecodeConfig(beam_size=1))
     outputs = [vocab.decode(h[0].tokens) for h in greedy]
