@@ -19,7 +19,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2  # commands.EXIT_ERROR
     from seq2seq.commands import main as run
 
-    return run(argv)
+    status = run(argv)
+    distributed = sys.modules.get("seq2seq.train.distributed")  # loaded only by training
+    if argv is None and distributed is not None and distributed.joined():
+        distributed.end_process(status)  # a torchrun worker: no finalisation (it can abort)
+    return status
 
 
 if __name__ == "__main__":

@@ -96,11 +96,6 @@ def one_node(data_dir, tmp_path_factory) -> Path:
     return tmp / "run"
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open defect: in a fresh-clone CI run a worker of the one-node reference aborted after "
-    "printing 'done' ('terminate called without an active exception', SIGABRT at exit)",
-)
 def test_two_nodes_train_to_the_weights_of_one_node_with_two_processes(
     one_node, data_dir, tmp_path
 ):
@@ -139,11 +134,6 @@ def _frozen(pid: int) -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="open defect: in a fresh-clone CI run node 0's torchrun agent did not exit after its "
-    "worker had resumed and finished ('done' printed) and node 1 had exited (300 s timeout)",
-)
 @pytest.mark.parametrize("victim", [1, 0], ids=["worker-node-killed", "master-node-killed"])
 def test_a_killed_node_stops_the_other_and_both_resume_to_the_same_weights(
     one_node, data_dir, tmp_path, victim
@@ -193,9 +183,6 @@ def _port_for_job() -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.skip(
-    reason="the srun stand-in started one node only in the fresh-clone CI (hung to the timeout); open in issue 26"
-)
 def test_the_slurm_script_of_docs_scaling_md_trains_on_two_nodes(one_node, data_dir, tmp_path):
     """Run as it is under stand-ins: `scontrol` names the nodes, `srun` starts one task a node."""
     bin_dir, venv = tmp_path / "bin", tmp_path / "venv"

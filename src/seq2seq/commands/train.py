@@ -36,13 +36,16 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, args.overrides)
     check_writable(config.train.out_dir, "train.out_dir", directory=True)  # before any work
     trainer = build_trainer(config, resume=args.resume, overwrite=args.overwrite)
+    together = False  # every rank ended the same way (finished, or stopped at an agreed step)
     try:
         with ProgressBar(trainer.ctx.is_main) as progress:
             state = trainer.fit(progress)
+        together = True
     except Interrupted as stop:  # the trainer saved the last complete step and said so
+        together = True
         return 128 + stop.signum
     finally:
-        distributed.teardown(trainer.ctx)
+        distributed.teardown(trainer.ctx, together)
     if trainer.ctx.is_main:
         best = trainer.run.manifest.best if trainer.run.manifest else None
         where = ""

@@ -23,7 +23,9 @@ draws the same dropout masks on every rank as one that never stopped.
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -31,6 +33,8 @@ import torch.distributed as dist
 
 from seq2seq.errors import CheckpointError
 from seq2seq.runtime import resolve_device
+
+_joined = False  # set by `setup` when this process joins a process group
 
 
 @dataclass
@@ -57,6 +61,8 @@ def setup(device: str) -> DistContext:
         if dev.type == "cuda":
             torch.cuda.set_device(dev)
         dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
+        global _joined
+        _joined = True
     rank = dist.get_rank() if dist.is_initialized() else 0
     return DistContext(rank=rank, world_size=world_size, device=dev)
 
@@ -121,6 +127,34 @@ def lost_rank(err: BaseException, ctx: DistContext) -> bool:
     )
 
 
-def teardown(ctx: DistContext) -> None:
+def teardown(ctx: DistContext, together: bool) -> None:
+    """Leave the process group; `together` (every rank ended the same way: finished, or stopped
+    at an agreed step) first waits at a barrier, so that no rank leaves while rank 0 still
+    validates or writes the last checkpoint with the group open. A rank that failed leaves at once."""
     if ctx.distributed and dist.is_initialized():
+        if together:
+            try:
+                dist.barrier()
+            except Exception as err:  # a rank that failed after the last step says so itself
+                if not lost_rank(err, ctx):
+                    raise
         dist.destroy_process_group()
+
+
+def joined() -> bool:
+    """Whether this process joined a process group (it may have left it since)."""
+    return _joined
+
+
+def end_process(status: int) -> None:
+    """End a process that joined a process group with `status`, skipping the interpreter's and the
+    C++ libraries' finalisation: the communication backend's threads can outlive the group and
+    abort the exit ('terminate called without an active exception', SIGABRT), which torchrun
+    reports as a failed run. Called after every file is written and every log line flushed."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing left to say on it
+            pass
+    os._exit(status)
