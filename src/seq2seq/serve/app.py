@@ -275,13 +275,7 @@ async def native_translate(request: Request, service: Service) -> TranslateRespo
                 warning=outcome.warning,
             )
         )
-    timings = Timings(
-        queue_ms=1000 * result.queue_seconds,
-        search_ms=1000 * result.search_seconds,
-        total_ms=1000 * (time.perf_counter() - start),
-        batch_sentences=result.batch_sentences,
-        batch_requests=result.batch_requests,
-    )
+    timings = Timings.of(result, start)
     return TranslateResponse(
         source=service.config.source_lang,
         target=service.config.target_lang,

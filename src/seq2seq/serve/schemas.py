@@ -10,11 +10,15 @@ Two dialects:
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from seq2seq.decode.translator import Translation
+
+if TYPE_CHECKING:
+    from seq2seq.serve.batcher import BatchResult
 
 # --- LibreTranslate ---------------------------------------------------------------------------
 
@@ -146,6 +150,18 @@ class Timings(BaseModel):
     audio_ms: float | None = Field(
         None, description="reading the uploaded recordings and computing their features"
     )
+
+    @classmethod
+    def of(cls, result: BatchResult, start: float, audio_seconds: float | None = None) -> Timings:
+        """How `result` was served, for a request that arrived at `start` (time.perf_counter)."""
+        return cls(
+            queue_ms=1000 * result.queue_seconds,
+            search_ms=1000 * result.search_seconds,
+            total_ms=1000 * (time.perf_counter() - start),
+            batch_sentences=result.batch_sentences,
+            batch_requests=result.batch_requests,
+            audio_ms=None if audio_seconds is None else 1000 * audio_seconds,
+        )
 
 
 class TranslateResponse(BaseModel):

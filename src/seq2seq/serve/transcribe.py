@@ -77,14 +77,7 @@ async def transcribe_upload(
                 hypotheses=[ScoredTranslation.of(h) for h in hyps],
             )
         )
-    timings = Timings(
-        queue_ms=1000 * result.queue_seconds,
-        search_ms=1000 * result.search_seconds,
-        total_ms=1000 * (time.perf_counter() - start),
-        batch_sentences=result.batch_sentences,
-        batch_requests=result.batch_requests,
-        audio_ms=1000 * audio_seconds,
-    )
+    timings = Timings.of(result, start, audio_seconds)
     return TranscribeResponse(
         transcripts=transcripts, settings=settings.model_dump(), timings=timings
     )
