@@ -301,21 +301,14 @@ def goal(met: bool) -> str:
     return "met" if met else "missed"
 
 
-def markdown(result: dict) -> str:
+def quality_table(rows: list[dict]) -> list[str]:
+    """Each model's agreement and BLEU across the three engines, and the issue's goals."""
     out = [
-        "# Deployment: ONNX export and the PyTorch-free runtime",
-        "",
-        f"{result['date']} · {result['machine']} · {THREADS} threads · load average at start "
-        f"{result['load_start']}, at end {result['load_end']} · Multi30k EN→FR test_2016_flickr "
-        f"({result['sentences']} sentences), beam 5, sacreBLEU (13a, cased).",
-        "",
-        "## Exactness and BLEU (batch 64, in one process)",
-        "",
         "| model | ONNX fp32 = PyTorch fp32 | BLEU PyTorch fp32 | BLEU ONNX fp32 | BLEU ONNX int8 "
         "| int8 = fp32 | sent/s PyTorch | sent/s ONNX fp32 | sent/s ONNX int8 | goals |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for row in result["quality"]:
+    for row in rows:
         d32 = row["onnx_fp32_bleu"] - row["torch_fp32_bleu"]
         d8 = row["onnx_int8_bleu"] - row["onnx_fp32_bleu"]
         goals = (
@@ -328,7 +321,20 @@ def markdown(result: dict) -> str:
             f"({d8:+.2f}) | {100 * row['same_int8']:.1f}% | {row['torch_fp32_sent_s_b64']} "
             f"| {row['onnx_fp32_sent_s_b64']} | {row['onnx_int8_sent_s_b64']} | {goals} |"
         )
-    out += [
+    return out
+
+
+def markdown(result: dict) -> str:
+    out = [
+        "# Deployment: ONNX export and the PyTorch-free runtime",
+        "",
+        f"{result['date']} · {result['machine']} · {THREADS} threads · load average at start "
+        f"{result['load_start']}, at end {result['load_end']} · Multi30k EN→FR test_2016_flickr "
+        f"({result['sentences']} sentences), beam 5, sacreBLEU (13a, cased).",
+        "",
+        "## Exactness and BLEU (batch 64, in one process)",
+        "",
+        *quality_table(result["quality"]),
         "",
         "## File sizes (MB)",
         "",
@@ -420,6 +426,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--train-models", nargs="+", choices=list(MODELS), default=list(MODELS),
                         help="the models --train trains (default: all three)")  # fmt: skip
     parser.add_argument("--only-train", action="store_true", help="stop after --train")
+    parser.add_argument("--check", nargs="+", type=Path, metavar="RUN",
+                        help="measure only the exactness and int8 BLEU of these run folders "
+                        "(their best.safetensors); results to OUT_check.{json,md}")  # fmt: skip
     parser.add_argument("--rewrite", action="store_true",
                         help="measure nothing: rewrite the tables and docs from --out's .json")  # fmt: skip
     return parser.parse_args()
@@ -440,6 +449,8 @@ def main() -> int:
         args.out.with_suffix(".md").write_text(markdown(result))
         write_docs(result)
         return 0
+    if args.check:
+        return check(args.check, lines, refs, args)
     if args.train:
         train_models(args)
         if args.only_train:
@@ -471,6 +482,21 @@ def main() -> int:
     print(markdown(result))
     if not args.limit:
         write_docs(result)
+    return 0
+
+
+def check(runs: list[Path], lines: list[str], refs: list[str], args: argparse.Namespace) -> int:
+    """`--check`: the quality table for other run folders (say, longer-trained models)."""
+    date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    rows = [quality(run.resolve().name, run, lines, refs, args.work / "check") for run in runs]
+    out = args.out.with_name(args.out.name + "_check")
+    out.with_suffix(".json").write_text(json.dumps({"date": date, "quality": rows}, indent=2))
+    text = "\n".join([f"# Deployment: exactness and int8 of other models ({date})", "",
+                      f"{len(lines)} test sentences, beam 5, batch 64; `python "
+                      f"benchmarks/deploy.py --check {' '.join(map(str, runs))}`.", "",
+                      *quality_table(rows)])  # fmt: skip
+    out.with_suffix(".md").write_text(text + "\n", encoding="utf-8")
+    print(text)
     return 0
 
 
