@@ -50,8 +50,9 @@ LIMITS = {"max_upload_bytes": 200_000, "max_request_sentences": 3, "max_beam_siz
 MAX_SECONDS = 2.0
 
 
-def speech_checkpoint(path: Path, model=None, source=None) -> Path:
-    """A speech model (untrained unless `model` and its `source` are given) as a checkpoint."""
+def speech_checkpoint(path: Path, model=None, source=None, ctc: bool = True) -> Path:
+    """A speech model (untrained unless `model` and its `source` are given) as a checkpoint;
+    `ctc`: trained with a CTC head (train.ctc_weight 0.3), or without."""
     from seq2seq.audio.features import AudioSource, FeatureConfig
     from seq2seq.checkpoint import checkpoint_bytes
     from seq2seq.config import config_from_dict
@@ -59,13 +60,13 @@ def speech_checkpoint(path: Path, model=None, source=None) -> Path:
     from seq2seq.model.seq2seq import Seq2Seq
 
     config = config_from_dict(
-        {"data": {"reverse_source": False}, "model": MODEL, "train": {"ctc_weight": 0.3},
+        {"data": {"reverse_source": False}, "model": MODEL, "train": {"ctc_weight": 0.3 * ctc},
          "decode": {"beam_size": 1, "max_len_ratio": 0.05, "max_len_offset": 3}}
     )  # fmt: skip
     vocab = CharVocab(list(LETTERS))
     if model is None:
         torch.manual_seed(0)
-        model = Seq2Seq(config.model, 0, len(vocab), ctc=True)
+        model = Seq2Seq(config.model, 0, len(vocab), ctc=ctc)
         source = AudioSource(FeatureConfig(), np.full(80, -8.0), np.ones(80))
     path.write_bytes(checkpoint_bytes(model, config, source, vocab, task="speech"))
     return path
@@ -155,6 +156,34 @@ def test_n_best_with_scores_and_several_files_in_the_order_sent(http, untrained,
     assert response.json()["settings"]["beam_size"] == 3
 
 
+def test_a_request_sets_the_ctc_weight_of_its_own_search(http, untrained, tmp_path):
+    """`ctc_weight` as a form field: the joint CTC/attention search `transcribe --ctc-weight`
+    runs, for this request only (the server's default, attention alone, stays)."""
+    path = write_wav(tmp_path / "bad.wav", "bad", seed=3)
+    transcriber = Transcriber.load(untrained)
+    for weight in ("0.5", "0"):
+        response = http.post("/v1/transcribe", files={"file": (path.name, path.read_bytes())},
+                             data={"beam_size": "3", "n_best": "2", "ctc_weight": weight})  # fmt: skip
+        assert response.status_code == 200, response.text
+        expected = transcriber.transcribe([path], beam_size=3, n_best=2, ctc_weight=float(weight))
+        (transcript,) = response.json()["transcripts"]
+        assert [h["text"] for h in transcript["hypotheses"]] == expected[0]
+        assert response.json()["settings"]["ctc_weight"] == float(weight)
+    plain = http.post("/v1/transcribe", files={"file": (path.name, path.read_bytes())})
+    assert plain.json()["settings"]["ctc_weight"] == 0.0
+
+
+def test_a_ctc_weight_for_a_model_without_a_ctc_head_is_one_sentence(tmp_path):
+    bare = speech_checkpoint(tmp_path / "no-head.safetensors", ctc=False)
+    assert Translator.load(bare).model.ctc is None
+    path = write_wav(tmp_path / "ab.wav", "ab")
+    with running_server(speech_app(bare, **LIMITS)) as url, httpx.Client(base_url=url) as http:
+        sent = {"files": {"file": (path.name, path.read_bytes())}}
+        refused = http.post("/v1/transcribe", **sent, data={"ctc_weight": "0.5"})
+        check_error(refused, 400, "ctc_weight", "CTC head")
+        assert http.post("/v1/transcribe", **sent).status_code == 200
+
+
 # --- bad uploads: one sentence each, and the server keeps serving ------------------------------
 
 SILENT = np.zeros(RATE // 2, np.float32) + 1e-6
@@ -186,6 +215,11 @@ BAD_UPLOADS = [
      ("beam size 9",)),
     ("beam-not-a-number", {"files": {"file": ("a.wav", b"x")}, "data": {"beam_size": "wide"}},
      400, ("beam_size",)),
+    ("ctc-weight-above-1", {"files": {"file": ("a.wav", b"x")}, "data": {"ctc_weight": "1.5"}},
+     400, ("ctc_weight",)),
+    ("ctc-weight-and-sampling", {"files": {"file": ("a.wav", b"x")},
+                                 "data": {"ctc_weight": "0.5", "sampling": "true"}}, 400,
+     ("ctc_weight", "sampling")),
     ("field-not-utf8", {"content": NOT_UTF8,
                         "headers": {"content-type": "multipart/form-data; boundary=b"}}, 400,
      ("'beam_size'", "UTF-8")),

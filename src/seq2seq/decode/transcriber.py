@@ -60,8 +60,12 @@ class Transcriber:
         return cls(Translator.load(paths, device, DEFAULT_MAX_SRC_LEN), max_seconds)
 
     def settings(self, base: DecodeConfig | None = None, **overrides: Any) -> DecodeConfig:
-        """The checkpoint's search settings with `overrides` (`Translator.settings`)."""
-        return self.translator.settings(base, **overrides)
+        """The checkpoint's search settings with `overrides` (`Translator.settings`); a CTC weight
+        for a model without a CTC head is a ConfigError here, before any search."""
+        settings = self.translator.settings(base, **overrides)
+        if settings.ctc_weight > 0:
+            ctc_members(self.translator.model)
+        return settings
 
     def features(self, recording: Recording, name: str | None = None) -> torch.Tensor:
         """Normalised frames (T, F) of one recording; an `AudioError` names it if it is bad."""

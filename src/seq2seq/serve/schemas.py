@@ -104,7 +104,18 @@ class TranslateRequest(SearchRequest):
 
 class TranscribeRequest(SearchRequest):
     """The form fields of ``POST /v1/transcribe`` beside the recordings (each a part named
-    ``file``): the search settings, as /v1/generate takes them, and the API key."""
+    ``file``): the search settings, as /v1/generate takes them, the weight of the CTC head's
+    scores in the search, and the API key."""
+
+    ctc_weight: float | None = Field(
+        None,
+        description="weight of the CTC head's prefix scores in the search, in [0, 1]; 0 = the "
+        "attention decoder alone (default: the server's; a model trained with train.ctc_weight)",
+    )
+
+    def search_settings(self) -> dict[str, Any]:
+        given = super().search_settings()
+        return given if self.ctc_weight is None else {**given, "ctc_weight": self.ctc_weight}
 
 
 SEARCH_FIELDS = ("beam_size", "n_best", "sampling", "temperature", "top_k", "top_p", "seed")

@@ -2,6 +2,7 @@
 transcripts out (n-best with scores, timings), through the server's batcher.
 
     curl -s localhost:8080/v1/transcribe -F file=@speech.wav -F beam_size=5 -F n_best=3
+    curl -s localhost:8080/v1/transcribe -F file=@speech.wav -F beam_size=5 -F ctc_weight=0.5
 
 The body is read under ``--max-upload-bytes`` (413 past it) by the machinery that reads every
 body (payload.py), parsed by python-multipart, and each part named ``file`` is read and turned
