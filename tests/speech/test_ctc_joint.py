@@ -92,6 +92,23 @@ def test_the_ctc_term_is_minus_the_training_ctc_loss_and_impossible_alignments_a
     assert got[1][1] == -math.inf and got[2] == []  # 20 tokens cannot align to 8 positions
 
 
+def test_the_joint_search_s_frames_score_its_n_best_without_encoding_again(tmp_path, monkeypatch):
+    model = _model(tmp_path)
+    src, lengths = _batch()
+    joint = CTCJoint(model, 0.5)
+    hyps = search(joint, src, lengths, DecodeConfig(beam_size=3, n_best=2, ctc_weight=0.5))
+    assert joint.frames is not None and joint.frames[0].shape[0] == 3
+    again = ctc_log_likelihoods(model, src, lengths, hyps)  # encodes the batch itself
+    assert ctc_log_likelihoods(model, src, lengths, hyps, joint.frames) == again
+    transcriber = Transcriber.load(_speech_checkpoint(tmp_path / "s.safetensors"))
+    calls, encode = [], transcriber.translator.model.encode
+    monkeypatch.setattr(transcriber.translator.model, "encode",
+                        lambda *a: calls.append(1) or encode(*a))  # fmt: skip
+    wavs = [write_wav(tmp_path / "a.wav", "abcd", seed=1), write_wav(tmp_path / "b.wav", "ec")]
+    transcriber.transcribe_hypotheses(wavs, transcriber.settings(beam_size=3, ctc_weight=0.5))
+    assert len(calls) == 1  # one batch, encoded once for the search and the CTC scores
+
+
 def test_an_ensemble_mixes_its_members_ctc_posteriors(tmp_path):
     one, two = _model(tmp_path, 0), _model(tmp_path, 1)
     src, lengths = _batch()

@@ -74,14 +74,18 @@ def ctc_log_likelihoods(
     src: torch.Tensor,
     src_lengths: torch.Tensor,
     hyps: Sequence[Sequence[Hypothesis]],
+    frames: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> list[list[float]]:
     """log p_ctc of every hypothesis of every row (F.ctc_loss, the training loss's arithmetic):
     src (B, T, F), src_lengths (B,), hyps[b] the n-best of row b -> one float per hypothesis
-    (-inf where no alignment exists)."""
+    (-inf where no alignment exists). `frames`: the batch's CTC log-posteriors (B, S', V) and
+    lengths (B,) when a search already computed them (`CTCJoint.frames`); else src is encoded."""
     rows = [b for b, row in enumerate(hyps) for _ in row]
     if not rows:
         return [[] for _ in hyps]
-    log_probs, lengths = frame_log_probs(ctc_members(model), model.encode(src, src_lengths))
+    if frames is None:
+        frames = frame_log_probs(ctc_members(model), model.encode(src, src_lengths))
+    log_probs, lengths = frames
     index = torch.tensor(rows, device=log_probs.device)
     tokens = [h.tokens for row in hyps for h in row]
     losses = F.ctc_loss(
@@ -140,6 +144,9 @@ class CTCJoint:
             )
         self.model, self.weight = model, weight
         self.heads = ctc_members(model)
+        # the last batch's CTC log-posteriors (B, S', V) and lengths (B,), for its n-best's
+        # CTC scores (ctc_log_likelihoods) without encoding the batch again
+        self.frames: tuple[torch.Tensor, torch.Tensor] | None = None
 
     @property
     def members(self) -> Sequence[Any]:
@@ -147,7 +154,7 @@ class CTCJoint:
 
     def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> tuple[Any, ...]:
         encoded = self.model.encode(src, src_lengths)
-        log_probs, lengths = frame_log_probs(self.heads, encoded)
+        log_probs, lengths = self.frames = frame_log_probs(self.heads, encoded)
         return encoded, log_probs.float().transpose(0, 1).contiguous(), lengths
 
     def init_state(self, encoded: tuple[Any, ...], src_map: torch.Tensor | None = None) -> CTCState:
