@@ -165,6 +165,9 @@ CASES: list[Case] = [
        "--out names an existing file"),
     _c("export-ckpt-garbage", "export {ck_garbage} --out {new}/onnx",
        ("garbage.safetensors", "not a readable checkpoint"), "a checkpoint that is not safetensors"),
+    _c("export-speech-model", "export {ck_speech} --out {new}/onnx",
+       ("speech.safetensors", "speech model", "seq2seq transcribe"),
+       "a speech model, which the export does not cover"),
     # translate --model: an exported folder, read by the runtime
     _c("translate-model-and-ckpt", "translate --checkpoint {ckpt} --model {run} --input {src}",
        ("--checkpoint", "--model"), "both --checkpoint and --model"),
@@ -343,6 +346,30 @@ CASES: list[Case] = [
 # The shared folder
 
 
+def _speech_checkpoint(path: Path) -> Path:
+    """An untrained recogniser of five letters (pyramidal encoder over 80 mel features)."""
+    import numpy as np
+    import torch
+
+    from seq2seq.audio.features import AudioSource, FeatureConfig
+    from seq2seq.checkpoint import checkpoint_bytes, write_atomic
+    from seq2seq.config import Config
+    from seq2seq.data.vocab import CharVocab
+    from seq2seq.model.seq2seq import Seq2Seq
+
+    torch.manual_seed(0)
+    config = Config.model_validate(
+        {"data": {"reverse_source": False},
+         "model": {"encoder": "pyramidal", "features": 80, "hidden_size": 16, "embedding_size": 8,
+                   "layers": 2, "context": "attention", "time_reduction": 2}}
+    )  # fmt: skip
+    vocab = CharVocab(list("abcde"))
+    model = Seq2Seq(config.model, 0, len(vocab))
+    source = AudioSource(FeatureConfig(), np.full(80, -8.0), np.ones(80))
+    write_atomic(path, checkpoint_bytes(model, config, source, vocab, task="speech"))
+    return path
+
+
 def _tiny_checkpoint(path: Path, source_words: list[str] = WORDS) -> Path:
     import torch
 
@@ -425,6 +452,7 @@ def build_world(root: Path) -> dict[str, str]:
     ck.mkdir()
     good = p["ckpt"] = _tiny_checkpoint(ck / "model.safetensors")
     p["ck_other"] = _tiny_checkpoint(ck / "other-vocab.safetensors", WORDS[:12])
+    p["ck_speech"] = _speech_checkpoint(ck / "speech.safetensors")
     data = good.read_bytes()
     p["ck_garbage"] = ck / "garbage.safetensors"
     p["ck_garbage"].write_bytes(b"this is not a checkpoint\n" * 10)

@@ -84,6 +84,13 @@ def export_onnx(paths: Sequence[str | Path], out: str | Path, int8: bool = False
 
 
 def _check_exportable(path: str | Path, model: Seq2Seq) -> None:
+    """Refuse, in one sentence and before anything is written, a model the graphs cannot hold."""
+    if model.cfg.acoustic:
+        raise ConfigError(
+            f"checkpoint {path} is a speech model (model.encoder '{model.cfg.encoder}' reads audio "
+            "frames), which the ONNX export does not cover yet; transcribe with `seq2seq "
+            "transcribe --checkpoint`"
+        )
     if getattr(model.cfg, "copy", False):
         raise ConfigError(
             f"checkpoint {path} has model.copy, which the ONNX export does not cover yet; "
