@@ -138,8 +138,7 @@ class Transcriber:
             return [[(h, None) for h in row] for row in hyps]
         joint = CTCJoint(model, settings.ctc_weight)
         hyps = search(joint, src, lengths, settings, None, attention, lines)
-        frames = joint.frames if joint.frames and len(joint.frames[1]) == len(hyps) else None
-        ctc = ctc_log_likelihoods(model, src, lengths, hyps, frames)  # encoded once, if it can
+        ctc = ctc_log_likelihoods(model, src, lengths, hyps, joint.frames)  # not encoded again
         return [
             list(zip(row, row_ctc, strict=True)) for row, row_ctc in zip(hyps, ctc, strict=True)
         ]

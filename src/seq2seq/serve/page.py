@@ -156,13 +156,7 @@ async function transcribe() {
   form.append("n_best", String(beam));
   const key = $("api-key").value.trim();
   if (key) form.append("api_key", key);
-  result.dataset.state = "busy";
-  $("translate").disabled = true;
-  $("status").textContent = "working\\u2026";
-  try {
-    const response = await fetch("/v1/transcribe", { method: "POST", body: form });
-    const data = await response.json();
-    if (!response.ok) throw new Error(data.error || ("HTTP " + response.status));
+  await call(() => fetch("/v1/transcribe", { method: "POST", body: form }), (data) => {
     last = { translations: data.transcripts };
     result.textContent = data.transcripts.map((t) => t.text).join("\\n");
     const t = data.timings;
@@ -171,15 +165,7 @@ async function transcribe() {
         seconds.toFixed(2) + " s of audio in " + t.total_ms.toFixed(0) + " ms (reading " +
         t.audio_ms.toFixed(0) + " ms, search " + t.search_ms.toFixed(0) + " ms)";
     showLines(data.transcripts.map((s) => s.file));
-    result.dataset.state = "done";
-  } catch (err) {
-    result.textContent = String(err.message || err);
-    result.dataset.state = "error";
-    $("status").textContent = "";
-    $("nbest-section").classList.add("hidden");
-  } finally {
-    $("translate").disabled = false;
-  }
+  });
 }
 
 async function translate() {
@@ -188,26 +174,35 @@ async function translate() {
   const body = { q: lines, beam_size: beam, n_best: beam, attention: info.attention };
   const key = $("api-key").value.trim();
   if (key) body.api_key = key;
-  const result = $("result");
-  result.dataset.state = "busy";
-  $("translate").disabled = true;
-  $("status").textContent = "working\\u2026";
-  try {
-    const response = await fetch("/v1/generate", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    const data = await response.json();
-    if (!response.ok) throw new Error(data.error || ("HTTP " + response.status));
+  const request = () => fetch("/v1/generate", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  await call(request, (data) => {
     last = data;
-    result.textContent = data.translations.map((t) => t.text).join("\\n");
+    $("result").textContent = data.translations.map((t) => t.text).join("\\n");
     const t = data.timings;
     const warnings = data.translations.filter((s) => s.warning).map((s) => s.warning);
     $("status").textContent = "beam " + data.settings.beam_size + " \\u00b7 " +
         t.total_ms.toFixed(0) + " ms (search " + t.search_ms.toFixed(0) + " ms, batch of " +
         t.batch_sentences + (t.batch_sentences === 1 ? " sentence)" : " sentences)") + (warnings.length ? " \\u00b7 " + warnings.join("; ") : "");
     showLines(lines);
+  });
+}
+
+// One API call from the page (`request()` sends it): busy while it runs, `show(data)` on
+// success, the server's one-sentence error (or the HTTP status) in the result box otherwise.
+async function call(request, show) {
+  const result = $("result");
+  result.dataset.state = "busy";
+  $("translate").disabled = true;
+  $("status").textContent = "working\\u2026";
+  try {
+    const response = await request();
+    const data = await response.json();
+    if (!response.ok) throw new Error(data.error || ("HTTP " + response.status));
+    show(data);
     result.dataset.state = "done";
   } catch (err) {
     result.textContent = String(err.message || err);
